@@ -1,0 +1,98 @@
+"""One place for configuration: environment variables with sane defaults.
+
+Every stage reads its settings from :func:`settings`, so a test can point the whole
+system at its own database and Redis prefix by setting a handful of variables.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import stat
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    redis_url: str
+    redis_prefix: str
+    key_file: Path
+    host: str
+    port: int
+    area_per_person_m2: float
+    event_partition_days_ahead: int
+
+    @property
+    def psycopg_dsn(self) -> str:
+        """The same database as a libpq URL, for raw COPY through psycopg."""
+        return self.database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return Settings(
+        database_url=_env("GRIDPULSE_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/gridpulse"),
+        redis_url=_env("GRIDPULSE_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        redis_prefix=_env("GRIDPULSE_REDIS_PREFIX", "gp:"),
+        key_file=Path(_env("GRIDPULSE_KEY_FILE", str(PROJECT_ROOT / "var" / "secrets.json"))),
+        host=_env("GRIDPULSE_HOST", "127.0.0.1"),
+        port=int(_env("GRIDPULSE_PORT", "8050")),
+        # Floor area (m²) per authorised occupant: the grant cap of a dwelling is floor(area / this), at least 1.
+        area_per_person_m2=float(_env("GRIDPULSE_AREA_PER_PERSON_M2", "15")),
+        event_partition_days_ahead=int(_env("GRIDPULSE_EVENT_PARTITION_DAYS_AHEAD", "7")),
+    )
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Keys that must never be in git: the ID-number hashing key and the QR signing key."""
+
+    id_hash_key: bytes
+    qr_signing_key: Ed25519PrivateKey
+    qr_key_id: str
+    session_secret: str
+
+
+def _new_secrets_document() -> dict[str, str]:
+    private = Ed25519PrivateKey.generate()
+    raw = private.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    return {
+        "id_hash_key": secrets.token_hex(32),
+        "qr_signing_key": raw.hex(),
+        "qr_key_id": secrets.token_hex(4),
+        "session_secret": secrets.token_hex(32),
+    }
+
+
+def load_secrets(path: Path | None = None) -> Secrets:
+    """Read the key file, creating it (mode 600) on first run so a fresh machine needs no manual step."""
+    path = path or settings().key_file
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(_new_secrets_document(), fh, indent=2)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise PermissionError(f"{path} is readable by others (mode {mode:o}); run: chmod 600 {path}")
+    doc = json.loads(path.read_text())
+    return Secrets(
+        id_hash_key=bytes.fromhex(doc["id_hash_key"]),
+        qr_signing_key=Ed25519PrivateKey.from_private_bytes(bytes.fromhex(doc["qr_signing_key"])),
+        qr_key_id=doc["qr_key_id"],
+        session_secret=doc["session_secret"],
+    )

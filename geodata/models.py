@@ -1,0 +1,733 @@
+"""The block-data model (块数据): every person keyed to a household, dwelling, building, grid and map.
+
+People into households, households into dwellings, dwellings into buildings and grids, grids onto
+the map (人进户、户进房、房进网、网格进图). Geometry is EPSG:4326; areas and distances are computed in a
+metric CRS by the code that needs them. Constraints live in the database, not only in Python, so
+that a bulk COPY or a hand-written SQL fix cannot store what the application would have refused.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import uuid
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, REAL, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from core.viewer import Role
+
+SRID = 4326
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e])
+
+
+def _valid(column: str) -> CheckConstraint:
+    return CheckConstraint(f"ST_IsValid({column}) AND NOT ST_IsEmpty({column})", name=f"{column}_valid")
+
+
+def _now() -> Mapped[dt.datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+# --- enumerations -----------------------------------------------------------------------------
+
+
+class RegionLevel(str, enum.Enum):
+    city = "city"
+    district = "district"
+    street = "street"
+    community = "community"
+
+
+class AddressKind(str, enum.Enum):
+    standard = "standard"
+    non_standard = "non_standard"
+    virtual = "virtual"
+    point = "point"
+
+
+class GateKind(str, enum.Enum):
+    pedestrian = "pedestrian"
+    vehicle = "vehicle"
+    counter = "counter"  # a people counter at a key site, not a turnstile
+
+
+class KeySiteCategory(str, enum.Enum):
+    school = "school"
+    hospital = "hospital"
+    station = "station"
+    market = "market"
+    mall = "mall"
+    park = "park"
+    government = "government"
+
+
+class DwellingUse(str, enum.Enum):
+    residential = "residential"
+    commercial = "commercial"
+    rented = "rented"
+    vacant = "vacant"
+
+
+class ResidenceKind(str, enum.Enum):
+    registered = "registered"  # 户籍
+    resident = "resident"      # 常住
+    floating = "floating"      # 流动
+    overseas = "overseas"      # 境外
+
+
+class Sex(str, enum.Enum):
+    male = "M"
+    female = "F"
+
+
+class PersonTagKind(str, enum.Enum):
+    elderly_alone = "elderly_alone"
+    disabled = "disabled"
+    community_correction = "community_correction"
+    key_control = "key_control"
+    student = "student"
+    commuter = "commuter"
+
+
+class RelationKind(str, enum.Enum):
+    owns = "owns"
+    lives_in = "lives_in"
+    rents = "rents"
+    sublets = "sublets"
+    employed_by = "employed_by"
+    registered_at = "registered_at"
+    operates_at = "operates_at"
+    family_of = "family_of"
+
+
+class GrantKind(str, enum.Enum):
+    family = "family"
+    tenant = "tenant"
+
+
+class FaceLibrary(str, enum.Enum):
+    app = "app"                # the city app's real-name users (consent)
+    population = "population"  # the population base (statutory duty)
+    stranger = "stranger"      # an unknown face, pseudonymous, short retention
+
+
+class Direction(str, enum.Enum):
+    entry = "in"
+    exit = "out"
+
+
+class AccessMethod(str, enum.Enum):
+    face = "face"
+    resident_qr = "resident_qr"
+    visitor_qr = "visitor_qr"
+    card = "card"
+    manual = "manual"
+    count = "count"
+
+
+class AccessResult(str, enum.Enum):
+    open = "open"
+    deny = "deny"
+
+
+class UtilityKind(str, enum.Enum):
+    water = "water"
+    electricity = "electricity"
+    gas = "gas"
+
+
+class Severity(str, enum.Enum):
+    low = "low"
+    medium = "medium"
+    high = "high"
+    critical = "critical"
+
+
+class AlertStatus(str, enum.Enum):
+    open = "open"
+    dispatched = "dispatched"
+    closed = "closed"
+    dismissed = "dismissed"
+
+
+class WorkOrderStatus(str, enum.Enum):
+    assigned = "assigned"
+    in_progress = "in_progress"
+    done = "done"
+    cancelled = "cancelled"
+
+
+# --- places -----------------------------------------------------------------------------------
+
+
+class Region(Base):
+    """City → district → street → community, GB/T 2260 codes extended to 12 digits."""
+
+    __tablename__ = "region"
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("region.code", ondelete="RESTRICT"), index=True)
+    level: Mapped[RegionLevel] = mapped_column(_enum(RegionLevel, "region_level"))
+    name: Mapped[str] = mapped_column(String(64))
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID), nullable=True)
+    __table_args__ = (
+        CheckConstraint(r"code ~ '^\d{12}$'", name="code_format"),
+        CheckConstraint("geom IS NULL OR (ST_IsValid(geom) AND NOT ST_IsEmpty(geom))", name="geom_valid"),
+        CheckConstraint("(level = 'city') = (parent_code IS NULL)", name="parent_by_level"),
+    )
+
+
+class Account(Base):
+    """A user of the platform with one role and a jurisdiction (region or grid codes)."""
+
+    __tablename__ = "account"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(64))
+    role: Mapped[Role] = mapped_column(_enum(Role, "account_role"))
+    jurisdiction: Mapped[list[str]] = mapped_column(ARRAY(String(15)), server_default="{}")
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    created_at: Mapped[dt.datetime] = _now()
+    __table_args__ = (
+        CheckConstraint(
+            r"array_to_string(jurisdiction, ',') ~ '^((\d{12}|\d{15})(,(\d{12}|\d{15}))*)?$'",
+            name="jurisdiction_codes",
+        ),
+        CheckConstraint("role = 'admin' OR cardinality(jurisdiction) > 0", name="jurisdiction_required"),
+    )
+
+
+class Grid(Base):
+    """网格: the smallest management unit; its code is the community code plus a 3-digit sequence."""
+
+    __tablename__ = "grid"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(15), unique=True)
+    community_code: Mapped[str] = mapped_column(ForeignKey("region.code", ondelete="RESTRICT"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    supervisor_account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    worker_account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    geom = mapped_column(Geometry("POLYGON", srid=SRID), nullable=False)
+    __table_args__ = (
+        CheckConstraint(r"code ~ '^\d{15}$' AND left(code, 12) = community_code", name="code_format"),
+        _valid("geom"),
+    )
+
+
+class Address(Base):
+    """统一地址库: one code per address; non-standard addresses link to their standard one."""
+
+    __tablename__ = "address"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    kind: Mapped[AddressKind] = mapped_column(_enum(AddressKind, "address_kind"))
+    full_text: Mapped[str] = mapped_column(Text)
+    district: Mapped[str | None] = mapped_column(String(32))
+    street: Mapped[str | None] = mapped_column(String(32))
+    road: Mapped[str | None] = mapped_column(String(64))
+    number: Mapped[str | None] = mapped_column(String(32))
+    compound: Mapped[str | None] = mapped_column(String(64))
+    building: Mapped[str | None] = mapped_column(String(32))
+    unit: Mapped[str | None] = mapped_column(String(16))
+    floor: Mapped[str | None] = mapped_column(String(16))
+    room: Mapped[str | None] = mapped_column(String(16))
+    standard_id: Mapped[int | None] = mapped_column(ForeignKey("address.id", ondelete="SET NULL"), index=True)
+    region_code: Mapped[str | None] = mapped_column(ForeignKey("region.code"), index=True)
+    geom = mapped_column(Geometry("POINT", srid=SRID), nullable=True)
+    __table_args__ = (
+        CheckConstraint("standard_id IS NULL OR kind = 'non_standard'", name="only_non_standard_links"),
+        CheckConstraint("kind <> 'point' OR geom IS NOT NULL", name="point_has_geom"),
+    )
+
+
+class Compound(Base):
+    """小区: a gated residential estate."""
+
+    __tablename__ = "compound"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    community_code: Mapped[str] = mapped_column(ForeignKey("region.code"), index=True)
+    address_id: Mapped[int | None] = mapped_column(ForeignKey("address.id"))
+    geom = mapped_column(Geometry("POLYGON", srid=SRID), nullable=False)
+    __table_args__ = (_valid("geom"),)
+
+
+class KeySite(Base):
+    """重点场所: a school, hospital, station or market whose people flow police query."""
+
+    __tablename__ = "key_site"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    category: Mapped[KeySiteCategory] = mapped_column(_enum(KeySiteCategory, "key_site_category"))
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id"), index=True)
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    geom = mapped_column(Geometry("POLYGON", srid=SRID), nullable=False)
+    __table_args__ = (_valid("geom"), CheckConstraint("capacity IS NULL OR capacity > 0", name="capacity_positive"))
+
+
+class Gate(Base):
+    """A turnstile or counter on the boundary of exactly one compound or key site."""
+
+    __tablename__ = "gate"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(24), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[GateKind] = mapped_column(_enum(GateKind, "gate_kind"))
+    compound_id: Mapped[int | None] = mapped_column(ForeignKey("compound.id", ondelete="CASCADE"), index=True)
+    key_site_id: Mapped[int | None] = mapped_column(ForeignKey("key_site.id", ondelete="CASCADE"), index=True)
+    key_hash: Mapped[bytes | None] = mapped_column(LargeBinary)  # the gate device's key, hashed
+    geom = mapped_column(Geometry("POINT", srid=SRID), nullable=False)
+    __table_args__ = (
+        CheckConstraint("(compound_id IS NULL) <> (key_site_id IS NULL)", name="one_owner"),
+        _valid("geom"),
+    )
+
+
+class Building(Base):
+    """楼栋: a footprint with floors, in exactly one grid (and in a compound when gated)."""
+
+    __tablename__ = "building"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(24), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id", ondelete="RESTRICT"), index=True)
+    compound_id: Mapped[int | None] = mapped_column(ForeignKey("compound.id", ondelete="RESTRICT"), index=True)
+    address_id: Mapped[int | None] = mapped_column(ForeignKey("address.id"))
+    floors: Mapped[int] = mapped_column(SmallInteger)
+    units: Mapped[int] = mapped_column(SmallInteger, server_default="1")
+    height_m: Mapped[float] = mapped_column(Float)
+    geom = mapped_column(Geometry("POLYGON", srid=SRID), nullable=False)
+    __table_args__ = (
+        CheckConstraint("floors BETWEEN 1 AND 200", name="floors_range"),
+        CheckConstraint("units BETWEEN 1 AND 50", name="units_range"),
+        CheckConstraint("height_m > 0", name="height_positive"),
+        _valid("geom"),
+    )
+
+
+class Dwelling(Base):
+    """房屋: one unit/floor/room of a building with its floor area; the unit of grants and households."""
+
+    __tablename__ = "dwelling"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    building_id: Mapped[int] = mapped_column(ForeignKey("building.id", ondelete="RESTRICT"), index=True)
+    unit: Mapped[int] = mapped_column(SmallInteger)
+    floor: Mapped[int] = mapped_column(SmallInteger)
+    room: Mapped[str] = mapped_column(String(8))
+    area_m2: Mapped[float] = mapped_column(Numeric(7, 2))
+    rooms: Mapped[int] = mapped_column(SmallInteger)
+    use: Mapped[DwellingUse] = mapped_column(_enum(DwellingUse, "dwelling_use"))
+    address_id: Mapped[int | None] = mapped_column(ForeignKey("address.id"))
+    __table_args__ = (
+        CheckConstraint("area_m2 > 0", name="area_positive"),
+        CheckConstraint("rooms >= 1", name="rooms_positive"),
+        CheckConstraint("unit >= 1 AND floor >= -5", name="unit_floor_range"),
+        UniqueConstraint("building_id", "unit", "floor", "room", name="uq_dwelling_position"),
+    )
+
+
+# --- people -----------------------------------------------------------------------------------
+
+
+class Person(Base):
+    """A pseudonymous person: the ID number only as a keyed hash (matching) and masked (display)."""
+
+    __tablename__ = "person"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    pid: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True, server_default=func.gen_random_uuid())
+    id_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    id_masked: Mapped[str] = mapped_column(String(18))
+    name: Mapped[str] = mapped_column(String(64))
+    sex: Mapped[Sex] = mapped_column(_enum(Sex, "sex"))
+    birth_date: Mapped[dt.date] = mapped_column(Date)
+    residence_kind: Mapped[ResidenceKind] = mapped_column(_enum(ResidenceKind, "residence_kind"), index=True)
+    temp_residence_expiry: Mapped[dt.date | None] = mapped_column(Date)
+    phone_masked: Mapped[str | None] = mapped_column(String(11))
+    home_dwelling_id: Mapped[int | None] = mapped_column(ForeignKey("dwelling.id", ondelete="SET NULL"), index=True)
+    created_at: Mapped[dt.datetime] = _now()
+    __table_args__ = (
+        CheckConstraint("octet_length(id_hash) = 32", name="id_hash_len"),
+        CheckConstraint(r"id_masked ~ '^\d{4}\*{10}[\dX]{4}$'", name="id_masked_format"),
+        CheckConstraint(
+            "residence_kind NOT IN ('floating', 'overseas') OR temp_residence_expiry IS NOT NULL",
+            name="temp_expiry_for_non_local",
+        ),
+    )
+
+
+class PersonTag(Base):
+    """A tag on a person (elderly living alone, community correction, …) with who set it and when.
+
+    Supervision tags (community correction, key control) carry their legal basis and its expiry:
+    rules about such persons run only while that basis is in force.
+    """
+
+    __tablename__ = "person_tag"
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[PersonTagKind] = mapped_column(_enum(PersonTagKind, "person_tag_kind"), primary_key=True)
+    set_by: Mapped[str] = mapped_column(String(64))
+    set_at: Mapped[dt.datetime] = _now()
+    legal_basis: Mapped[str | None] = mapped_column(Text)
+    legal_basis_expiry: Mapped[dt.date | None] = mapped_column(Date)
+    __table_args__ = (
+        CheckConstraint(
+            "tag NOT IN ('community_correction', 'key_control') OR (legal_basis IS NOT NULL AND legal_basis_expiry IS NOT NULL)",
+            name="supervision_needs_legal_basis",
+        ),
+        Index("ix_person_tag_tag", "tag"),
+        Index("ix_person_tag_basis", "legal_basis_expiry", postgresql_where="legal_basis_expiry IS NOT NULL"),
+    )
+
+
+class Household(Base):
+    """户: people registered together at one dwelling."""
+
+    __tablename__ = "household"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    dwelling_id: Mapped[int] = mapped_column(ForeignKey("dwelling.id", ondelete="RESTRICT"), index=True)
+    head_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+
+
+class HouseholdMember(Base):
+    __tablename__ = "household_member"
+    household_id: Mapped[int] = mapped_column(ForeignKey("household.id", ondelete="CASCADE"), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), primary_key=True, index=True)
+    relation_to_head: Mapped[str] = mapped_column(String(16))
+
+
+class Organisation(Base):
+    """单位, identified by its 18-character unified social credit code."""
+
+    __tablename__ = "organisation"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uscc: Mapped[str] = mapped_column(String(18), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(32))
+    address_id: Mapped[int | None] = mapped_column(ForeignKey("address.id"))
+    dwelling_id: Mapped[int | None] = mapped_column(ForeignKey("dwelling.id", ondelete="SET NULL"))
+    __table_args__ = (CheckConstraint(r"uscc ~ '^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$'", name="uscc_format"),)
+
+
+class Relation(Base):
+    """A typed link from a person to a person, dwelling or organisation, with provenance."""
+
+    __tablename__ = "relation"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[RelationKind] = mapped_column(_enum(RelationKind, "relation_kind"))
+    other_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    dwelling_id: Mapped[int | None] = mapped_column(ForeignKey("dwelling.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(32))
+    confidence: Mapped[float] = mapped_column(Float)
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    __table_args__ = (
+        CheckConstraint("num_nonnulls(other_person_id, dwelling_id, organisation_id) = 1", name="one_object"),
+        CheckConstraint("confidence >= 0 AND confidence <= 1", name="confidence_range"),
+        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="validity_order"),
+    )
+
+
+# --- access -----------------------------------------------------------------------------------
+
+
+class Ownership(Base):
+    __tablename__ = "ownership"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dwelling_id: Mapped[int] = mapped_column(ForeignKey("dwelling.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    share: Mapped[float] = mapped_column(Float, server_default="1")
+    since: Mapped[dt.date] = mapped_column(Date)
+    __table_args__ = (
+        UniqueConstraint("dwelling_id", "person_id", name="uq_ownership_dwelling_person"),
+        CheckConstraint("share > 0 AND share <= 1", name="share_range"),
+    )
+
+
+class AccessGrant(Base):
+    """An owner's authorisation of a family member or tenant for one dwelling (capped by floor area)."""
+
+    __tablename__ = "access_grant"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dwelling_id: Mapped[int] = mapped_column(ForeignKey("dwelling.id", ondelete="CASCADE"), index=True)
+    owner_person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    grantee_person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[GrantKind] = mapped_column(_enum(GrantKind, "grant_kind"))
+    valid_from: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    valid_to: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = _now()
+    __table_args__ = (
+        CheckConstraint("owner_person_id <> grantee_person_id", name="not_self"),
+        CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="validity_order"),
+    )
+
+
+class VisitorPass(Base):
+    """访客二维码: requested by an owner for a dwelling, ≤ 24 h, a number of entries, revocable."""
+
+    __tablename__ = "visitor_pass"
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, server_default=func.gen_random_uuid())
+    dwelling_id: Mapped[int] = mapped_column(ForeignKey("dwelling.id", ondelete="CASCADE"), index=True)
+    issued_by_person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    visitor_name: Mapped[str] = mapped_column(String(64))
+    visitor_id_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    valid_from: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    valid_to: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    entries_allowed: Mapped[int] = mapped_column(SmallInteger)
+    entries_used: Mapped[int] = mapped_column(SmallInteger, server_default="0")
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = _now()
+    __table_args__ = (
+        CheckConstraint("valid_to > valid_from AND valid_to - valid_from <= interval '24 hours'", name="at_most_24h"),
+        CheckConstraint("entries_allowed BETWEEN 1 AND 20 AND entries_used BETWEEN 0 AND entries_allowed", name="entries"),
+    )
+
+
+class FaceTemplate(Base):
+    """A 512-d face embedding (never the photo), for a known person or a pseudonymous stranger."""
+
+    __tablename__ = "face_template"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    stranger_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), index=True)
+    library: Mapped[FaceLibrary] = mapped_column(_enum(FaceLibrary, "face_library"))
+    compound_id: Mapped[int | None] = mapped_column(ForeignKey("compound.id", ondelete="CASCADE"), index=True)
+    model_version: Mapped[str] = mapped_column(String(64))
+    embedding: Mapped[list[float]] = mapped_column(ARRAY(REAL))
+    consent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[dt.datetime] = _now()
+    __table_args__ = (
+        CheckConstraint("cardinality(embedding) = 512", name="dim_512"),
+        CheckConstraint("(library = 'stranger') = (stranger_id IS NOT NULL AND person_id IS NULL)", name="owner_by_library"),
+        CheckConstraint("library <> 'stranger' OR expires_at IS NOT NULL", name="stranger_expires"),
+        CheckConstraint("library <> 'app' OR consent_at IS NOT NULL", name="app_needs_consent"),
+    )
+
+
+class AccessEvent(Base):
+    """One gate decision. Partitioned by day on ``ts``; ``event_id`` (UUIDv7) makes writes idempotent.
+
+    The primary key must contain the partition key, so it is (event_id, ts); since ts is the
+    time encoded in a UUIDv7 event id, the pair is as unique as the id alone.
+    """
+
+    __tablename__ = "access_event"
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    ts: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    gate_id: Mapped[int] = mapped_column(Integer)
+    compound_id: Mapped[int | None] = mapped_column(Integer)
+    key_site_id: Mapped[int | None] = mapped_column(Integer)
+    direction: Mapped[Direction] = mapped_column(_enum(Direction, "direction"))
+    method: Mapped[AccessMethod] = mapped_column(_enum(AccessMethod, "access_method"))
+    result: Mapped[AccessResult] = mapped_column(_enum(AccessResult, "access_result"))
+    person_id: Mapped[int | None] = mapped_column(BigInteger)
+    pass_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    stranger_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    score: Mapped[float | None] = mapped_column(REAL)
+    reason: Mapped[str | None] = mapped_column(String(32))
+    __table_args__ = (
+        PrimaryKeyConstraint("event_id", "ts", name="pk_access_event"),
+        Index("ix_access_event_gate_ts", "gate_id", "ts"),
+        Index("ix_access_event_person_ts", "person_id", "ts", postgresql_where="person_id IS NOT NULL"),
+        Index("ix_access_event_compound_ts", "compound_id", "ts"),
+        Index("ix_access_event_ts_brin", "ts", postgresql_using="brin"),
+        {"postgresql_partition_by": "RANGE (ts)"},
+    )
+
+
+class GateFlowMinute(Base):
+    """Per-gate per-minute rollup of access events (what the heatmap and the police flow queries read)."""
+
+    __tablename__ = "gate_flow_minute"
+    gate_id: Mapped[int] = mapped_column(ForeignKey("gate.id", ondelete="CASCADE"), primary_key=True)
+    minute: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    entries: Mapped[int] = mapped_column(Integer, server_default="0")
+    exits: Mapped[int] = mapped_column(Integer, server_default="0")
+    denied: Mapped[int] = mapped_column(Integer, server_default="0")
+    __table_args__ = (
+        CheckConstraint("entries >= 0 AND exits >= 0 AND denied >= 0", name="counts_non_negative"),
+        CheckConstraint("minute = date_trunc('minute', minute)", name="whole_minute"),
+        Index("ix_gate_flow_minute_minute", "minute"),
+    )
+
+
+class UtilityReading(Base):
+    __tablename__ = "utility_reading"
+    dwelling_id: Mapped[int] = mapped_column(ForeignKey("dwelling.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[UtilityKind] = mapped_column(_enum(UtilityKind, "utility_kind"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    value: Mapped[float] = mapped_column(REAL)
+    account_name: Mapped[str | None] = mapped_column(String(64))  # the name on the utility account
+    __table_args__ = (CheckConstraint("value >= 0", name="value_non_negative"),)
+
+
+class Rental(Base):
+    """出租屋: who lets a dwelling to whom, through which sublessor or agency; blacklisted with a reason."""
+
+    __tablename__ = "rental"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dwelling_id: Mapped[int] = mapped_column(ForeignKey("dwelling.id", ondelete="CASCADE"), index=True)
+    lessor_person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    sublessor_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    agency_organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    lessee_person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    end_date: Mapped[dt.date | None] = mapped_column(Date)
+    monthly_rent: Mapped[float | None] = mapped_column(Numeric(9, 2))
+    blacklisted: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    blacklist_reason: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (
+        CheckConstraint("NOT blacklisted OR blacklist_reason IS NOT NULL", name="blacklist_reason"),
+        CheckConstraint("end_date IS NULL OR end_date >= start_date", name="period_order"),
+    )
+
+
+class SelfDeclaration(Base):
+    """A floating resident's own statement of where they live, pending a doorstep verification."""
+
+    __tablename__ = "self_declaration"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    dwelling_id: Mapped[int] = mapped_column(ForeignKey("dwelling.id", ondelete="CASCADE"), index=True)
+    period_from: Mapped[dt.date] = mapped_column(Date)
+    period_to: Mapped[dt.date | None] = mapped_column(Date)
+    relation_to_owner: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), server_default="pending")
+    declared_at: Mapped[dt.datetime] = _now()
+    __table_args__ = (
+        CheckConstraint("period_to IS NULL OR period_to >= period_from", name="period_order"),
+        CheckConstraint("status IN ('pending', 'verified', 'rejected')", name="status_values"),
+    )
+
+
+# --- governance -------------------------------------------------------------------------------
+
+
+class Alert(Base):
+    """A rule's finding about a subject, with the evidence that fired it; a person decides what follows."""
+
+    __tablename__ = "alert"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    rule: Mapped[str] = mapped_column(String(48), index=True)
+    severity: Mapped[Severity] = mapped_column(_enum(Severity, "severity"))
+    confidence: Mapped[float] = mapped_column(Float)
+    subject_kind: Mapped[str] = mapped_column(String(16))
+    subject_id: Mapped[int] = mapped_column(BigInteger)
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id"), index=True)
+    geom = mapped_column(Geometry("POINT", srid=SRID), nullable=True)
+    evidence: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+    status: Mapped[AlertStatus] = mapped_column(_enum(AlertStatus, "alert_status"), server_default="open")
+    created_at: Mapped[dt.datetime] = _now()
+    __table_args__ = (
+        CheckConstraint("confidence >= 0 AND confidence <= 1", name="confidence_range"),
+        CheckConstraint("subject_kind IN ('person', 'dwelling', 'building', 'compound', 'key_site', 'gate', 'stranger')", name="subject_kind_values"),
+        Index("ix_alert_open", "status", "created_at"),
+    )
+
+
+class WorkOrder(Base):
+    """工单: an alert dispatched to a grid worker, with the doorstep finding and the correction it applied."""
+
+    __tablename__ = "work_order"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alert.id", ondelete="SET NULL"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id"), index=True)
+    assignee_account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"), index=True)
+    due_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[WorkOrderStatus] = mapped_column(_enum(WorkOrderStatus, "work_order_status"), server_default="assigned")
+    finding: Mapped[str | None] = mapped_column(Text)
+    correction: Mapped[dict | None] = mapped_column(JSONB)
+    created_at: Mapped[dt.datetime] = _now()
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        CheckConstraint("status <> 'done' OR (finding IS NOT NULL AND closed_at IS NOT NULL)", name="done_has_finding"),
+        Index("ix_work_order_due", "status", "due_at"),
+    )
+
+
+class AuditLog(Base):
+    """留痕: every access to personal data. Append-only: a trigger refuses UPDATE and DELETE."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[dt.datetime] = _now()
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"), index=True)
+    username: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+
+class InjectedAnomaly(Base):
+    """Ground truth of the seeder's injected anomalies, in schema ``truth`` that no rule may read."""
+
+    __tablename__ = "injected_anomaly"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    subject_kind: Mapped[str] = mapped_column(String(16))
+    subject_id: Mapped[int] = mapped_column(BigInteger)
+    starts_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    detail: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+    __table_args__ = ({"schema": "truth"},)
+
+
+class SeedInfo(Base):
+    """What the seeder built, with the digest that says two seeds built the same street."""
+
+    __tablename__ = "seed_info"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    preset: Mapped[str] = mapped_column(String(16))
+    seed: Mapped[int] = mapped_column(Integer)
+    days: Mapped[int] = mapped_column(Integer)
+    anchor_date: Mapped[dt.date] = mapped_column(Date)
+    digest: Mapped[str] = mapped_column(String(64))
+    counts: Mapped[dict] = mapped_column(JSONB)
+    created_at: Mapped[dt.datetime] = _now()
