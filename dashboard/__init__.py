@@ -1,0 +1,1 @@
+"""Dash pages, components, callbacks, login, roles, jurisdiction, audit and PII masking."""

@@ -1,0 +1,1 @@
+"""One builder per map layer: a query in, a layer spec out. No Dash here."""

@@ -1,0 +1,55 @@
+"""Test set-up: a separate database (gridpulse_test) and Redis key prefix (gptest:), never the demo's.
+
+The environment is set before anything reads core.config, so every stage under test talks to the
+test database and prefix.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("GRIDPULSE_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/gridpulse_test")
+os.environ.setdefault("GRIDPULSE_REDIS_PREFIX", "gptest:")
+os.environ.setdefault("GRIDPULSE_KEY_FILE", str(ROOT / "var" / "test-secrets.json"))
+
+import psycopg  # noqa: E402
+import pytest  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from core.config import settings  # noqa: E402
+
+SHARED = ROOT.parent / "shared"
+
+
+def _admin_dsn(url: str) -> tuple[str, str]:
+    u = make_url(url)
+    admin = u.set(drivername="postgresql", database="postgres")
+    return admin.render_as_string(hide_password=False), u.database or ""
+
+
+def recreate_database(url: str) -> None:
+    """Drop and create the database behind ``url`` (PostGIS is created by the first migration)."""
+    admin, name = _admin_dsn(url)
+    assert name.endswith("_test") or "test" in name, f"refusing to recreate non-test database {name!r}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    """The migrated, empty test database for this test run."""
+    from geodata import migrate
+
+    url = settings().database_url
+    recreate_database(url)
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not SHARED.exists():
+        pytest.fail(f"test data missing: {SHARED} (the shared/ folder must sit beside the checkout)")
+    return SHARED
