@@ -696,7 +696,8 @@ class AuditLog(Base):
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     at: Mapped[dt.datetime] = _now()
-    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"), index=True)
+    # No foreign key on purpose: the log must outlive (and never block) changes to accounts.
+    account_id: Mapped[int | None] = mapped_column(Integer, index=True)
     username: Mapped[str] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(String(16))
     action: Mapped[str] = mapped_column(String(64))

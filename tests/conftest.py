@@ -13,6 +13,9 @@ os.environ.setdefault("GRIDPULSE_DATABASE_URL", "postgresql+psycopg://postgres@1
 os.environ.setdefault("GRIDPULSE_REDIS_PREFIX", "gptest:")
 os.environ.setdefault("GRIDPULSE_KEY_FILE", str(ROOT / "var" / "test-secrets.json"))
 
+import fcntl  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+
 import psycopg  # noqa: E402
 import pytest  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
@@ -38,14 +41,22 @@ def recreate_database(url: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def database_url() -> str:
-    """The migrated, empty test database for this test run."""
+def database_url() -> Iterator[str]:
+    """The migrated, empty test database for this test run.
+
+    Two pytest runs on one machine would drop each other's database; a file lock per database
+    makes the second wait for the first instead.
+    """
     from geodata import migrate
 
     url = settings().database_url
-    recreate_database(url)
-    migrate.upgrade(url)
-    return url
+    lock_path = ROOT / "var" / f"pytest-{make_url(url).database}.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        recreate_database(url)
+        migrate.upgrade(url)
+        yield url
 
 
 @pytest.fixture(scope="session")

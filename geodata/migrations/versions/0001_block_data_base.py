@@ -127,7 +127,6 @@ def upgrade() -> None:
     sa.Column('subject', sa.String(length=128), nullable=False),
     sa.Column('reason', sa.Text(), nullable=True),
     sa.Column('detail', postgresql.JSONB(astext_type=sa.Text()), server_default='{}', nullable=False),
-    sa.ForeignKeyConstraint(['account_id'], ['account.id'], name=op.f('fk_audit_log_account_id_account')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_log'))
     )
     op.create_index(op.f('ix_audit_log_account_id'), 'audit_log', ['account_id'], unique=False)

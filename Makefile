@@ -1,0 +1,46 @@
+# The two set-up commands of the README. Both are idempotent: run them as often as you like.
+#   make demo   set up everything, seed the demo street if empty, serve http://127.0.0.1:8050
+#   make test   set up everything, run the whole test suite against gridpulse_test / gptest:
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_DB := gridpulse
+TEST_DB := gridpulse_test
+
+.PHONY: demo test setup system services venv demo-db
+
+demo: setup demo-db
+	GRIDPULSE_DATABASE_URL=$${GRIDPULSE_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/$(DEMO_DB)} \
+	  $(BIN)/python app.py
+
+test: setup
+	@scripts/bootstrap.sh database $(TEST_DB)
+	GRIDPULSE_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/$(TEST_DB) \
+	GRIDPULSE_REDIS_PREFIX=gptest: \
+	  $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+setup: system services venv
+
+system:
+	@scripts/bootstrap.sh system
+
+services:
+	@scripts/bootstrap.sh services
+
+# The venv is rebuilt only when a requirements file or pyproject.toml changes.
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt $(wildcard requirements-nodeps.txt) pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt
+	@if [ -f requirements-nodeps.txt ]; then $(BIN)/pip install -q --no-deps -r requirements-nodeps.txt; fi
+	$(BIN)/pip install -q --no-deps -e .
+	@touch $@
+
+demo-db:
+	@scripts/bootstrap.sh database $(DEMO_DB)
+	GRIDPULSE_DATABASE_URL=$${GRIDPULSE_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/$(DEMO_DB)} sh -c '\
+	  $(BIN)/gridpulse migrate && \
+	  $(BIN)/gridpulse partitions && \
+	  $(BIN)/gridpulse seed --preset $${GRIDPULSE_DEMO_PRESET:-street} --if-empty'
