@@ -29,6 +29,10 @@ class Settings:
     port: int
     area_per_person_m2: float
     event_partition_days_ahead: int
+    stream_shards: int
+    ingest_batch_size: int
+    ingest_batch_ms: int
+    ingest_claim_idle_ms: int
 
     @property
     def psycopg_dsn(self) -> str:
@@ -52,6 +56,13 @@ def settings() -> Settings:
         # Floor area (m²) per authorised occupant: the grant cap of a dwelling is floor(area / this), at least 1.
         area_per_person_m2=float(_env("GRIDPULSE_AREA_PER_PERSON_M2", "15")),
         event_partition_days_ahead=int(_env("GRIDPULSE_EVENT_PARTITION_DAYS_AHEAD", "7")),
+        # Streams gp:events:{0..N-1}; a compound's events go to shard compound_id mod N.
+        stream_shards=max(1, int(_env("GRIDPULSE_STREAM_SHARDS", "1"))),
+        # The ingest worker commits when a batch is this big or this old, whichever comes first.
+        ingest_batch_size=int(_env("GRIDPULSE_INGEST_BATCH_SIZE", "5000")),
+        ingest_batch_ms=int(_env("GRIDPULSE_INGEST_BATCH_MS", "200")),
+        # Messages pending this long at a consumer are taken over (XAUTOCLAIM): it is presumed dead.
+        ingest_claim_idle_ms=int(_env("GRIDPULSE_INGEST_CLAIM_IDLE_MS", "15000")),
     )
 
 

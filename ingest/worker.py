@@ -1,0 +1,233 @@
+"""The ingest worker: consumer group ``ingest`` on every events shard → PostGIS, rollups, live state.
+
+Delivery guarantee: at-least-once from Redis, exactly-once in PostGIS. A message is acked only
+after the transaction holding its row has committed; a malformed message is acked only after it is
+safely in the dead-letter stream. A worker killed at any point leaves its messages pending, where
+another worker's XAUTOCLAIM finds them; a replayed message is dropped by the event-id key.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import psycopg
+import redis
+
+from core.config import Settings, settings
+from core.events import InvalidEvent, dead_letter_key, parse_fields, stream_key
+from ingest.live_state import LiveState
+from ingest.writer import compound_grids, ensure_partitions, known_gates, land
+
+GROUP = "ingest"
+log = logging.getLogger("gridpulse.ingest")
+
+Message = tuple[str, bytes, dict]  # (stream key, message id, fields)
+
+
+@dataclass
+class Stats:
+    stored: int = 0
+    duplicates: int = 0
+    dead: int = 0
+    batches: int = 0
+    claimed: int = 0
+    db_retries: int = 0
+    redis_retries: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+
+class IngestWorker:
+    def __init__(
+        self,
+        cfg: Settings | None = None,
+        *,
+        consumer: str | None = None,
+        redis_client: redis.Redis | None = None,
+    ) -> None:
+        self.cfg = cfg or settings()
+        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
+        self.redis = redis_client or redis.Redis.from_url(self.cfg.redis_url, socket_timeout=5, socket_connect_timeout=3)
+        self.streams = [stream_key(self.cfg.redis_prefix, s) for s in range(self.cfg.stream_shards)]
+        self.live = LiveState(self.redis, self.cfg.redis_prefix)
+        self.stats = Stats()
+        self._db: psycopg.Connection | None = None
+        self._gates: dict[int, tuple[int | None, int | None]] = {}
+        self._compound_grid: dict[int, int] = {}
+        self._last_claim = 0.0
+        self._last_trim = 0.0
+        self._last_partition_check = 0.0
+        self._reread_own = True
+
+    # --- connections ------------------------------------------------------------------------
+
+    def db(self) -> psycopg.Connection:
+        if self._db is None or self._db.closed:
+            self._db = psycopg.connect(self.cfg.psycopg_dsn, connect_timeout=5)
+            self._refresh_reference()
+        return self._db
+
+    def _refresh_reference(self) -> None:
+        conn = self.db()
+        self._gates = known_gates(conn)
+        self._compound_grid = compound_grids(conn)
+        conn.commit()
+
+    def ensure_groups(self) -> None:
+        for key in self.streams:
+            try:
+                # From id 0: events published before the first worker ever started are ingested too.
+                self.redis.xgroup_create(key, GROUP, id="0", mkstream=True)
+            except redis.ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def _read(self, block_ms: int, count: int) -> list[Message]:
+        out: list[Message] = []
+        per_stream_block = max(1, block_ms // len(self.streams))
+        for key in self.streams:  # one stream per call: in a Redis Cluster, shards live on different nodes
+            reply = self.redis.xreadgroup(GROUP, self.consumer, {key: ">"}, count=count, block=per_stream_block)
+            for _stream, messages in reply or []:
+                out.extend((key, mid, fields) for mid, fields in messages)
+        return out
+
+    def _own_pending(self) -> list[Message]:
+        """Messages delivered to this consumer name but never acked (e.g. read just before Redis restarted)."""
+        out: list[Message] = []
+        for key in self.streams:
+            reply = self.redis.xreadgroup(GROUP, self.consumer, {key: "0"}, count=self.cfg.ingest_batch_size)
+            for _stream, messages in reply or []:
+                out.extend((key, mid, fields) for mid, fields in messages if fields)
+        return out
+
+    def _claim_stranded(self) -> list[Message]:
+        """Take over messages left pending by a consumer that stopped acking (presumed dead)."""
+        out: list[Message] = []
+        for key in self.streams:
+            start = "0-0"
+            while True:
+                next_start, messages, *_ = self.redis.xautoclaim(
+                    key, GROUP, self.consumer, min_idle_time=self.cfg.ingest_claim_idle_ms, start_id=start, count=1000
+                )
+                out.extend((key, mid, fields) for mid, fields in messages if fields is not None)
+                start = next_start.decode() if isinstance(next_start, bytes) else next_start
+                if start == "0-0" or not messages:
+                    break
+        self.stats.claimed += len(out)
+        return out
+
+    # --- processing -------------------------------------------------------------------------
+
+    def process(self, messages: list[Message]) -> None:
+        """Validate, land, dead-letter and ack one batch. Raises on DB/Redis errors without acking."""
+        good, good_ids, dead = [], [], []
+        for key, mid, fields in messages:
+            try:
+                event = parse_fields(fields)
+                if event.gate_id not in self._gates:
+                    self._refresh_reference()  # a gate added since start
+                if event.gate_id not in self._gates:
+                    raise InvalidEvent(f"unknown gate {event.gate_id}", record=str(event.event_id))
+                good.append(event)
+                good_ids.append((key, mid))
+            except InvalidEvent as exc:
+                dead.append((key, mid, fields, str(exc)))
+        landed = land(self.db(), good) if good else []
+        self.stats.stored += len(landed)
+        self.stats.duplicates += len(good) - len(landed)
+        pipe = self.redis.pipeline(transaction=False)
+        for key, mid, fields, error in dead:
+            entry = {b"error": error.encode(), b"stream": key.encode(), b"message_id": mid}
+            entry.update({(b"f:" + (k if isinstance(k, bytes) else k.encode())): v for k, v in fields.items()})
+            pipe.xadd(dead_letter_key(self.cfg.redis_prefix), entry)
+        pipe.execute()  # dead letters are safe before their originals are acked
+        by_stream: dict[str, list[bytes]] = {}
+        for key, mid in good_ids + [(k, m) for k, m, _, _ in dead]:
+            by_stream.setdefault(key, []).append(mid)
+        pipe = self.redis.pipeline(transaction=False)
+        for key, ids in by_stream.items():
+            pipe.xack(key, GROUP, *ids)
+        pipe.execute()
+        self.stats.dead += len(dead)
+        self.stats.batches += 1
+        if landed:
+            self.live.apply(landed, self._compound_grid)
+
+    def trim(self) -> None:
+        """Trim each stream below the oldest entry some group still needs (pending or undelivered)."""
+        for key in self.streams:
+            floor = None
+            for group in self.redis.xinfo_groups(key):
+                pending = self.redis.xpending(key, group["name"])
+                oldest = pending["min"] if pending["pending"] else group["last-delivered-id"]
+                oldest = oldest.decode() if isinstance(oldest, bytes) else oldest
+                if floor is None or _id_tuple(oldest) < _id_tuple(floor):
+                    floor = oldest
+            if floor and floor != "0-0":
+                self.redis.xtrim(key, minid=floor, approximate=False)
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    def _housekeeping(self) -> list[Message]:
+        now = time.monotonic()
+        claimed: list[Message] = []
+        if self._reread_own:
+            claimed.extend(self._own_pending())
+            self._reread_own = False
+        if now - self._last_claim > self.cfg.ingest_claim_idle_ms / 3000:
+            claimed.extend(self._claim_stranded())
+            self._last_claim = now
+        if now - self._last_trim > 10:
+            self.trim()
+            self._last_trim = now
+        if now - self._last_partition_check > 3600:
+            ensure_partitions(self.db(), 1, self.cfg.event_partition_days_ahead)
+            self._last_partition_check = now
+        return claimed
+
+    def run(self, should_stop: Callable[[], bool] = lambda: False, idle_exit_s: float | None = None) -> Stats:
+        """Consume until ``should_stop()``; with ``idle_exit_s``, also stop after that long with nothing to do."""
+        batch: list[Message] = []
+        batch_started = time.monotonic()
+        idle_since = time.monotonic()
+        while not should_stop():
+            try:
+                if not batch:
+                    self.ensure_groups()
+                    batch.extend(self._housekeeping())
+                    batch_started = time.monotonic()
+                room = self.cfg.ingest_batch_size - len(batch)
+                if room > 0:
+                    batch.extend(self._read(self.cfg.ingest_batch_ms if not batch else 1, room))
+                full = len(batch) >= self.cfg.ingest_batch_size
+                old = (time.monotonic() - batch_started) * 1000 >= self.cfg.ingest_batch_ms
+                if batch and (full or old):
+                    self.process(batch)
+                    batch = []
+                    idle_since = time.monotonic()
+                elif not batch and idle_exit_s is not None and time.monotonic() - idle_since > idle_exit_s:
+                    break
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                # PostgreSQL went away: keep the batch (nothing was acked) and retry once it is back.
+                self.stats.db_retries += 1
+                log.warning("database unavailable (%s); retrying the batch of %d", exc, len(batch))
+                self._db = None
+                time.sleep(0.5)
+            except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as exc:
+                # Redis went away: unacked messages stay pending there; re-read them after reconnecting.
+                self.stats.redis_retries += 1
+                log.warning("redis unavailable (%s); reconnecting", exc)
+                batch = []
+                self._reread_own = True
+                time.sleep(0.5)
+        return self.stats
+
+
+def _id_tuple(stream_id: str) -> tuple[int, int]:
+    ms, _, seq = stream_id.partition("-")
+    return int(ms), int(seq or 0)
