@@ -23,7 +23,8 @@ CONTRACT_VERSION = "1"
 DIRECTIONS = frozenset({"in", "out"})
 METHODS = frozenset({"face", "resident_qr", "visitor_qr", "card", "manual", "count"})
 RESULTS = frozenset({"open", "deny"})
-_MAX_SKEW = dt.timedelta(days=2)  # an event from further in the future is a broken clock, not data
+_MAX_SKEW = dt.timedelta(days=2)
+_ZERO = dt.timedelta(0)  # an event from further in the future is a broken clock, not data
 
 
 class InvalidEvent(InvalidInput):
@@ -62,7 +63,7 @@ def uuid7_time(event_id: uuid.UUID) -> dt.datetime:
     return dt.datetime.fromtimestamp((event_id.int >> 80) / 1000, tz=dt.timezone.utc)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GateEvent:
     event_id: uuid.UUID
     ts: dt.datetime
@@ -89,7 +90,7 @@ class GateEvent:
         def s(v: object) -> str:
             return "" if v is None else str(v)
 
-        return {
+        fields = {
             "v": CONTRACT_VERSION,
             "event_id": str(self.event_id),
             "ts": self.ts.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
@@ -105,15 +106,22 @@ class GateEvent:
             "key_site_id": s(self.key_site_id),
             "stranger_id": s(self.stranger_id),
         }
+        # Absent optional fields are left out rather than sent empty: a third less to parse per event.
+        return {k: v for k, v in fields.items() if v != ""}
 
 
-def _text(fields: dict, name: str) -> str:
-    value = fields.get(name, fields.get(name.encode(), b""))
-    return value.decode() if isinstance(value, bytes) else str(value)
+def _as_text(fields: dict) -> dict[str, str]:
+    """A client without decode_responses gives bytes keys and values: decode once, up front."""
+    if all(type(k) is str and type(v) is str for k, v in fields.items()):
+        return fields
+    return {
+        (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else str(v))
+        for k, v in fields.items()
+    }
 
 
-def _opt_int(fields: dict, name: str, record: str) -> int | None:
-    raw = _text(fields, name)
+def _opt_int(f: dict[str, str], name: str, record: str) -> int | None:
+    raw = f.get(name, "")
     if raw == "":
         return None
     try:
@@ -125,8 +133,8 @@ def _opt_int(fields: dict, name: str, record: str) -> int | None:
     return value
 
 
-def _opt_uuid(fields: dict, name: str, record: str) -> uuid.UUID | None:
-    raw = _text(fields, name)
+def _opt_uuid(f: dict[str, str], name: str, record: str) -> uuid.UUID | None:
+    raw = f.get(name, "")
     if raw == "":
         return None
     try:
@@ -136,51 +144,54 @@ def _opt_uuid(fields: dict, name: str, record: str) -> uuid.UUID | None:
 
 
 def parse_fields(fields: dict, now: dt.datetime | None = None) -> GateEvent:
-    """Validate one stream message against the contract; raise InvalidEvent saying what is wrong."""
-    record = _text(fields, "event_id") or "event without id"
-    version = _text(fields, "v")
+    """Validate one stream message against the contract; raise InvalidEvent saying what is wrong.
+
+    On the ingest hot path: pass ``now`` once per batch rather than reading the clock per event.
+    """
+    f = _as_text(fields)
+    record = f.get("event_id") or "event without id"
+    version = f.get("v", "")
     if version != CONTRACT_VERSION:
         raise InvalidEvent(f"unsupported contract version {version!r} (expected {CONTRACT_VERSION})", record=record)
-    event_id = _opt_uuid(fields, "event_id", record)
+    event_id = _opt_uuid(f, "event_id", record)
     if event_id is None:
         raise InvalidEvent("event_id is required", record=record)
     if event_id.version != 7:
         raise InvalidEvent("event_id must be a UUIDv7 (time-ordered)", record=record)
-    raw_ts = _text(fields, "ts")
+    raw_ts = f.get("ts", "")
     try:
-        ts = dt.datetime.fromisoformat(raw_ts.replace("Z", "+00:00"))
+        ts = dt.datetime.fromisoformat(raw_ts)
     except ValueError:
         raise InvalidEvent(f"ts must be ISO 8601, got {raw_ts!r}", record=record) from None
     if ts.tzinfo is None:
         raise InvalidEvent("ts must carry a time zone (UTC)", record=record)
-    now = now or dt.datetime.now(dt.timezone.utc)
-    if ts > now + _MAX_SKEW:
+    if ts > (now or dt.datetime.now(dt.timezone.utc)) + _MAX_SKEW:
         raise InvalidEvent(f"ts {raw_ts} lies in the future", record=record)
-    gate_id = _opt_int(fields, "gate_id", record)
+    gate_id = _opt_int(f, "gate_id", record)
     if gate_id is None:
         raise InvalidEvent("gate_id is required", record=record)
-    direction, method, result = _text(fields, "direction"), _text(fields, "method"), _text(fields, "result")
+    direction, method, result = f.get("direction", ""), f.get("method", ""), f.get("result", "")
     if direction not in DIRECTIONS:
         raise InvalidEvent(f"direction must be in/out, got {direction!r}", record=record)
     if method not in METHODS:
         raise InvalidEvent(f"unknown method {method!r}", record=record)
     if result not in RESULTS:
         raise InvalidEvent(f"result must be open/deny, got {result!r}", record=record)
-    raw_score = _text(fields, "score")
+    raw_score = f.get("score", "")
     try:
         score = float(raw_score) if raw_score else None
     except ValueError:
         raise InvalidEvent(f"score must be a number, got {raw_score!r}", record=record) from None
     if score is not None and not -1.0 <= score <= 1.0:
         raise InvalidEvent(f"score must lie in [-1, 1], got {score}", record=record)
+    reason = f.get("reason") or None
+    if reason is not None and len(reason) > 32:
+        raise InvalidEvent("reason codes are at most 32 characters", record=record)
     event = GateEvent(
-        event_id=event_id, ts=ts.astimezone(dt.timezone.utc), gate_id=gate_id,
-        compound_id=_opt_int(fields, "compound_id", record), direction=direction, method=method, result=result,
-        person_id=_opt_int(fields, "person_id", record), pass_id=_opt_uuid(fields, "pass_id", record), score=score,
-        reason=_text(fields, "reason") or None, key_site_id=_opt_int(fields, "key_site_id", record),
-        stranger_id=_opt_uuid(fields, "stranger_id", record),
+        event_id=event_id, ts=ts if ts.utcoffset() == _ZERO else ts.astimezone(dt.timezone.utc), gate_id=gate_id,
+        compound_id=_opt_int(f, "compound_id", record), direction=direction, method=method, result=result,
+        person_id=_opt_int(f, "person_id", record), pass_id=_opt_uuid(f, "pass_id", record), score=score,
+        reason=reason, key_site_id=_opt_int(f, "key_site_id", record), stranger_id=_opt_uuid(f, "stranger_id", record),
     )
     event.shard_owner  # noqa: B018 - raises when the event belongs to neither a compound nor a key site
-    if len(event.reason or "") > 32:
-        raise InvalidEvent("reason codes are at most 32 characters", record=record)
     return event

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 import redis
 
-from ingest.writer import Landed
+from ingest.writer import LandedSummary
 
 MINUTE_TTL_S = 65 * 60  # the heatmap reads the last 60 minutes; keep 5 more for clock skew
 
@@ -45,39 +45,24 @@ class LiveState:
         self.prefix = prefix
         self._set_if_newer = client.register_script(_SET_IF_NEWER)
 
-    def apply(self, landed: Iterable[Landed], compound_grid: Mapping[int, int]) -> None:
-        flows: Counter[tuple[str, str]] = Counter()
-        net_compound: Counter[int] = Counter()
-        net_grid: Counter[int] = Counter()
-        seen: dict[int, int] = {}
-        now = dt.datetime.now(dt.timezone.utc)
-        for e in landed:
-            if e.result == "open":
-                step = 1 if e.direction == "in" else -1
-                if e.compound_id is not None:
-                    net_compound[e.compound_id] += step
-                    grid = compound_grid.get(e.compound_id)
-                    if grid is not None:
-                        net_grid[grid] += step
-            if now - e.ts <= dt.timedelta(minutes=60):
-                kind = e.direction if e.result == "open" else "deny"
-                flows[(minute_key(self.prefix, e.ts), f"{e.gate_id}:{kind}")] += 1
-            if e.person_id is not None:
-                stamp = int(e.ts.timestamp())
-                if seen.get(e.person_id, 0) < stamp:
-                    seen[e.person_id] = stamp
+    def apply(self, landed: LandedSummary, compound_grid: Mapping[int, int]) -> None:
         pipe = self.client.pipeline(transaction=False)
-        for (key, field), n in flows.items():
-            pipe.hincrby(key, field, n)
+        for gate_id, epoch_minute, kind, n in landed.flows:
+            key = f"{self.prefix}live:{{live}}:flow:{epoch_minute}"
+            pipe.hincrby(key, f"{gate_id}:{kind}", n)
             pipe.expire(key, MINUTE_TTL_S)
-        for cid, n in net_compound.items():
-            pipe.hincrby(population_key(self.prefix, "compound"), str(cid), n)
-        for gid, n in net_grid.items():
-            pipe.hincrby(population_key(self.prefix, "grid"), str(gid), n)
-        if seen:
+        net_grid: Counter[int] = Counter()
+        for compound_id, n in landed.net_by_compound.items():
+            pipe.hincrby(population_key(self.prefix, "compound"), str(compound_id), n)
+            grid = compound_grid.get(compound_id)
+            if grid is not None:
+                net_grid[grid] += n
+        for grid_id, n in net_grid.items():
+            pipe.hincrby(population_key(self.prefix, "grid"), str(grid_id), n)
+        if landed.last_seen:
             args: list[int] = []
-            for pid, stamp in seen.items():
-                args += [pid, stamp]
+            for person_id, stamp in landed.last_seen.items():
+                args += [person_id, stamp]
             self._set_if_newer(keys=[last_seen_key(self.prefix)], args=args, client=pipe)
         pipe.execute()
 
@@ -90,7 +75,7 @@ class LiveState:
         totals: dict[int, dict[str, int]] = {}
         for fields in pipe.execute():
             for field, n in fields.items():
-                gate, kind = (field.decode() if isinstance(field, bytes) else field).split(":")
+                gate, kind = (field.decode() if isinstance(field, bytes) else field).split(":")  # either client
                 totals.setdefault(int(gate), {"in": 0, "out": 0, "deny": 0})[kind] += int(n)
         return totals
 

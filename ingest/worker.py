@@ -7,9 +7,12 @@ another worker's XAUTOCLAIM finds them; a replayed message is dropped by the eve
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
+import queue
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,12 +23,12 @@ import redis
 from core.config import Settings, settings
 from core.events import InvalidEvent, dead_letter_key, parse_fields, stream_key
 from ingest.live_state import LiveState
-from ingest.writer import compound_grids, ensure_partitions, known_gates, land
+from ingest.writer import LandedSummary, compound_grids, ensure_partitions, known_gates, land
 
 GROUP = "ingest"
 log = logging.getLogger("gridpulse.ingest")
 
-Message = tuple[str, bytes, dict]  # (stream key, message id, fields)
+Message = tuple[str, str, dict[str, str]]  # (stream key, message id, fields), decoded by the client
 
 
 @dataclass
@@ -50,7 +53,9 @@ class IngestWorker:
     ) -> None:
         self.cfg = cfg or settings()
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
-        self.redis = redis_client or redis.Redis.from_url(self.cfg.redis_url, socket_timeout=5, socket_connect_timeout=3)
+        self.redis = redis_client or redis.Redis.from_url(
+            self.cfg.redis_url, socket_timeout=5, socket_connect_timeout=3, decode_responses=True
+        )
         self.streams = [stream_key(self.cfg.redis_prefix, s) for s in range(self.cfg.stream_shards)]
         self.live = LiveState(self.redis, self.cfg.redis_prefix)
         self.stats = Stats()
@@ -60,7 +65,6 @@ class IngestWorker:
         self._last_claim = 0.0
         self._last_trim = 0.0
         self._last_partition_check = 0.0
-        self._reread_own = True
 
     # --- connections ------------------------------------------------------------------------
 
@@ -115,7 +119,7 @@ class IngestWorker:
                     key, GROUP, self.consumer, min_idle_time=self.cfg.ingest_claim_idle_ms, start_id=start, count=1000
                 )
                 out.extend((key, mid, fields) for mid, fields in messages if fields is not None)
-                start = next_start.decode() if isinstance(next_start, bytes) else next_start
+                start = next_start
                 if start == "0-0" or not messages:
                     break
         self.stats.claimed += len(out)
@@ -126,9 +130,10 @@ class IngestWorker:
     def process(self, messages: list[Message]) -> None:
         """Validate, land, dead-letter and ack one batch. Raises on DB/Redis errors without acking."""
         good, good_ids, dead = [], [], []
+        now = dt.datetime.now(dt.timezone.utc)
         for key, mid, fields in messages:
             try:
-                event = parse_fields(fields)
+                event = parse_fields(fields, now)
                 if event.gate_id not in self._gates:
                     self._refresh_reference()  # a gate added since start
                 if event.gate_id not in self._gates:
@@ -137,16 +142,16 @@ class IngestWorker:
                 good_ids.append((key, mid))
             except InvalidEvent as exc:
                 dead.append((key, mid, fields, str(exc)))
-        landed = land(self.db(), good) if good else []
-        self.stats.stored += len(landed)
-        self.stats.duplicates += len(good) - len(landed)
+        landed = land(self.db(), good) if good else LandedSummary()
+        self.stats.stored += landed.stored
+        self.stats.duplicates += len(good) - landed.stored
         pipe = self.redis.pipeline(transaction=False)
         for key, mid, fields, error in dead:
-            entry = {b"error": error.encode(), b"stream": key.encode(), b"message_id": mid}
-            entry.update({(b"f:" + (k if isinstance(k, bytes) else k.encode())): v for k, v in fields.items()})
+            entry = {"error": error, "stream": key, "message_id": mid}
+            entry.update({f"f:{k}": v for k, v in fields.items()})
             pipe.xadd(dead_letter_key(self.cfg.redis_prefix), entry)
         pipe.execute()  # dead letters are safe before their originals are acked
-        by_stream: dict[str, list[bytes]] = {}
+        by_stream: dict[str, list[str]] = {}
         for key, mid in good_ids + [(k, m) for k, m, _, _ in dead]:
             by_stream.setdefault(key, []).append(mid)
         pipe = self.redis.pipeline(transaction=False)
@@ -155,7 +160,7 @@ class IngestWorker:
         pipe.execute()
         self.stats.dead += len(dead)
         self.stats.batches += 1
-        if landed:
+        if landed.stored:
             self.live.apply(landed, self._compound_grid)
 
     def trim(self) -> None:
@@ -165,7 +170,6 @@ class IngestWorker:
             for group in self.redis.xinfo_groups(key):
                 pending = self.redis.xpending(key, group["name"])
                 oldest = pending["min"] if pending["pending"] else group["last-delivered-id"]
-                oldest = oldest.decode() if isinstance(oldest, bytes) else oldest
                 if floor is None or _id_tuple(oldest) < _id_tuple(floor):
                     floor = oldest
             if floor and floor != "0-0":
@@ -176,9 +180,6 @@ class IngestWorker:
     def _housekeeping(self) -> list[Message]:
         now = time.monotonic()
         claimed: list[Message] = []
-        if self._reread_own:
-            claimed.extend(self._own_pending())
-            self._reread_own = False
         if now - self._last_claim > self.cfg.ingest_claim_idle_ms / 3000:
             claimed.extend(self._claim_stranded())
             self._last_claim = now
@@ -191,41 +192,97 @@ class IngestWorker:
         return claimed
 
     def run(self, should_stop: Callable[[], bool] = lambda: False, idle_exit_s: float | None = None) -> Stats:
-        """Consume until ``should_stop()``; with ``idle_exit_s``, also stop after that long with nothing to do."""
-        batch: list[Message] = []
-        batch_started = time.monotonic()
+        """Consume until ``should_stop()``; with ``idle_exit_s``, also stop after that long with nothing to do.
+
+        A reader thread keeps the next batch coming from Redis while this thread lands the current
+        one in PostgreSQL, so the two servers work at the same time.
+        """
+        self.ensure_groups()
+        # What this consumer name read but never acked in an earlier life, before new reads start.
+        # (Messages stranded by a Redis outage later are idle long enough for XAUTOCLAIM to take.)
+        self._process_until_stored(self._own_pending(), should_stop)
+        reader = _Prefetcher(self)
+        reader.start()
         idle_since = time.monotonic()
-        while not should_stop():
-            try:
-                if not batch:
-                    self.ensure_groups()
-                    batch.extend(self._housekeeping())
-                    batch_started = time.monotonic()
-                room = self.cfg.ingest_batch_size - len(batch)
-                if room > 0:
-                    batch.extend(self._read(self.cfg.ingest_batch_ms if not batch else 1, room))
-                full = len(batch) >= self.cfg.ingest_batch_size
-                old = (time.monotonic() - batch_started) * 1000 >= self.cfg.ingest_batch_ms
-                if batch and (full or old):
-                    self.process(batch)
-                    batch = []
+        try:
+            while not should_stop():
+                try:
+                    claimed = self._housekeeping()
+                    if claimed:
+                        self._process_until_stored(claimed, should_stop)
+                    try:
+                        item = reader.batches.get(timeout=self.cfg.ingest_batch_ms / 1000)
+                    except queue.Empty:
+                        if idle_exit_s is not None and time.monotonic() - idle_since > idle_exit_s and not claimed:
+                            break
+                        continue
+                    if isinstance(item, Exception):
+                        raise item
+                    self._process_until_stored(item, should_stop)
                     idle_since = time.monotonic()
-                elif not batch and idle_exit_s is not None and time.monotonic() - idle_since > idle_exit_s:
-                    break
+                except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as exc:
+                    # Redis went away: unacked messages stay pending there; re-read them after reconnecting.
+                    self.stats.redis_retries += 1
+                    log.warning("redis unavailable (%s); reconnecting", exc)
+                    time.sleep(0.5)
+                    self._ensure_groups_when_back()
+        finally:
+            reader.stop()
+        return self.stats
+
+    def _process_until_stored(self, batch: list[Message], should_stop: Callable[[], bool]) -> None:
+        while batch:
+            try:
+                self.process(batch)
+                return
             except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
                 # PostgreSQL went away: keep the batch (nothing was acked) and retry once it is back.
                 self.stats.db_retries += 1
                 log.warning("database unavailable (%s); retrying the batch of %d", exc, len(batch))
                 self._db = None
+                if should_stop():
+                    return
                 time.sleep(0.5)
-            except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as exc:
-                # Redis went away: unacked messages stay pending there; re-read them after reconnecting.
-                self.stats.redis_retries += 1
-                log.warning("redis unavailable (%s); reconnecting", exc)
-                batch = []
-                self._reread_own = True
-                time.sleep(0.5)
-        return self.stats
+
+    def _ensure_groups_when_back(self) -> None:
+        try:
+            self.ensure_groups()
+        except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError):
+            pass
+
+
+class _Prefetcher(threading.Thread):
+    """Reads the next batch while the previous one is being landed (bounded: two batches ahead)."""
+
+    def __init__(self, worker: IngestWorker) -> None:
+        super().__init__(name="ingest-reader", daemon=True)
+        self.worker = worker
+        self.batches: queue.Queue[list[Message] | Exception] = queue.Queue(maxsize=2)
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        cfg = self.worker.cfg
+        while not self._stop_event.is_set():
+            try:
+                messages = self.worker._read(cfg.ingest_batch_ms, cfg.ingest_batch_size)
+            except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, redis.ResponseError) as exc:
+                self._put(exc if not isinstance(exc, redis.ResponseError) else redis.ConnectionError(str(exc)))
+                self._stop_event.wait(0.5)
+                continue
+            if messages:
+                self._put(messages)
+
+    def _put(self, item: list[Message] | Exception) -> None:
+        while not self._stop_event.is_set():
+            try:
+                self.batches.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=5)
 
 
 def _id_tuple(stream_id: str) -> tuple[int, int]:

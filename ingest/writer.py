@@ -2,14 +2,13 @@
 new events into their day partitions and upserts the per-gate per-minute rollups.
 
 Idempotent by construction: ``ON CONFLICT DO NOTHING`` on (event_id, ts) drops redelivered events,
-and the rollup counts only the rows that INSERT … RETURNING says are new, so a batch replayed after
-a crash (committed but not acked) changes nothing.
+and the rollup and live state count only the rows that INSERT … RETURNING says are new, so a batch
+replayed after a crash (committed but not acked) changes nothing.
 """
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psycopg
 
@@ -28,6 +27,12 @@ CREATE TEMP TABLE IF NOT EXISTS ingest_stage (
 ) ON COMMIT DELETE ROWS
 """
 
+_NEW = """
+CREATE TEMP TABLE IF NOT EXISTS ingest_new (
+  ts timestamptz, gate_id integer, compound_id integer, direction text, result text, person_id bigint
+) ON COMMIT DELETE ROWS
+"""
+
 _LAND = """
 WITH new AS (
   INSERT INTO access_event (event_id, ts, gate_id, compound_id, key_site_id, direction, method, result,
@@ -36,39 +41,55 @@ WITH new AS (
          result::access_result, person_id, pass_id, stranger_id, score, reason
   FROM ingest_stage
   ON CONFLICT DO NOTHING
-  RETURNING event_id, ts, gate_id, compound_id, key_site_id, direction, result, person_id
-), rollup AS (
-  INSERT INTO gate_flow_minute AS g (gate_id, minute, entries, exits, denied)
-  SELECT gate_id, date_trunc('minute', ts),
-         count(*) FILTER (WHERE result = 'open' AND direction = 'in'),
-         count(*) FILTER (WHERE result = 'open' AND direction = 'out'),
-         count(*) FILTER (WHERE result = 'deny')
-  FROM new GROUP BY 1, 2
-  ON CONFLICT (gate_id, minute) DO UPDATE
-    SET entries = g.entries + EXCLUDED.entries, exits = g.exits + EXCLUDED.exits, denied = g.denied + EXCLUDED.denied
+  RETURNING ts, gate_id, compound_id, direction::text, result::text, person_id
 )
-SELECT event_id, ts, gate_id, compound_id, key_site_id, direction::text, result::text, person_id FROM new
+INSERT INTO ingest_new SELECT * FROM new
+"""
+
+_ROLLUP = """
+INSERT INTO gate_flow_minute AS g (gate_id, minute, entries, exits, denied)
+SELECT gate_id, date_trunc('minute', ts),
+       count(*) FILTER (WHERE result = 'open' AND direction = 'in'),
+       count(*) FILTER (WHERE result = 'open' AND direction = 'out'),
+       count(*) FILTER (WHERE result = 'deny')
+FROM ingest_new GROUP BY 1, 2
+ON CONFLICT (gate_id, minute) DO UPDATE
+  SET entries = g.entries + EXCLUDED.entries, exits = g.exits + EXCLUDED.exits, denied = g.denied + EXCLUDED.denied
+"""
+
+# What live state needs of the new rows, aggregated by PostgreSQL rather than row by row in Python.
+_SUMMARY = """
+SELECT 'flow', gate_id, (extract(epoch FROM ts)::bigint / 60),
+       CASE WHEN result = 'deny' THEN 'deny' ELSE direction END, count(*)
+FROM ingest_new WHERE ts > now() - interval '60 minutes' GROUP BY 2, 3, 4
+UNION ALL
+SELECT 'net', compound_id, 0, '', sum(CASE WHEN direction = 'in' THEN 1 ELSE -1 END)
+FROM ingest_new WHERE result = 'open' AND compound_id IS NOT NULL GROUP BY 2
+UNION ALL
+SELECT 'seen', person_id, max(extract(epoch FROM ts))::bigint, '', 0
+FROM ingest_new WHERE person_id IS NOT NULL GROUP BY 2
+UNION ALL
+SELECT 'stored', 0, 0, '', count(*) FROM ingest_new
 """
 
 
-@dataclass(frozen=True)
-class Landed:
-    """An event that this batch stored for the first time (what live state may count)."""
+@dataclass
+class LandedSummary:
+    """What one batch stored for the first time, aggregated (what live state may count)."""
 
-    ts: dt.datetime
-    gate_id: int
-    compound_id: int | None
-    key_site_id: int | None
-    direction: str
-    result: str
-    person_id: int | None
+    stored: int = 0
+    flows: list[tuple[int, int, str, int]] = field(default_factory=list)  # gate, epoch minute, in/out/deny, n
+    net_by_compound: dict[int, int] = field(default_factory=dict)
+    last_seen: dict[int, int] = field(default_factory=dict)  # person id → epoch seconds
 
 
-def land(conn: psycopg.Connection, events: Sequence[GateEvent]) -> list[Landed]:
-    """Write one batch in one transaction; returns the events that were new. Raises on any DB error
+def land(conn: psycopg.Connection, events: Sequence[GateEvent]) -> LandedSummary:
+    """Write one batch in one transaction; returns what was new. Raises on any DB error
     (nothing committed then: the caller retries the same batch or dies without acking)."""
+    summary = LandedSummary()
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(_STAGE)
+        cur.execute(_NEW)
         with cur.copy(f"COPY ingest_stage ({', '.join(COLUMNS)}) FROM STDIN") as copy:
             for e in events:
                 copy.write_row(
@@ -76,7 +97,18 @@ def land(conn: psycopg.Connection, events: Sequence[GateEvent]) -> list[Landed]:
                      e.person_id, e.pass_id, e.stranger_id, e.score, e.reason)
                 )
         cur.execute(_LAND)
-        return [Landed(*row[1:]) for row in cur.fetchall()]
+        cur.execute(_ROLLUP)
+        cur.execute(_SUMMARY)
+        for kind, key, value, label, n in cur.fetchall():
+            if kind == "flow":
+                summary.flows.append((key, value, label, n))
+            elif kind == "net":
+                summary.net_by_compound[key] = n
+            elif kind == "seen":
+                summary.last_seen[key] = value
+            else:
+                summary.stored = n
+    return summary
 
 
 def known_gates(conn: psycopg.Connection) -> dict[int, tuple[int | None, int | None]]:

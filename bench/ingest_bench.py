@@ -1,0 +1,186 @@
+"""Ingest benchmark: events/s from the Redis streams to committed rows with rollups, beside the
+machine's own ceiling for inserting the same rows (INSERT … SELECT generate_series into the same
+partitioned table) measured in the same run; and gate-decision → readable-rollup latency, p50/p95.
+
+Runs against its own database (gridpulse_bench_ingest) and Redis prefix (gpbench:), never the demo's.
+Prints human-readable lines, then one JSON object on the last line.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("GRIDPULSE_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/gridpulse_bench_ingest")
+os.environ.setdefault("GRIDPULSE_REDIS_PREFIX", "gpbench:")
+
+import psycopg  # noqa: E402
+import redis  # noqa: E402
+from shapely.geometry import Point, box  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from core.config import settings  # noqa: E402
+from core.events import GateEvent, stream_key, uuid7  # noqa: E402
+from geodata import migrate, registry  # noqa: E402
+from geodata.db import transaction  # noqa: E402
+from geodata.models import GateKind, RegionLevel  # noqa: E402
+from ingest.worker import IngestWorker  # noqa: E402
+
+GATES = 40
+
+
+def fresh_database(url: str) -> None:
+    u = make_url(url)
+    admin = u.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{u.database}"')
+    migrate.upgrade(url)
+
+
+def build_gates() -> tuple[list[int], int]:
+    """One community, one grid, one compound with GATES gates on its boundary, plus a probe gate."""
+    with transaction() as s:
+        registry.add_region(s, code="320100000000", name="南京市", level=RegionLevel.city, parent_code=None)
+        registry.add_region(s, code="320106000000", name="鼓楼区", level=RegionLevel.district, parent_code="320100000000")
+        registry.add_region(s, code="320106001000", name="宁海路街道", level=RegionLevel.street, parent_code="320106000000")
+        registry.add_region(s, code="320106001004", name="苏州路社区", level=RegionLevel.community, parent_code="320106001000")
+        registry.add_grid(s, community_code="320106001004", sequence="001", name="一网格", geom=box(118.76, 32.06, 118.77, 32.07))
+        compound = registry.add_compound(s, code="BENCH-C1", name="基准小区", community_code="320106001004", geom=box(118.762, 32.062, 118.768, 32.068))
+        ids = []
+        for i in range(GATES + 1):
+            gate = registry.add_gate(
+                s, code=f"BENCH-G{i:02d}", name=f"门{i}", kind=GateKind.pedestrian, compound_id=compound.id,
+                geom=Point(118.762 + 0.006 * i / GATES, 32.062),
+            )
+            ids.append(gate.id)
+        return ids, compound.id
+
+
+def make_events(n: int, gates: list[int], compound: int) -> list[dict[str, str]]:
+    now_ms = int(time.time() * 1000)
+    out = []
+    for i in range(n):
+        ms = now_ms - (n - i) * 3  # a few minutes of history, in order
+        e = GateEvent(
+            event_id=uuid7(ms), ts=dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc), gate_id=gates[i % len(gates)],
+            compound_id=compound, direction="in" if i % 2 else "out", method="face", result="open" if i % 10 else "deny",
+            person_id=1 + i % 5000, score=0.62,
+        )
+        out.append(e.to_fields())
+    return out
+
+
+def publish(client: redis.Redis, key: str, fields: list[dict[str, str]]) -> None:
+    pipe = client.pipeline(transaction=False)
+    for i, f in enumerate(fields, 1):
+        pipe.xadd(key, f)
+        if i % 2000 == 0:
+            pipe.execute()
+    pipe.execute()
+
+
+def ceiling_rows_per_s(n: int, gate: int, compound: int) -> float:
+    """The same number of rows, built by SQL alone, into the same partitioned table with its indexes."""
+    with psycopg.connect(settings().psycopg_dsn) as conn:
+        start = time.perf_counter()
+        conn.execute(
+            """INSERT INTO access_event (event_id, ts, gate_id, compound_id, direction, method, result, person_id, score)
+               SELECT gen_random_uuid(), now() - make_interval(secs => i * 0.003), %s, %s,
+                      CASE WHEN i %% 2 = 0 THEN 'in'::direction ELSE 'out'::direction END, 'face', 'open', 1 + i %% 5000, 0.62
+               FROM generate_series(1, %s) AS i""",
+            (gate, compound, n),
+        )
+        conn.commit()
+        seconds = time.perf_counter() - start
+        conn.execute("DELETE FROM access_event WHERE gate_id = %s", (gate,))
+        conn.commit()
+    return n / seconds
+
+
+def latency_probes(worker_cfg, gate: int, compound: int, probes: int) -> list[float]:  # noqa: ANN001
+    """Publish one event at a time on a quiet gate and time until its rollup minute shows it."""
+    client = redis.Redis.from_url(worker_cfg.redis_url)
+    worker = IngestWorker(worker_cfg, consumer="bench-latency")
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, kwargs={"should_stop": stop.is_set}, daemon=True)
+    thread.start()
+    samples = []
+    with psycopg.connect(worker_cfg.psycopg_dsn, autocommit=True) as conn:
+        for i in range(probes):
+            now = dt.datetime.now(dt.timezone.utc)
+            before = conn.execute("SELECT coalesce(sum(entries), 0) FROM gate_flow_minute WHERE gate_id = %s", (gate,)).fetchone()[0]
+            e = GateEvent(event_id=uuid7(), ts=now, gate_id=gate, compound_id=compound, direction="in", method="card", result="open")
+            t0 = time.perf_counter()
+            client.xadd(stream_key(worker_cfg.redis_prefix, 0), e.to_fields())
+            while conn.execute("SELECT coalesce(sum(entries), 0) FROM gate_flow_minute WHERE gate_id = %s", (gate,)).fetchone()[0] == before:
+                time.sleep(0.002)
+                if time.perf_counter() - t0 > 10:
+                    raise RuntimeError("a probe event never reached its rollup")
+            samples.append(time.perf_counter() - t0)
+            time.sleep(0.05 + 0.01 * (i % 5))
+    stop.set()
+    thread.join(timeout=10)
+    return samples
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a small run that finishes within a minute")
+    parser.add_argument("--events", type=int, default=None, help="events to ingest (default 300000, quick 30000)")
+    parser.add_argument("--probes", type=int, default=None, help="latency probes (default 100, quick 30)")
+    args = parser.parse_args()
+    n = args.events or (30_000 if args.quick else 300_000)
+    probes = args.probes or (30 if args.quick else 100)
+
+    cfg = settings()
+    fresh_database(cfg.database_url)
+    gates, compound = build_gates()
+    client = redis.Redis.from_url(cfg.redis_url)
+    for key in client.scan_iter(match=cfg.redis_prefix + "*"):
+        client.delete(key)
+
+    print(f"publishing {n} events to {stream_key(cfg.redis_prefix, 0)} …")
+    publish(client, stream_key(cfg.redis_prefix, 0), make_events(n, gates[:-1], compound))
+
+    worker = IngestWorker(cfg, consumer="bench")
+    start = time.perf_counter()
+    stats = worker.run(idle_exit_s=0.3)
+    seconds = time.perf_counter() - start - 0.3
+    if stats.stored != n:
+        raise SystemExit(f"stored {stats.stored} of {n} events")
+    rate = n / seconds
+    print(f"ingest: {n} events in {seconds:.2f} s = {rate:,.0f} events/s (batches of {cfg.ingest_batch_size})")
+
+    ceiling = ceiling_rows_per_s(n, gates[0], compound)
+    print(f"ceiling: INSERT … SELECT generate_series of {n} rows = {ceiling:,.0f} rows/s; ratio {rate / ceiling:.2f}")
+
+    latency_cfg = dataclasses.replace(cfg, ingest_batch_ms=50)
+    samples = latency_probes(latency_cfg, gates[-1], compound, probes)
+    p50, p95 = percentile(samples, 0.5), percentile(samples, 0.95)
+    print(f"latency decision → rollup readable: p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms over {probes} probes "
+          f"(batch window {latency_cfg.ingest_batch_ms} ms)")
+    print(json.dumps({
+        "benchmark": "ingest", "events": n, "seconds": round(seconds, 3), "events_per_s": round(rate),
+        "ceiling_rows_per_s": round(ceiling), "ratio": round(rate / ceiling, 3),
+        "latency_p50_ms": round(p50 * 1000, 1), "latency_p95_ms": round(p95 * 1000, 1), "probes": probes,
+        "batch_size": cfg.ingest_batch_size, "mean_latency_ms": round(statistics.mean(samples) * 1000, 1),
+    }))
+
+
+if __name__ == "__main__":
+    main()
