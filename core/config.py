@@ -24,6 +24,7 @@ class Settings:
     database_url: str
     redis_url: str
     redis_prefix: str
+    redis_cluster: bool
     key_file: Path
     host: str
     port: int
@@ -50,6 +51,7 @@ def settings() -> Settings:
         database_url=_env("GRIDPULSE_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/gridpulse"),
         redis_url=_env("GRIDPULSE_REDIS_URL", "redis://127.0.0.1:6379/0"),
         redis_prefix=_env("GRIDPULSE_REDIS_PREFIX", "gp:"),
+        redis_cluster=_env("GRIDPULSE_REDIS_CLUSTER", "0").lower() in {"1", "true", "yes"},
         key_file=Path(_env("GRIDPULSE_KEY_FILE", str(PROJECT_ROOT / "var" / "secrets.json"))),
         host=_env("GRIDPULSE_HOST", "127.0.0.1"),
         port=int(_env("GRIDPULSE_PORT", "8050")),

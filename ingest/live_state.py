@@ -11,7 +11,7 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Mapping
 
-import redis
+from core.redis_client import RedisLike
 
 from ingest.writer import LandedSummary
 
@@ -40,7 +40,7 @@ def last_seen_key(prefix: str) -> str:
 
 
 class LiveState:
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
+    def __init__(self, client: RedisLike, prefix: str) -> None:
         self.client = client
         self.prefix = prefix
         self._set_if_newer = client.register_script(_SET_IF_NEWER)

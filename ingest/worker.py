@@ -21,6 +21,7 @@ import psycopg
 import redis
 
 from core.config import Settings, settings
+from core.redis_client import RedisLike, connect
 from core.events import InvalidEvent, dead_letter_key, parse_fields, stream_key
 from ingest.live_state import LiveState
 from ingest.writer import LandedSummary, compound_grids, ensure_partitions, known_gates, land
@@ -49,13 +50,11 @@ class IngestWorker:
         cfg: Settings | None = None,
         *,
         consumer: str | None = None,
-        redis_client: redis.Redis | None = None,
+        redis_client: RedisLike | None = None,
     ) -> None:
         self.cfg = cfg or settings()
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
-        self.redis = redis_client or redis.Redis.from_url(
-            self.cfg.redis_url, socket_timeout=5, socket_connect_timeout=3, decode_responses=True
-        )
+        self.redis = redis_client or connect(self.cfg)
         self.streams = [stream_key(self.cfg.redis_prefix, s) for s in range(self.cfg.stream_shards)]
         self.live = LiveState(self.redis, self.cfg.redis_prefix)
         self.stats = Stats()
