@@ -661,9 +661,14 @@ class Alert(Base):
     geom = mapped_column(Geometry("POINT", srid=SRID), nullable=True)
     evidence: Mapped[dict] = mapped_column(JSONB, server_default="{}")
     status: Mapped[AlertStatus] = mapped_column(_enum(AlertStatus, "alert_status"), server_default="open")
+    # rule:subject_kind:subject_id — at most one live (open or dispatched) alert per key: re-firing updates it.
+    dedup_key: Mapped[str] = mapped_column(String(96))
+    fired_count: Mapped[int] = mapped_column(Integer, server_default="1")
     created_at: Mapped[dt.datetime] = _now()
+    updated_at: Mapped[dt.datetime] = _now()
     __table_args__ = (
         CheckConstraint("confidence >= 0 AND confidence <= 1", name="confidence_range"),
+        Index("uq_alert_live_dedup", "dedup_key", unique=True, postgresql_where="status IN ('open', 'dispatched')"),
         CheckConstraint("subject_kind IN ('person', 'dwelling', 'building', 'compound', 'key_site', 'gate', 'stranger')", name="subject_kind_values"),
         Index("ix_alert_open", "status", "created_at"),
     )
@@ -681,11 +686,15 @@ class WorkOrder(Base):
     due_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     status: Mapped[WorkOrderStatus] = mapped_column(_enum(WorkOrderStatus, "work_order_status"), server_default="assigned")
     finding: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str | None] = mapped_column(String(16))
     correction: Mapped[dict | None] = mapped_column(JSONB)
+    escalation_level: Mapped[int] = mapped_column(SmallInteger, server_default="0")
+    escalated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = _now()
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (
-        CheckConstraint("status <> 'done' OR (finding IS NOT NULL AND closed_at IS NOT NULL)", name="done_has_finding"),
+        CheckConstraint("status <> 'done' OR (finding IS NOT NULL AND closed_at IS NOT NULL AND outcome IS NOT NULL)", name="done_has_finding"),
+        CheckConstraint("outcome IS NULL OR outcome IN ('confirmed', 'corrected', 'dismissed')", name="outcome_values"),
         Index("ix_work_order_due", "status", "due_at"),
     )
 
