@@ -34,6 +34,8 @@ class Settings:
     ingest_batch_size: int
     ingest_batch_ms: int
     ingest_claim_idle_ms: int
+    timezone: str
+    rules_preset: str
 
     @property
     def psycopg_dsn(self) -> str:
@@ -65,6 +67,10 @@ def settings() -> Settings:
         ingest_batch_ms=int(_env("GRIDPULSE_INGEST_BATCH_MS", "200")),
         # Messages pending this long at a consumer are taken over (XAUTOCLAIM): it is presumed dead.
         ingest_claim_idle_ms=int(_env("GRIDPULSE_INGEST_CLAIM_IDLE_MS", "15000")),
+        # Local time for "night" and "hour of the week" in the rules (events are stored in UTC).
+        timezone=_env("GRIDPULSE_TIMEZONE", "Asia/Shanghai"),
+        # Rule parameters per city (analytics/params.py): nanjing (default) or shanghai.
+        rules_preset=_env("GRIDPULSE_RULES_PRESET", "nanjing"),
     )
 
 

@@ -276,3 +276,9 @@ def person_by_id_number(session: Session, viewer: Viewer, id_number: str, *, rea
     if viewer.role is not Role.admin and not any(viewer.covers(c) for c in _person_grid_codes(session, found.id)):
         raise _deny(session, viewer, f"person:{found.id}", "that person has no home or tie in your jurisdiction")
     return _person_views(session, viewer, [found])[0]
+
+
+# Public names for the checks and views other stages build on (analytics' police queries).
+require_person = _require_person
+person_views = _person_views
+deny = _deny

@@ -1,0 +1,61 @@
+"""`gridpulse rules …` and `gridpulse workorders …`: the analytics stage's commands."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+
+
+def _as_of(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    parsed = dt.datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from analytics.params import params
+    from analytics.sweep import run_rules
+    from geodata.db import transaction
+
+    with transaction() as session:
+        report = run_rules(session, _as_of(args.as_of), names=args.rule or None, rule_params=params(args.preset))
+    print(json.dumps(report, ensure_ascii=False))
+    return 0
+
+
+def _list(_args: argparse.Namespace) -> int:
+    from analytics.rules import RULES
+
+    for name, fn in RULES.items():
+        doc = (fn.__module__ and __import__(fn.__module__, fromlist=["_"]).__doc__ or "").strip().splitlines()[0]
+        print(f"{name:22} {doc}")
+    return 0
+
+
+def _escalate(args: argparse.Namespace) -> int:
+    from analytics.work_orders import escalate_overdue
+    from geodata.db import transaction
+
+    with transaction() as session:
+        n = escalate_overdue(session, _as_of(args.as_of) or dt.datetime.now(dt.timezone.utc))
+    print(f"escalated {n} overdue work orders")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    rules = sub.add_parser("rules", help="anomaly rules: list them, or sweep them into alerts and work orders")
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True)
+    p = rules_sub.add_parser("run", help="sweep the rules, raise de-duplicated alerts, dispatch work orders")
+    p.add_argument("--rule", action="append", help="only this rule (repeatable); default: all")
+    p.add_argument("--as-of", help="evaluate as of this time (ISO 8601, default now)")
+    p.add_argument("--preset", help="rule parameters: nanjing (default) or shanghai")
+    p.set_defaults(func=_run)
+    p = rules_sub.add_parser("list", help="the rules and what each finds")
+    p.set_defaults(func=_list)
+
+    orders = sub.add_parser("workorders", help="work orders from alerts")
+    orders_sub = orders.add_subparsers(dest="workorders_command", required=True)
+    p = orders_sub.add_parser("escalate", help="escalate open work orders past their due time")
+    p.add_argument("--as-of", help="as of this time (ISO 8601, default now)")
+    p.set_defaults(func=_escalate)

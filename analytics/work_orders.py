@@ -1,0 +1,182 @@
+"""Alerts → work orders for grid workers, and their doorstep findings back into the base.
+
+Every automated flag reaches a person as a work order before anything happens to anyone (PIPL
+art. 24): the order goes to the grid's worker, due by severity, escalated when overdue; only what
+the worker records at the door changes data, with the order as its provenance.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.orm import Session
+
+from core.config import load_secrets
+from core.errors import AccessDenied, InvalidInput, NotFound
+from core.viewer import Role, Viewer
+from geodata import audit
+from geodata.identity import hash_id_number, mask_id_number
+from geodata.models import (
+    Alert,
+    AlertStatus,
+    Dwelling,
+    DwellingUse,
+    Grid,
+    Person,
+    Relation,
+    RelationKind,
+    Rental,
+    ResidenceKind,
+    Severity,
+    Sex,
+    WorkOrder,
+    WorkOrderStatus,
+)
+
+DUE_BY_SEVERITY = {
+    Severity.critical: dt.timedelta(hours=4),
+    Severity.high: dt.timedelta(hours=24),
+    Severity.medium: dt.timedelta(hours=72),
+    Severity.low: dt.timedelta(days=7),
+}
+OUTCOMES = ("confirmed", "corrected", "dismissed")
+
+
+def dispatch(session: Session, alert_ids: list[int], now: dt.datetime) -> list[WorkOrder]:
+    """One work order per alert, to the worker of the alert's grid (the supervisor when the grid has none)."""
+    orders = []
+    for alert in session.scalars(select(Alert).where(Alert.id.in_(alert_ids)).order_by(Alert.id)):
+        grid = session.get(Grid, alert.grid_id) if alert.grid_id else None
+        order = WorkOrder(
+            alert_id=alert.id, kind=alert.rule, grid_id=alert.grid_id,
+            assignee_account_id=(grid.worker_account_id or grid.supervisor_account_id) if grid else None,
+            due_at=now + DUE_BY_SEVERITY[alert.severity], status=WorkOrderStatus.assigned, created_at=now,
+        )
+        session.add(order)
+        alert.status = AlertStatus.dispatched
+        orders.append(order)
+    session.flush()
+    return orders
+
+
+def escalate_overdue(session: Session, now: dt.datetime) -> int:
+    """Raise the escalation level of every open order past its due time (once per due period)."""
+    result = session.execute(
+        text(
+            """
+            UPDATE work_order w SET escalation_level = w.escalation_level + 1, escalated_at = :now,
+                   assignee_account_id = CASE WHEN w.escalation_level = 0 THEN coalesce(g.supervisor_account_id, w.assignee_account_id)
+                                              ELSE w.assignee_account_id END
+            FROM grid g
+            WHERE g.id = w.grid_id AND w.status IN ('assigned', 'in_progress')
+              AND w.due_at + (w.due_at - w.created_at) * w.escalation_level < :now
+            """
+        ),
+        {"now": now},
+    )
+    return result.rowcount
+
+
+def orders_for(session: Session, viewer: Viewer, *, open_only: bool = True) -> list[WorkOrder]:
+    """A grid worker's (or supervisor's) orders: assigned to them, or in their jurisdiction for supervisors."""
+    query = select(WorkOrder).order_by(WorkOrder.due_at)
+    if open_only:
+        query = query.where(WorkOrder.status.in_([WorkOrderStatus.assigned, WorkOrderStatus.in_progress]))
+    if viewer.role is Role.worker:
+        query = query.where(WorkOrder.assignee_account_id == viewer.account_id)
+    elif viewer.role is not Role.admin:
+        query = query.join(Grid, Grid.id == WorkOrder.grid_id).where(Grid.code.like(func.any(viewer.like_patterns)))
+    return list(session.scalars(query))
+
+
+def record_finding(
+    session: Session, viewer: Viewer, order_id: int, *, outcome: str, notes: str,
+    correction: dict[str, Any] | None = None, now: dt.datetime | None = None,
+) -> WorkOrder:
+    """What the worker found at the door; a correction is applied to the base with the order as provenance."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    order = session.get(WorkOrder, order_id)
+    if order is None:
+        raise NotFound(f"no work order {order_id}")
+    grid = session.get(Grid, order.grid_id) if order.grid_id else None
+    is_assignee = order.assignee_account_id is not None and order.assignee_account_id == viewer.account_id
+    if not (is_assignee or viewer.role is Role.admin or (viewer.role is Role.supervisor and grid and viewer.covers(grid.code))):
+        raise AccessDenied(f"work order {order_id} is not yours to close", record=viewer.username)
+    if order.status not in (WorkOrderStatus.assigned, WorkOrderStatus.in_progress):
+        raise InvalidInput(f"work order {order_id} is already {order.status.value}", record=f"work_order {order_id}")
+    if outcome not in OUTCOMES:
+        raise InvalidInput(f"outcome must be one of {', '.join(OUTCOMES)}", record=f"work_order {order_id}")
+    if not notes or not notes.strip():
+        raise InvalidInput("a doorstep finding needs notes", record=f"work_order {order_id}")
+    if outcome == "corrected" and not correction:
+        raise InvalidInput("a corrected outcome needs the correction", record=f"work_order {order_id}")
+    applied = _apply(session, order, correction, now) if correction else None
+    order.status, order.outcome, order.finding, order.closed_at = WorkOrderStatus.done, outcome, notes.strip(), now
+    order.correction = applied
+    if order.alert_id:
+        session.execute(
+            update(Alert).where(Alert.id == order.alert_id).values(
+                status=AlertStatus.dismissed if outcome == "dismissed" else AlertStatus.closed, updated_at=now
+            )
+        )
+    audit.record(session, viewer, "work_order.finding", f"work_order:{order_id}", reason=notes.strip(),
+                 outcome=outcome, correction=applied)
+    session.flush()
+    return order
+
+
+def _apply(session: Session, order: WorkOrder, correction: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+    source = f"work_order:{order.id}"
+    kind = correction.get("kind")
+    today = now.date()
+    if kind == "person_departed":
+        person = _person(session, correction)
+        before = person.home_dwelling_id
+        person.home_dwelling_id = None
+        ended = session.execute(
+            update(Relation).where(Relation.person_id == person.id, Relation.kind == RelationKind.lives_in,
+                                   Relation.valid_to.is_(None)).values(valid_to=today)
+        ).rowcount
+        return {"kind": kind, "person_id": person.id, "home_dwelling_before": before, "relations_ended": ended, "source": source}
+    if kind == "register_resident":
+        dwelling = _dwelling(session, correction)
+        number = str(correction.get("id_number", ""))
+        person = Person(
+            id_hash=hash_id_number(load_secrets().id_hash_key, number), id_masked=mask_id_number(number),
+            name=str(correction["name"]), sex=Sex(correction.get("sex", "M")),
+            birth_date=dt.date.fromisoformat(str(correction["birth_date"])),
+            residence_kind=ResidenceKind(correction.get("residence_kind", "floating")),
+            temp_residence_expiry=dt.date.fromisoformat(str(correction.get("temp_residence_expiry", today + dt.timedelta(days=180)))),
+            home_dwelling_id=dwelling.id,
+        )
+        session.add(person)
+        session.flush()
+        session.add(Relation(person_id=person.id, kind=RelationKind.lives_in, dwelling_id=dwelling.id, source=source,
+                             confidence=1.0, valid_from=today))
+        return {"kind": kind, "person_id": person.id, "dwelling_id": dwelling.id, "id_masked": person.id_masked, "source": source}
+    if kind == "flag_group_rental":
+        dwelling = _dwelling(session, correction)
+        before = dwelling.use.value
+        dwelling.use = DwellingUse.rented
+        flagged = session.execute(
+            update(Rental).where(Rental.dwelling_id == dwelling.id).values(
+                blacklisted=True, blacklist_reason=f"群租 confirmed at the door ({source})")
+        ).rowcount
+        return {"kind": kind, "dwelling_id": dwelling.id, "use_before": before, "rentals_blacklisted": flagged, "source": source}
+    raise InvalidInput(f"unknown correction kind {kind!r} (person_departed, register_resident, flag_group_rental)",
+                       record=f"work_order {order.id}")
+
+
+def _person(session: Session, correction: dict[str, Any]) -> Person:
+    person = session.get(Person, int(correction.get("person_id", 0)))
+    if person is None:
+        raise NotFound(f"no person {correction.get('person_id')}")
+    return person
+
+
+def _dwelling(session: Session, correction: dict[str, Any]) -> Dwelling:
+    dwelling = session.get(Dwelling, int(correction.get("dwelling_id", 0)))
+    if dwelling is None:
+        raise NotFound(f"no dwelling {correction.get('dwelling_id')}")
+    return dwelling
