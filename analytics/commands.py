@@ -33,6 +33,26 @@ def _list(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _watch(args: argparse.Namespace) -> int:
+    import logging
+    import signal
+
+    from analytics.watch import watch
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    sweeps = watch(lambda: stopping, min_interval_s=args.min_interval)
+    print(f"ran {sweeps} fast sweeps")
+    return 0
+
+
 def _escalate(args: argparse.Namespace) -> int:
     from analytics.work_orders import escalate_overdue
     from geodata.db import transaction
@@ -51,6 +71,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--as-of", help="evaluate as of this time (ISO 8601, default now)")
     p.add_argument("--preset", help="rule parameters: nanjing (default) or shanghai")
     p.set_defaults(func=_run)
+    p = rules_sub.add_parser("watch", help="run the fast rules as events arrive (woken by the ingest worker)")
+    p.add_argument("--min-interval", type=float, default=5.0, help="seconds between fast sweeps at most")
+    p.set_defaults(func=_watch)
     p = rules_sub.add_parser("list", help="the rules and what each finds")
     p.set_defaults(func=_list)
 

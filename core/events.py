@@ -47,6 +47,11 @@ def dead_letter_key(prefix: str) -> str:
     return f"{prefix}dead"
 
 
+def landed_key(prefix: str) -> str:
+    """Notices from ingest that new events are stored (what the fast rules wake up on)."""
+    return f"{prefix}landed"
+
+
 def uuid7(ms: int | None = None, rand: bytes | None = None) -> uuid.UUID:
     """A time-ordered UUIDv7 (RFC 9562): 48-bit Unix ms, version 7, 74 random bits."""
     ms = int(time.time() * 1000) if ms is None else ms

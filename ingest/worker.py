@@ -22,7 +22,7 @@ import redis
 
 from core.config import Settings, settings
 from core.redis_client import RedisLike, connect
-from core.events import InvalidEvent, dead_letter_key, parse_fields, stream_key
+from core.events import InvalidEvent, dead_letter_key, landed_key, parse_fields, stream_key
 from ingest.live_state import LiveState
 from ingest.writer import LandedSummary, compound_grids, ensure_partitions, known_gates, land
 
@@ -161,6 +161,12 @@ class IngestWorker:
         self.stats.batches += 1
         if landed.stored:
             self.live.apply(landed, self._compound_grid)
+            # Wake the fast rules (analytics sits above ingest, so it is told, never called).
+            self.redis.xadd(
+                landed_key(self.cfg.redis_prefix),
+                {"stored": landed.stored, "compounds": ",".join(map(str, sorted(landed.net_by_compound)))},
+                maxlen=10_000, approximate=True,
+            )
 
     def trim(self) -> None:
         """Trim each stream below the oldest entry some group still needs (pending or undelivered)."""
