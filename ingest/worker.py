@@ -14,7 +14,8 @@ import queue
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import psycopg
@@ -103,9 +104,14 @@ class IngestWorker:
         """Messages delivered to this consumer name but never acked (e.g. read just before Redis restarted)."""
         out: list[Message] = []
         for key in self.streams:
-            reply = self.redis.xreadgroup(GROUP, self.consumer, {key: "0"}, count=self.cfg.ingest_batch_size)
-            for _stream, messages in reply or []:
+            after = "0"
+            while True:  # page through the whole pending list, not only its first batch
+                reply = self.redis.xreadgroup(GROUP, self.consumer, {key: after}, count=self.cfg.ingest_batch_size)
+                messages = reply[0][1] if reply else []
+                if not messages:
+                    break
                 out.extend((key, mid, fields) for mid, fields in messages if fields)
+                after = messages[-1][0]
         return out
 
     def _claim_stranded(self) -> list[Message]:
@@ -230,7 +236,7 @@ class IngestWorker:
                     self.stats.redis_retries += 1
                     log.warning("redis unavailable (%s); reconnecting", exc)
                     time.sleep(0.5)
-                    self._ensure_groups_when_back()
+                    self._recover_after_redis_outage(reader, should_stop)
         finally:
             reader.stop()
         return self.stats
@@ -249,11 +255,18 @@ class IngestWorker:
                     return
                 time.sleep(0.5)
 
-    def _ensure_groups_when_back(self) -> None:
-        try:
-            self.ensure_groups()
-        except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError):
-            pass
+    def _recover_after_redis_outage(self, reader: _Prefetcher, should_stop: Callable[[], bool]) -> None:
+        """Re-read what this consumer read but could not ack. The reader is paused meanwhile, so what it
+        had fetched is re-read here once (it is pending under this consumer) rather than landed twice."""
+        with reader.paused():
+            while not should_stop():
+                try:
+                    self.ensure_groups()
+                    self._process_until_stored(self._own_pending(), should_stop)
+                    return
+                except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError):
+                    self.stats.redis_retries += 1
+                    time.sleep(0.5)  # still down: keep the reader paused and try again
 
 
 class _Prefetcher(threading.Thread):
@@ -264,10 +277,32 @@ class _Prefetcher(threading.Thread):
         self.worker = worker
         self.batches: queue.Queue[list[Message] | Exception] = queue.Queue(maxsize=2)
         self._stop_event = threading.Event()
+        self._pause = threading.Event()
+        self._idle = threading.Event()
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Stop reading, drop what was fetched but not landed (still pending in Redis), resume on exit."""
+        self._pause.set()
+        self._idle.wait(timeout=10)
+        while True:
+            try:
+                self.batches.get_nowait()
+            except queue.Empty:
+                break
+        try:
+            yield
+        finally:
+            self._pause.clear()
 
     def run(self) -> None:
         cfg = self.worker.cfg
         while not self._stop_event.is_set():
+            if self._pause.is_set():
+                self._idle.set()
+                self._stop_event.wait(0.05)
+                continue
+            self._idle.clear()
             try:
                 messages = self.worker._read(cfg.ingest_batch_ms, cfg.ingest_batch_size)
             except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, redis.ResponseError) as exc:
@@ -278,7 +313,7 @@ class _Prefetcher(threading.Thread):
                 self._put(messages)
 
     def _put(self, item: list[Message] | Exception) -> None:
-        while not self._stop_event.is_set():
+        while not self._stop_event.is_set() and not self._pause.is_set():
             try:
                 self.batches.put(item, timeout=0.2)
                 return

@@ -64,14 +64,17 @@ def test_day_partitions_are_created_ahead_and_events_route_to_them(database_url:
             assert conn.execute(text("SELECT gp_ensure_event_partitions(CAST(:d AS date), CAST(:d AS date))"), {"d": today}).scalar_one() == 0
             conn.execute(text("SET LOCAL timezone = 'Asia/Shanghai'"))
             # 00:30 Beijing time is 16:30 UTC of the previous day: it belongs to that UTC day's partition.
+            event_id = uuid.uuid4()
             conn.execute(
                 text(
                     "INSERT INTO access_event (event_id, ts, gate_id, direction, method, result) "
                     "VALUES (:id, CAST(:ts AS timestamptz), 1, 'in', 'card', 'open')"
                 ),
-                {"id": uuid.uuid4(), "ts": f"{today} 00:30:00+08"},
+                {"id": event_id, "ts": f"{today} 00:30:00+08"},
             )
-            where = conn.execute(text("SELECT tableoid::regclass::text FROM access_event ORDER BY ts DESC LIMIT 1")).scalar_one()
+            where = conn.execute(
+                text("SELECT tableoid::regclass::text FROM access_event WHERE event_id = :id"), {"id": event_id}
+            ).scalar_one()
             assert where == f"access_event_{today - dt.timedelta(days=1):%Y%m%d}"
             conn.rollback()  # leave the test database as it was
     finally:
