@@ -20,9 +20,17 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _seed(args: argparse.Namespace) -> int:
-    from geodata.seed import run_seed
+    from geodata.synthetic import run_seed
 
-    report = run_seed(preset=args.preset, seed=args.seed, days=args.days, if_empty=args.if_empty, reset=args.reset)
+    anchor = dt.date.fromisoformat(args.anchor) if args.anchor else None
+    report = run_seed(preset=args.preset, seed=args.seed, days=args.days, if_empty=args.if_empty, reset=args.reset,
+                      anchor=anchor)
+    accounts = report.pop("demo_accounts", {})
+    if accounts:
+        # Printed once, here; only argon2 hashes are stored. Keep them somewhere safe.
+        print("demo accounts (username  password), shown only now:")
+        for username, password in accounts.items():
+            print(f"  {username:24} {password}")
     print(json.dumps(report, ensure_ascii=False, default=str))
     return 0
 
@@ -48,9 +56,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("seed", help="build the deterministic synthetic demo street")
     p.add_argument("--preset", choices=("tiny", "street", "city"), default="street")
     p.add_argument("--seed", type=int, default=20261122, help="random seed: same seed, same data")
-    p.add_argument("--days", type=int, default=None, help="days of gate events (default: 30, tiny 7)")
+    p.add_argument("--days", type=int, default=None, help="days of gate events (default: 30, tiny 14)")
     p.add_argument("--if-empty", action="store_true", help="do nothing when the database already holds a street")
     p.add_argument("--reset", action="store_true", help="delete the existing street first")
+    p.add_argument("--anchor", help="the day after the last seeded day, YYYY-MM-DD (default: today, UTC)")
     p.set_defaults(func=_seed)
 
     p = sub.add_parser("partitions", help="create the day partitions of access_event around today")
