@@ -228,7 +228,12 @@ def _seed(conn: psycopg.Connection, preset: str, seed: int, days: int, anchor: d
     res = people[people["home"].notna()]
     residents = E.Residents(
         person_id=res["id"].to_numpy(), compound=home_compound.loc[res["home"].astype(int)].to_numpy(),
-        role=res["role"].to_numpy(), always_out=res["tags"].map(lambda t: "community_correction" in t).to_numpy(),
+        role=res["role"].to_numpy(),
+        # Supervised persons report daily; elderly and disabled people living alone keep a daily outing
+        # (a care visit, the market): so that a stop stands out, as it does to neighbours.
+        min_daily_p=res["tags"].map(
+            lambda t: 1.0 if "community_correction" in t else 0.985 if ("elderly_alone" in t or "disabled" in t) else 0.0
+        ).to_numpy(),
     )
     passes = _visitor_passes(rng, d, pop, first_day, days, new_uuid)
     frames = []

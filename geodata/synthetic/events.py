@@ -37,7 +37,7 @@ class Residents:
     person_id: np.ndarray
     compound: np.ndarray      # compound index (0-based)
     role: np.ndarray
-    always_out: np.ndarray    # supervised persons keep a strict daily routine (reporting duties)
+    min_daily_p: np.ndarray   # a floor on the chance of going out each day (supervision duties, care routines)
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def resident_day(rng: np.random.Generator, day: dt.date, r: Residents, gates: Ga
         [r.role == ROLE_COMMUTER, r.role == ROLE_STUDENT, r.role == ROLE_ELDERLY],
         [0.6 if weekend else 0.93, 0.5 if weekend else 0.97, 0.96], 0.8,
     )
-    p = np.where(r.always_out, 1.0, p)
+    p = np.maximum(p, r.min_daily_p)
     going = rng.random(n) < p
     idx = np.flatnonzero(going)
     role = r.role[idx]
