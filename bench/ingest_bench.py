@@ -27,25 +27,16 @@ os.environ.setdefault("GRIDPULSE_REDIS_PREFIX", "gpbench:")
 import psycopg  # noqa: E402
 import redis  # noqa: E402
 from shapely.geometry import Point, box  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
 from core.config import settings  # noqa: E402
 from core.events import GateEvent, stream_key, uuid7  # noqa: E402
-from geodata import migrate, registry  # noqa: E402
+from bench.common import fresh_database, insert_ceiling_rows_per_s  # noqa: E402
+from geodata import registry  # noqa: E402
 from geodata.db import transaction  # noqa: E402
 from geodata.models import GateKind, RegionLevel  # noqa: E402
 from ingest.worker import IngestWorker  # noqa: E402
 
 GATES = 40
-
-
-def fresh_database(url: str) -> None:
-    u = make_url(url)
-    admin = u.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{u.database}"')
-    migrate.upgrade(url)
 
 
 def build_gates() -> tuple[list[int], int]:
@@ -88,24 +79,6 @@ def publish(client: redis.Redis, key: str, fields: list[dict[str, str]]) -> None
         if i % 2000 == 0:
             pipe.execute()
     pipe.execute()
-
-
-def ceiling_rows_per_s(n: int, gate: int, compound: int) -> float:
-    """The same number of rows, built by SQL alone, into the same partitioned table with its indexes."""
-    with psycopg.connect(settings().psycopg_dsn) as conn:
-        start = time.perf_counter()
-        conn.execute(
-            """INSERT INTO access_event (event_id, ts, gate_id, compound_id, direction, method, result, person_id, score)
-               SELECT gen_random_uuid(), now() - make_interval(secs => i * 0.003), %s, %s,
-                      CASE WHEN i %% 2 = 0 THEN 'in'::direction ELSE 'out'::direction END, 'face', 'open', 1 + i %% 5000, 0.62
-               FROM generate_series(1, %s) AS i""",
-            (gate, compound, n),
-        )
-        conn.commit()
-        seconds = time.perf_counter() - start
-        conn.execute("DELETE FROM access_event WHERE gate_id = %s", (gate,))
-        conn.commit()
-    return n / seconds
 
 
 def latency_probes(worker_cfg, gate: int, compound: int, probes: int) -> list[float]:  # noqa: ANN001
@@ -191,7 +164,7 @@ def main() -> None:
     print(f"ingest: {n} events with {args.workers} worker process(es): {rate:,.0f} events/s sustained "
           f"(first to last commit {seconds:.2f} s, batches of {cfg.ingest_batch_size})")
 
-    ceiling = ceiling_rows_per_s(n, gates[0], compound)
+    ceiling = insert_ceiling_rows_per_s(cfg.psycopg_dsn, n, gates[0], compound)
     print(f"ceiling: INSERT … SELECT generate_series of {n} rows = {ceiling:,.0f} rows/s; ratio {rate / ceiling:.2f}")
 
     latency_cfg = dataclasses.replace(cfg, ingest_batch_ms=50)

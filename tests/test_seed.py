@@ -102,7 +102,7 @@ def test_grants_within_caps_except_injected_group_rentals(tiny: dict) -> None:
 def test_every_injected_kind_is_present_and_events_are_in_day_partitions(tiny: dict) -> None:
     kinds = {row[0] for row in _rows("SELECT DISTINCT kind FROM truth.injected_anomaly")}
     assert kinds == {"elderly_inactive", "correction_movement", "group_rental", "arrival_registration", "departure",
-                     "utility_anomaly", "keysite_surge"}
+                     "utility_anomaly", "keysite_surge", "visitor_overstay"}
     assert scalar("SELECT count(*) FROM access_event_default") == 0
     assert scalar("SELECT count(*) FROM access_event") == tiny["counts"]["access_event"]
     assert scalar("SELECT sum(entries + exits + denied) FROM gate_flow_minute") == tiny["counts"]["access_event"]

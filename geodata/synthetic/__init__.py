@@ -253,6 +253,7 @@ def _seed(conn: psycopg.Connection, preset: str, seed: int, days: int, anchor: d
     events = A.unregistered_strangers(rng, events, gates, end_ms, counts_spec.strangers, truth, new_uuid)
     events = A.floating_left(rng, events, people, end_ms, anchor, counts_spec.departures, truth)
     events = A.keysite_surge(rng, events, gates, end_ms, truth)
+    events = A.visitor_overstays(rng, events, passes, end_ms, counts_spec.overstays, truth)
     events = events.sort_values("ts_ms", kind="stable").reset_index(drop=True)
     for col in ("ts_ms", "gate_id", "compound_id", "key_site_id", "person_id"):
         events[col] = events[col].astype(np.int64)

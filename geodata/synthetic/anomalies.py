@@ -4,7 +4,7 @@ Each injection changes the generated data the way the real-world case would show
 end of the seeded period: an elderly person's exits stop, a supervised person moves at night and
 into other compounds, a flat fills with tenants over its cap, a stranger keeps being refused at the
 same gate, a floating resident's activity stops before their permit runs out, a meter spikes or
-drops, a key site floods with people in the last hour.
+drops, a key site floods with people in the last hour, a visitor stays past a day.
 """
 from __future__ import annotations
 
@@ -39,9 +39,14 @@ class Counts:
     strangers: int
     departures: int
     utility: int
+    overstays: int
 
 
-COUNTS = {"tiny": Counts(1, 1, 1, 1, 1, 1), "street": Counts(12, 6, 12, 15, 20, 20), "city": Counts(40, 20, 40, 50, 60, 60)}
+COUNTS = {
+    "tiny": Counts(1, 1, 1, 1, 1, 1, 1),
+    "street": Counts(12, 6, 12, 15, 20, 20, 6),
+    "city": Counts(40, 20, 40, 50, 60, 60, 20),
+}
 
 
 def _drop_person_events(events: pd.DataFrame, person_ids: np.ndarray, since_ms: int) -> pd.DataFrame:
@@ -148,3 +153,18 @@ def keysite_surge(rng, events, gates: Gates, end_ms, truth):  # noqa: ANN001, AN
                    method=np.full(k, "count"), result=np.full(k, "open"))
     truth.add("keysite_surge", "key_site", site + 1, end_ms - MS_H, extra_people=k)
     return pd.concat([events, surge], ignore_index=True)
+
+
+def visitor_overstays(rng, events, passes: pd.DataFrame, end_ms, n, truth):  # noqa: ANN001, ANN201
+    """Visitors who entered on a pass more than a day before the end and never left (their exit removed)."""
+    entries = events[(events["method"] == "visitor_qr") & (events["direction"] == "in")]
+    window = entries[(entries["ts_ms"] < end_ms - 25 * MS_H) & (entries["ts_ms"] > end_ms - 72 * MS_H)]
+    if window.empty:
+        return events
+    chosen = rng.choice(window["pass_id"].unique(), size=min(n, window["pass_id"].nunique()), replace=False)
+    dwelling = dict(zip(passes["id"], passes["dwelling_id"]))
+    for pass_id in chosen:
+        entered = int(window[window["pass_id"] == pass_id]["ts_ms"].min())
+        truth.add("visitor_overstay", "dwelling", dwelling[pass_id], entered, pass_id=pass_id)
+    leaving = events["pass_id"].isin(chosen).to_numpy() & (events["direction"] == "out").to_numpy()
+    return events[~leaving]
