@@ -11,7 +11,7 @@ TEST_DB := gridpulse_test
 
 demo: setup demo-db
 	GRIDPULSE_DATABASE_URL=$${GRIDPULSE_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/$(DEMO_DB)} \
-	  $(BIN)/python app.py
+	  scripts/run_demo.sh
 
 test: setup
 	@scripts/bootstrap.sh database $(TEST_DB)
