@@ -7,6 +7,7 @@ import dash
 from dash import dcc, html
 
 from core.config import PROJECT_ROOT
+from dashboard import auth
 
 
 def create_app() -> dash.Dash:
@@ -19,6 +20,7 @@ def create_app() -> dash.Dash:
         title="GridPulse 一张图",
         update_title=None,
     )
+    auth.install(app.server)
     app.layout = html.Div(
         className="shell",
         children=[
@@ -26,7 +28,10 @@ def create_app() -> dash.Dash:
                 className="topbar",
                 children=[
                     html.H1("GridPulse · 一张图"),
-                    html.Nav([dcc.Link(page["name"], href=page["relative_path"]) for page in dash.page_registry.values()]),
+                    html.Nav(
+                        [dcc.Link(page["name"], href=page["relative_path"]) for page in dash.page_registry.values()]
+                        + [html.A("退出", href="/logout")]
+                    ),
                 ],
             ),
             dash.page_container,

@@ -36,12 +36,13 @@ def app_server(env: dict[str, str]) -> Iterator[str]:
         deadline = time.monotonic() + 60
         while True:
             try:
-                urllib.request.urlopen(url + "/_dash-layout", timeout=2).read()
+                urllib.request.urlopen(url + "/login", timeout=2).read()
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
+                    proc.kill()
                     out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
-                    raise RuntimeError(f"app server did not start:\n{out}")
+                    raise RuntimeError(f"app server did not start:\n{out}") from None
                 time.sleep(0.3)
         yield url
     finally:

@@ -9,6 +9,8 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from core.config import settings
+from core.passwords import hash_password
+from geodata.models import Account
 from core.viewer import Role, Viewer
 from geodata.db import transaction
 from layers.places import buildings_geojson, grids_geojson
@@ -21,7 +23,10 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def places(database_url: str) -> P.Places:
     with transaction() as session:
-        return P.build(session)
+        built = P.build(session)
+        session.add(Account(username="sup-a", display_name="甲社区网格长", role="supervisor",
+                            jurisdiction=[P.COMMUNITY_A], password_hash=hash_password("sup-a-pass")))
+        return built
 
 
 def test_layers_filter_by_jurisdiction(places: P.Places) -> None:
@@ -36,9 +41,13 @@ def test_layers_filter_by_jurisdiction(places: P.Places) -> None:
 
 
 def test_map_page_renders_the_grids_in_chromium(places: P.Places, tmp_path: Path) -> None:
-    env = {"GRIDPULSE_DATABASE_URL": settings().database_url, "GRIDPULSE_DASHBOARD_JURISDICTION": P.COMMUNITY_A}
+    env = {"GRIDPULSE_DATABASE_URL": settings().database_url}
     with app_server(env) as url, chromium() as browser:
         browser.get(url + "/")
+        assert "/login" in browser.current_url  # no session, no map
+        browser.find_element(By.NAME, "username").send_keys("sup-a")
+        browser.find_element(By.NAME, "password").send_keys("sup-a-pass")
+        browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
         wait = WebDriverWait(browser, 30)
         wait.until(EC.text_to_be_present_in_element((By.ID, "grid-count"), "网格"))
         # Community A has two grids and one building; community B's are outside this viewer's jurisdiction.
