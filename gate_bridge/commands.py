@@ -1,4 +1,4 @@
-"""`gridpulse simulate`: the gate stage's commands."""
+"""`gridpulse bridge`, `gridpulse gate-key` and `gridpulse simulate`: the gate stage's commands."""
 from __future__ import annotations
 
 import argparse
@@ -26,7 +26,48 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bridge(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from gate_bridge.api import create_api
+    from gate_bridge.service import build_policy
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    policy = build_policy(args.compound)
+    policy.cache.start()
+    uvicorn.run(create_api(policy), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def _gate_key(args: argparse.Namespace) -> int:
+    import secrets
+
+    from gate_bridge.access_cache import key_hash
+    from geodata.db import transaction
+    from sqlalchemy import text
+
+    key = secrets.token_urlsafe(24)
+    with transaction() as session:
+        updated = session.execute(text("UPDATE gate SET key_hash = :h WHERE code = :c RETURNING id"),
+                                  {"h": key_hash(key), "c": args.gate}).first()
+    if updated is None:
+        print(f"gridpulse gate-key: no gate with code {args.gate}")
+        return 2
+    print(f"gate {args.gate} (id {updated[0]}): key {key}  (shown once; only its hash is stored)")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bridge", help="serve one compound's gate bridge (QR and face-template decisions, events)")
+    p.add_argument("--compound", type=int, required=True, help="compound id")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8060)
+    p.set_defaults(func=_bridge)
+
+    p = sub.add_parser("gate-key", help="issue a new key for a gate device (replaces the old one)")
+    p.add_argument("gate", help="gate code, e.g. C0001-G1")
+    p.set_defaults(func=_gate_key)
+
     p = sub.add_parser("simulate", help="the seeded residents passing their gates, live (the demo street moves)")
     p.add_argument("--speed", type=float, default=1.0, help="simulated minutes per real minute (default 1: real time)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: a new street every run)")

@@ -1,0 +1,81 @@
+"""The bridge's HTTP API for gate devices (OpenAPI at /docs). Each gate authenticates with its own key
+(header X-Gate-Key); an unknown gate or a wrong key gets 401, bad input a 4xx, never a 500."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import numpy as np
+from fastapi import FastAPI, Header, HTTPException
+from pydantic import BaseModel, Field
+
+from gate_bridge.matching import DIM
+from gate_bridge.policy import Decision, GatePolicy
+
+
+class QrRequest(BaseModel):
+    payload: str = Field(min_length=1, max_length=400, description="the scanned QR text")
+
+
+class TemplateRequest(BaseModel):
+    embedding: list[float] = Field(min_length=DIM, max_length=DIM, description="512-d face embedding")
+    model_version: str = Field(min_length=1, max_length=64)
+
+
+class ExitRequest(BaseModel):
+    method: Literal["face", "resident_qr", "card", "count"] = "count"
+
+
+class DecisionOut(BaseModel):
+    result: Literal["open", "deny"]
+    method: str
+    reason: str | None
+    person_id: int | None
+    pass_id: str | None
+    score: float | None
+    event_id: str | None
+
+
+def create_api(policy: GatePolicy, model_version: str = "w600k_mbf") -> FastAPI:
+    api = FastAPI(title="GridPulse gate bridge", version="1", description="Face and QR verification at the compound gates")
+
+    def authorise(gate_id: int, key: str | None) -> None:
+        if not policy.cache.gate_key_ok(gate_id, key):
+            raise HTTPException(status_code=401, detail="unknown gate or wrong gate key")
+
+    def out(decision: Decision) -> DecisionOut:
+        return DecisionOut(**{k: v for k, v in decision.as_dict().items()})
+
+    @api.post("/v1/gates/{gate_id}/qr", response_model=DecisionOut)
+    def qr(gate_id: int, body: QrRequest, x_gate_key: Annotated[str | None, Header()] = None) -> DecisionOut:
+        authorise(gate_id, x_gate_key)
+        return out(policy.qr(gate_id, body.payload))
+
+    @api.post("/v1/gates/{gate_id}/face-template", response_model=DecisionOut)
+    def face_template(gate_id: int, body: TemplateRequest, x_gate_key: Annotated[str | None, Header()] = None) -> DecisionOut:
+        authorise(gate_id, x_gate_key)
+        if body.model_version != model_version:
+            raise HTTPException(status_code=422, detail=f"embeddings must come from {model_version}, got {body.model_version}")
+        vector = np.asarray(body.embedding, dtype=np.float32)
+        if not np.isfinite(vector).all() or float(np.linalg.norm(vector)) == 0.0:
+            raise HTTPException(status_code=422, detail="the embedding must be finite and non-zero")
+        return out(policy.face_template(gate_id, vector))
+
+    @api.post("/v1/gates/{gate_id}/exit", response_model=DecisionOut)
+    def exit_(gate_id: int, body: ExitRequest, x_gate_key: Annotated[str | None, Header()] = None) -> DecisionOut:
+        authorise(gate_id, x_gate_key)
+        return out(policy.exit(gate_id, body.method))
+
+    @api.get("/v1/health")
+    def health() -> dict:
+        snap = policy.cache.snapshot
+        try:
+            redis_ok = bool(policy.publisher.client.ping())
+        except Exception:  # noqa: BLE001 - health reports, never raises
+            redis_ok = False
+        import time
+
+        return {"compound_id": policy.compound_id, "allowed_people": len(snap.allowed), "gallery_size": len(snap.gallery),
+                "gallery_age_s": round(time.monotonic() - snap.loaded_at, 1), "redis": redis_ok,
+                "outbox_depth": policy.publisher.outbox_depth(), "face_pipeline": "templates only (no photo pipeline yet)"}
+
+    return api

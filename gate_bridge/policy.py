@@ -1,0 +1,171 @@
+"""The access policy at a compound's gates: every decision is open or deny with a reason code, and
+every decision — denied ones too — becomes a gate event on the stream (or in the outbox).
+
+Face recognition is never the only way in: resident QR, visitor QR, card and the guard's manual
+registration always work. A face found only in the population library (not allowed here) is denied
+with that reason; an unknown face is denied and kept as a pseudonymous stranger template for the
+configured retention (GRIDPULSE_STRANGER_RETENTION_DAYS), never as a photo.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import uuid
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import psycopg
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from core.events import GateEvent, uuid7
+from gate_bridge.access_cache import AccessCache
+from gate_bridge.matching import THRESHOLD, Gallery, accepted
+from gate_bridge.publisher import EventPublisher
+from gate_bridge.qr_codes import QrRejected, verify
+from gate_bridge.replay import ReplayGuard
+
+log = logging.getLogger("gridpulse.bridge")
+STRANGER_RETENTION = dt.timedelta(days=int(os.environ.get("GRIDPULSE_STRANGER_RETENTION_DAYS", "7")))
+
+
+@dataclass(frozen=True)
+class Decision:
+    result: str  # open | deny
+    method: str
+    reason: str | None = None
+    person_id: int | None = None
+    pass_id: str | None = None
+    score: float | None = None
+    event_id: str | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class GatePolicy:
+    def __init__(self, cache: AccessCache, publisher: EventPublisher, replay: ReplayGuard,
+                 public_keys: dict[str, Ed25519PublicKey], dsn: str) -> None:
+        self.cache, self.publisher, self.replay, self.public_keys, self.dsn = cache, publisher, replay, public_keys, dsn
+
+    @property
+    def compound_id(self) -> int:
+        return self.cache.compound_id
+
+    # --- QR ---------------------------------------------------------------------------------
+
+    def qr(self, gate_id: int, payload: str, now: dt.datetime | None = None) -> Decision:
+        now = now or dt.datetime.now(dt.timezone.utc)
+        try:
+            claims = verify(payload, self.public_keys, now)
+        except QrRejected as exc:
+            return self._emit(gate_id, "in", Decision("deny", "resident_qr", reason=exc.record), now)
+        method = "resident_qr" if claims.kind == "resident" else "visitor_qr"
+        if claims.compound_id != self.compound_id:
+            return self._emit(gate_id, "in", Decision("deny", method, reason="qr_other_compound",
+                                                      person_id=claims.person_id, pass_id=_s(claims.pass_id)), now)
+        if claims.kind == "resident":
+            if claims.person_id not in self.cache.snapshot.allowed:
+                return self._emit(gate_id, "in", Decision("deny", method, reason="no_access", person_id=claims.person_id), now)
+            ttl = max(1, int((claims.not_after - now).total_seconds()) + 5)
+            if not self.replay.first_use(claims.nonce, ttl):
+                return self._emit(gate_id, "in", Decision("deny", method, reason="qr_replayed", person_id=claims.person_id), now)
+            return self._emit(gate_id, "in", Decision("open", method, person_id=claims.person_id), now)
+        return self._visitor(gate_id, claims.pass_id, now)
+
+    def _visitor(self, gate_id: int, pass_id: uuid.UUID | None, now: dt.datetime) -> Decision:
+        info = self.cache.snapshot.passes.get(pass_id) if pass_id else None
+        if info is None:
+            self.cache.refresh()  # a pass issued seconds ago
+            info = self.cache.snapshot.passes.get(pass_id) if pass_id else None
+        reason = None
+        if info is None:
+            reason = "pass_unknown"
+        elif info.revoked:
+            reason = "pass_revoked"
+        elif not info.valid_from <= now <= info.valid_to:
+            reason = "pass_outside_validity"
+        elif info.entries_used >= info.entries_allowed or not self._count_entry(pass_id, info):
+            reason = "pass_used_up"
+        return self._emit(gate_id, "in", Decision("deny" if reason else "open", "visitor_qr", reason=reason,
+                                                  pass_id=_s(pass_id)), now)
+
+    def _count_entry(self, pass_id: uuid.UUID, info) -> bool:  # noqa: ANN001
+        """Count the entry in PostGIS (so every gate agrees); locally while the platform is unreachable."""
+        try:
+            with psycopg.connect(self.dsn, connect_timeout=2) as conn:
+                row = conn.execute(
+                    """UPDATE visitor_pass SET entries_used = entries_used + 1
+                       WHERE id = %s AND revoked_at IS NULL AND entries_used < entries_allowed RETURNING entries_used""",
+                    (pass_id,),
+                ).fetchone()
+        except psycopg.OperationalError:
+            row = (info.entries_used + 1,)
+        if row is None:
+            return False
+        info.entries_used = row[0]
+        return True
+
+    # --- faces ------------------------------------------------------------------------------
+
+    def face_template(self, gate_id: int, embedding: np.ndarray, now: dt.datetime | None = None) -> Decision:
+        """A 512-d embedding from a smart terminal (or the bridge's own pipeline) → decision."""
+        now = now or dt.datetime.now(dt.timezone.utc)
+        snap = self.cache.snapshot
+        match = snap.gallery.best(embedding)
+        if accepted(match):
+            return self._emit(gate_id, "in", Decision("open", "face", person_id=match.person_id, score=round(match.score, 4)), now)
+        if match.score >= THRESHOLD:  # like a resident, but too like another one too: ask for QR or the guard
+            return self._emit(gate_id, "in", Decision("deny", "face", reason="ambiguous_face", score=round(match.score, 4)), now)
+        fallback = snap.population.best(embedding)
+        if accepted(fallback):
+            reason = "no_access" if fallback.person_id not in snap.allowed else "not_enrolled_here"
+            return self._emit(gate_id, "in", Decision("deny", "face", reason=reason, person_id=fallback.person_id,
+                                                      score=round(fallback.score, 4)), now)
+        stranger = self._remember_stranger(embedding, now)
+        return self._emit(gate_id, "in", Decision("deny", "face", reason="unknown_face", score=round(max(match.score, 0.0), 4)),
+                          now, stranger_id=stranger)
+
+    def _remember_stranger(self, embedding: np.ndarray, now: dt.datetime) -> uuid.UUID | None:
+        """Keep an unknown face's template (not the photo) under a pseudonym, so repeated sightings count."""
+        try:
+            with psycopg.connect(self.dsn, connect_timeout=2) as conn:
+                rows = conn.execute(
+                    "SELECT stranger_id, embedding FROM face_template WHERE library = 'stranger' AND compound_id = %s AND expires_at > now()",
+                    (self.compound_id,),
+                ).fetchall()
+                known = Gallery.from_rows([(i, r[1]) for i, r in enumerate(rows)])
+                m = known.best(embedding)
+                if accepted(m):
+                    return rows[m.person_id][0]
+                stranger = uuid.uuid4()
+                conn.execute(
+                    """INSERT INTO face_template (stranger_id, library, compound_id, model_version, embedding, expires_at)
+                       VALUES (%s, 'stranger', %s, %s, %s, %s)""",
+                    (stranger, self.compound_id, os.environ.get("GRIDPULSE_FACE_MODEL_VERSION", "w600k_mbf"),
+                     [float(x) for x in embedding], now + STRANGER_RETENTION),
+                )
+                return stranger
+        except psycopg.OperationalError:
+            return None
+
+    # --- exits and manual -------------------------------------------------------------------
+
+    def exit(self, gate_id: int, method: str = "count", person_id: int | None = None, now: dt.datetime | None = None) -> Decision:
+        """Exit is frictionless but recorded."""
+        return self._emit(gate_id, "out", Decision("open", method, person_id=person_id), now or dt.datetime.now(dt.timezone.utc))
+
+    def _emit(self, gate_id: int, direction: str, decision: Decision, now: dt.datetime,
+              stranger_id: uuid.UUID | None = None) -> Decision:
+        event = GateEvent(
+            event_id=uuid7(int(now.timestamp() * 1000)), ts=now, gate_id=gate_id, compound_id=self.compound_id,
+            direction=direction, method=decision.method, result=decision.result, person_id=decision.person_id,
+            pass_id=uuid.UUID(decision.pass_id) if decision.pass_id else None, score=decision.score,
+            reason=decision.reason, stranger_id=stranger_id,
+        )
+        self.publisher.publish(event)
+        return Decision(**{**decision.as_dict(), "event_id": str(event.event_id)})
+
+
+def _s(value: object) -> str | None:
+    return None if value is None else str(value)
