@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import numpy as np
-from fastapi import FastAPI, Header, HTTPException
+from fastapi import FastAPI, Header, HTTPException, Request
+from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
+from gate_bridge.face_pipeline import MAX_UPLOAD_BYTES, MODEL_VERSION, BadImage, FacePipeline, FaceRejected, decode
 from gate_bridge.matching import DIM
 from gate_bridge.policy import Decision, GatePolicy
 
@@ -35,7 +37,7 @@ class DecisionOut(BaseModel):
     event_id: str | None
 
 
-def create_api(policy: GatePolicy, model_version: str = "w600k_mbf") -> FastAPI:
+def create_api(policy: GatePolicy, pipeline: FacePipeline | None = None, model_version: str = MODEL_VERSION) -> FastAPI:
     api = FastAPI(title="GridPulse gate bridge", version="1", description="Face and QR verification at the compound gates")
 
     def authorise(gate_id: int, key: str | None) -> None:
@@ -49,6 +51,26 @@ def create_api(policy: GatePolicy, model_version: str = "w600k_mbf") -> FastAPI:
     def qr(gate_id: int, body: QrRequest, x_gate_key: Annotated[str | None, Header()] = None) -> DecisionOut:
         authorise(gate_id, x_gate_key)
         return out(policy.qr(gate_id, body.payload))
+
+    @api.post("/v1/gates/{gate_id}/face", response_model=DecisionOut,
+              openapi_extra={"requestBody": {"content": {"image/jpeg": {}, "image/png": {}}, "required": True}})
+    async def face(gate_id: int, request: Request, x_gate_key: Annotated[str | None, Header()] = None) -> DecisionOut:
+        """A JPEG/PNG snapshot (the raw request body) → decision. The photo is never stored."""
+        authorise(gate_id, x_gate_key)
+        if pipeline is None:
+            raise HTTPException(status_code=503, detail="this bridge runs without the face pipeline; send templates or QR")
+        declared = int(request.headers.get("content-length") or 0)
+        if declared > MAX_UPLOAD_BYTES:
+            raise HTTPException(status_code=413, detail=f"the image is larger than {MAX_UPLOAD_BYTES} bytes")
+        data = await request.body()
+        try:
+            image = decode(data)
+            template = await run_in_threadpool(pipeline.template, image)
+        except BadImage as exc:
+            raise HTTPException(status_code=413 if exc.record == "too_large" else 422, detail=f"{exc.record}: {exc.reason}") from None
+        except FaceRejected as exc:
+            return out(policy.face_rejected(gate_id, exc.record or "no_face"))
+        return out(await run_in_threadpool(policy.face_template, gate_id, template.embedding))
 
     @api.post("/v1/gates/{gate_id}/face-template", response_model=DecisionOut)
     def face_template(gate_id: int, body: TemplateRequest, x_gate_key: Annotated[str | None, Header()] = None) -> DecisionOut:
@@ -76,6 +98,7 @@ def create_api(policy: GatePolicy, model_version: str = "w600k_mbf") -> FastAPI:
 
         return {"compound_id": policy.compound_id, "allowed_people": len(snap.allowed), "gallery_size": len(snap.gallery),
                 "gallery_age_s": round(time.monotonic() - snap.loaded_at, 1), "redis": redis_ok,
-                "outbox_depth": policy.publisher.outbox_depth(), "face_pipeline": "templates only (no photo pipeline yet)"}
+                "outbox_depth": policy.publisher.outbox_depth(),
+                "face_models_loaded": pipeline is not None, "model_version": model_version}
 
     return api

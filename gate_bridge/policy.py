@@ -126,6 +126,10 @@ class GatePolicy:
         return self._emit(gate_id, "in", Decision("deny", "face", reason="unknown_face", score=round(max(match.score, 0.0), 4)),
                           now, stranger_id=stranger)
 
+    def face_rejected(self, gate_id: int, reason: str, now: dt.datetime | None = None) -> Decision:
+        """A snapshot with no usable face: denied (the person can use QR, card or the guard), recorded."""
+        return self._emit(gate_id, "in", Decision("deny", "face", reason=reason), now or dt.datetime.now(dt.timezone.utc))
+
     def _remember_stranger(self, embedding: np.ndarray, now: dt.datetime) -> uuid.UUID | None:
         """Keep an unknown face's template (not the photo) under a pseudonym, so repeated sightings count."""
         try:
