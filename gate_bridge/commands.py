@@ -8,7 +8,6 @@ import signal
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from gate_bridge.publisher import EventPublisher
     from gate_bridge.simulator import Simulator
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -20,9 +19,12 @@ def _simulate(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    sim = Simulator(EventPublisher(), speed=args.speed, seed=args.seed)
-    published = sim.run(lambda: stopping, duration_s=args.duration)
-    print(json.dumps({"published": published, "residents": len(sim.residents)}))
+    from pathlib import Path
+
+    faces = Path(args.faces) if args.faces else None
+    sim = Simulator(speed=args.speed, seed=args.seed, face_share=args.face_share, faces_dir=faces)
+    decisions = sim.run(lambda: stopping, duration_s=args.duration)
+    print(json.dumps({"decisions": decisions, "residents": len(sim.residents), "enrolled_now": sim.enrolled}))
     return 0
 
 
@@ -69,8 +71,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("gate", help="gate code, e.g. C0001-G1")
     p.set_defaults(func=_gate_key)
 
-    p = sub.add_parser("simulate", help="the seeded residents passing their gates, live (the demo street moves)")
+    p = sub.add_parser("simulate", help="the seeded residents passing the real gate bridge, live (the demo street moves)")
     p.add_argument("--speed", type=float, default=1.0, help="simulated minutes per real minute (default 1: real time)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: a new street every run)")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: run until stopped)")
+    p.add_argument("--face-share", type=float, default=0.4, help="share of residents enrolled with a face (app, consent)")
+    p.add_argument("--faces", help="a folder of real test faces (<identity>/<photo>.jpg) lent to a few residents "
+                                   "so that their entries go through the full photo pipeline")
     p.set_defaults(func=_simulate)

@@ -153,7 +153,17 @@ class GatePolicy:
         except psycopg.OperationalError:
             return None
 
-    # --- exits and manual -------------------------------------------------------------------
+    # --- exits, cards and the guard ---------------------------------------------------------
+
+    def card(self, gate_id: int, person_id: int, now: dt.datetime | None = None) -> Decision:
+        """An access card: opens for people allowed in this compound now."""
+        allowed = person_id in self.cache.snapshot.allowed
+        return self._emit(gate_id, "in", Decision("open" if allowed else "deny", "card", reason=None if allowed else "no_access",
+                                                  person_id=person_id), now or dt.datetime.now(dt.timezone.utc))
+
+    def manual(self, gate_id: int, direction: str = "in", now: dt.datetime | None = None) -> Decision:
+        """The guard registers someone by hand (a courier, a visitor without a phone): always possible."""
+        return self._emit(gate_id, direction, Decision("open", "manual"), now or dt.datetime.now(dt.timezone.utc))
 
     def exit(self, gate_id: int, method: str = "count", person_id: int | None = None, now: dt.datetime | None = None) -> Decision:
         """Exit is frictionless but recorded."""
