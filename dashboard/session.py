@@ -11,3 +11,8 @@ def current_viewer() -> Viewer:
     if viewer is None:
         raise AccessDenied("login required")
     return viewer
+
+
+def viewer_or_none() -> Viewer | None:
+    """For page layouts: Dash calls every layout once at start-up to validate it, outside any session."""
+    return viewer_from_session()

@@ -5,7 +5,7 @@ import dash
 from dash import dcc, html
 
 from dashboard.figures import places_figure
-from dashboard.session import current_viewer
+from dashboard.session import viewer_or_none
 from geodata.db import transaction
 from layers.places import buildings_geojson, grids_geojson
 
@@ -13,7 +13,9 @@ dash.register_page(__name__, path="/", name="一张图", title="GridPulse 一张
 
 
 def layout(**_query: str) -> html.Div:
-    viewer = current_viewer()
+    viewer = viewer_or_none()
+    if viewer is None:  # layout validation at start-up; real requests are guarded by dashboard/auth.py
+        return html.Div()
     with transaction() as session:
         grids = grids_geojson(session, viewer)
         buildings = buildings_geojson(session, viewer)

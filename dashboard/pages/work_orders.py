@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from analytics.work_orders import orders_for, record_finding
 from core.errors import GridPulseError
-from dashboard.session import current_viewer
+from dashboard.session import current_viewer, viewer_or_none
 from geodata.db import transaction
 from geodata.models import Alert, WorkOrder
 
@@ -39,7 +39,9 @@ def _correction(alert: Alert | None) -> dict[str, Any] | None:
 
 
 def layout(**_query: str) -> html.Div:
-    viewer = current_viewer()
+    viewer = viewer_or_none()
+    if viewer is None:  # layout validation at start-up; real requests are guarded by dashboard/auth.py
+        return html.Div()
     with transaction() as session:
         orders = orders_for(session, viewer)
         alerts = {a.id: a for a in session.scalars(select(Alert).where(Alert.id.in_([o.alert_id for o in orders if o.alert_id])))}
