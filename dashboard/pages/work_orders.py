@@ -7,18 +7,21 @@ browser, and record_finding checks again that the order is this worker's.
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import dash
 from dash import MATCH, Input, Output, State, dcc, html
 from sqlalchemy import select
 
 from analytics.work_orders import orders_for, record_finding
+from core.config import settings
 from core.errors import GridPulseError
 from dashboard.session import current_viewer, viewer_or_none
 from geodata.db import transaction
 from geodata.models import Alert, WorkOrder
 
 dash.register_page(__name__, path="/orders", name="工单", title="GridPulse 工单")
+LOCAL_TZ = ZoneInfo(settings().timezone)
 
 RULE_LABELS = {
     "elderly_inactive": "独居老人/残疾人多日未出门", "correction_movement": "社区矫正人员活动异常",
@@ -53,7 +56,7 @@ def _card(order, alert: Alert | None) -> html.Div:  # noqa: ANN001
     overdue = "（已超期）" if order.escalation_level else ""
     return html.Div(className="order", id=f"order-{order.id}", children=[
         html.H3(f"{RULE_LABELS.get(order.kind, order.kind)}{overdue}"),
-        html.Div(className="meta", children=f"工单 {order.id} · 截止 {order.due_at:%m-%d %H:%M} · "
+        html.Div(className="meta", children=f"工单 {order.id} · 截止 {order.due_at.astimezone(LOCAL_TZ):%m-%d %H:%M} · "
                                             f"置信度 {alert.confidence:.2f}" if alert else f"工单 {order.id}"),
         dcc.RadioItems(id={"type": "outcome", "order": order.id}, options=OUTCOMES, value="confirmed", inline=True),
         dcc.Textarea(id={"type": "notes", "order": order.id}, placeholder="上门核查情况"),
