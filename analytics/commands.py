@@ -34,21 +34,11 @@ def _list(_args: argparse.Namespace) -> int:
 
 
 def _watch(args: argparse.Namespace) -> int:
-    import logging
-    import signal
-
     from analytics.watch import watch
+    from core.process import long_running
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    stopping = False
-
-    def stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    sweeps = watch(lambda: stopping, min_interval_s=args.min_interval)
+    should_stop = long_running("rules-watch")
+    sweeps = watch(should_stop, min_interval_s=args.min_interval)
     print(f"ran {sweeps} fast sweeps")
     return 0
 

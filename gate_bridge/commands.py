@@ -4,26 +4,18 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
+from pathlib import Path
+
+from core.process import long_running
 
 
 def _simulate(args: argparse.Namespace) -> int:
     from gate_bridge.simulator import Simulator
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    stopping = False
-
-    def stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    from pathlib import Path
-
+    should_stop = long_running("simulate")
     faces = Path(args.faces) if args.faces else None
     sim = Simulator(speed=args.speed, seed=args.seed, face_share=args.face_share, faces_dir=faces)
-    decisions = sim.run(lambda: stopping, duration_s=args.duration)
+    decisions = sim.run(should_stop, duration_s=args.duration)
     print(json.dumps({"decisions": decisions, "residents": len(sim.residents), "enrolled_now": sim.enrolled}))
     return 0
 

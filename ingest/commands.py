@@ -3,24 +3,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
-import signal
+
+from core.process import long_running
 
 
 def _ingest(args: argparse.Namespace) -> int:
     from ingest.worker import IngestWorker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    stopping = False
-
-    def stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    should_stop = long_running("ingest")
     worker = IngestWorker(consumer=args.consumer)
-    stats = worker.run(should_stop=lambda: stopping, idle_exit_s=args.exit_when_idle)
+    stats = worker.run(should_stop=should_stop, idle_exit_s=args.exit_when_idle)
     print(json.dumps(stats.__dict__, default=str))
     return 0
 

@@ -14,7 +14,7 @@ from analytics.work_orders import escalate_overdue, orders_for, record_finding
 from core.errors import AccessDenied, InvalidInput
 from core.viewer import Role, Viewer
 from geodata.db import transaction
-from geodata.models import Alert, AuditLog, Grid, Person, PersonTagKind, Relation, RelationKind, ResidenceKind, WorkOrder
+from geodata.models import Alert, AuditLog, Grid, Person, Relation, RelationKind, ResidenceKind, WorkOrder
 from tests import analytics_cases as C
 from tests import places as P
 

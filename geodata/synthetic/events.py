@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from geodata.synthetic.population import ROLE_COMMUTER, ROLE_ELDERLY, ROLE_OTHER, ROLE_STUDENT
+from geodata.synthetic.population import ROLE_COMMUTER, ROLE_ELDERLY, ROLE_STUDENT
 
 UTC_OFFSET_H = 8
 MS_H = 3_600_000

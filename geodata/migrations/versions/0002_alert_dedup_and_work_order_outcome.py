@@ -6,7 +6,6 @@ Create Date: 2026-11-22 16:05:24.281604
 """
 from alembic import op
 import sqlalchemy as sa
-import geoalchemy2
 
 
 revision = '0002'
