@@ -6,6 +6,7 @@ import datetime as dt
 import json
 
 from core.config import settings
+from geodata.retention import EVENT_RETENTION_DAYS
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -47,6 +48,15 @@ def _partitions(args: argparse.Namespace) -> int:
     return 0
 
 
+def _retention(args: argparse.Namespace) -> int:
+    from geodata.db import transaction
+    from geodata.retention import purge
+
+    with transaction() as session:
+        print(json.dumps(purge(session, event_days=args.event_days)))
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("migrate", help="apply (or with --down, undo) the database migrations")
     p.add_argument("--down", action="store_true", help="downgrade instead of upgrade")
@@ -61,6 +71,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reset", action="store_true", help="delete the existing street first")
     p.add_argument("--anchor", help="the day after the last seeded day, YYYY-MM-DD (default: today, UTC)")
     p.set_defaults(func=_seed)
+
+    p = sub.add_parser("retention", help="delete expired face templates and drop event partitions past retention")
+    p.add_argument("--event-days", type=int, default=EVENT_RETENTION_DAYS,
+                   help=f"keep raw gate events this many days (GRIDPULSE_EVENT_RETENTION_DAYS, now {EVENT_RETENTION_DAYS})")
+    p.set_defaults(func=_retention)
 
     p = sub.add_parser("partitions", help="create the day partitions of access_event around today")
     p.add_argument("--back", type=int, default=1)
