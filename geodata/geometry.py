@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 import shapely
 from pyproj import Transformer
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import transform
 from shapely.validation import explain_validity
 
 from core.errors import InvalidGeometry
@@ -64,11 +64,11 @@ def _transformer(src: str, dst: str) -> Transformer:
 
 
 def to_metric(geom: BaseGeometry) -> BaseGeometry:
-    return transform(_transformer(WGS84, METRIC).transform, geom)
+    return shapely.transform(geom, lambda xy: np.column_stack(_transformer(WGS84, METRIC).transform(xy[:, 0], xy[:, 1])))
 
 
 def to_wgs84(geom: BaseGeometry) -> BaseGeometry:
-    return transform(_transformer(METRIC, WGS84).transform, geom)
+    return shapely.transform(geom, lambda xy: np.column_stack(_transformer(METRIC, WGS84).transform(xy[:, 0], xy[:, 1])))
 
 
 def area_m2(geom: BaseGeometry) -> float:

@@ -371,7 +371,7 @@ def _utilities(rng, d: pd.DataFrame, people: pd.DataFrame, anchor: dt.date) -> p
     for kind, per_person, fixed in (("water", 0.12, 0.02), ("electricity", 2.2, 1.0), ("gas", 0.35, 0.05)):
         base = (fixed + per_person * n_occ) * rng.uniform(0.8, 1.25, len(d))
         base = np.where(n_occ > 0, base, 0.0)
-        values = base[:, None] * weekly[day_list.dayofweek.to_numpy()][None, :] * rng.uniform(0.88, 1.12, (len(d), len(day_list)))
+        values = base[:, None] * weekly[day_list.day_of_week.to_numpy()][None, :] * rng.uniform(0.88, 1.12, (len(d), len(day_list)))
         frames.append(pd.DataFrame({
             "dwelling_id": np.repeat(d["id"].to_numpy(), len(day_list)), "kind": kind,
             "day": np.tile(day_list.to_numpy().astype("datetime64[D]"), len(d)), "value": values.ravel().round(2),
