@@ -38,7 +38,7 @@ def _watch(args: argparse.Namespace) -> int:
     from core.process import long_running
 
     should_stop = long_running("rules-watch")
-    sweeps = watch(should_stop, min_interval_s=args.min_interval)
+    sweeps = watch(should_stop, min_interval_s=args.min_interval, full_sweep_every_s=args.full_sweep_every or None)
     print(f"ran {sweeps} fast sweeps")
     return 0
 
@@ -63,6 +63,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run)
     p = rules_sub.add_parser("watch", help="run the fast rules as events arrive (woken by the ingest worker)")
     p.add_argument("--min-interval", type=float, default=5.0, help="seconds between fast sweeps at most")
+    p.add_argument("--full-sweep-every", type=float, default=600.0, metavar="SECONDS",
+                   help="also sweep every rule this often (0: never)")
     p.set_defaults(func=_watch)
     p = rules_sub.add_parser("list", help="the rules and what each finds")
     p.set_defaults(func=_list)

@@ -35,6 +35,7 @@ class DecisionOut(BaseModel):
     pass_id: str | None
     score: float | None
     event_id: str | None
+    stranger_id: str | None
 
 
 def create_api(policy: GatePolicy, pipeline: FacePipeline | None = None, model_version: str = MODEL_VERSION) -> FastAPI:

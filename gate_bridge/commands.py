@@ -14,7 +14,8 @@ def _simulate(args: argparse.Namespace) -> int:
 
     should_stop = long_running("simulate")
     faces = Path(args.faces) if args.faces else None
-    sim = Simulator(speed=args.speed, seed=args.seed, face_share=args.face_share, faces_dir=faces)
+    sim = Simulator(speed=args.speed, seed=args.seed, face_share=args.face_share, faces_dir=faces,
+                    inject_every_sim_minutes=args.inject_every or None)
     decisions = sim.run(should_stop, duration_s=args.duration)
     print(json.dumps({"decisions": decisions, "residents": len(sim.residents), "enrolled_now": sim.enrolled}))
     return 0
@@ -67,6 +68,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--speed", type=float, default=1.0, help="simulated minutes per real minute (default 1: real time)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: a new street every run)")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: run until stopped)")
+    p.add_argument("--inject-every", type=float, default=120.0, metavar="SIM_MINUTES",
+                   help="inject one anomaly (with ground truth) every so many simulated minutes; 0: none")
     p.add_argument("--face-share", type=float, default=0.4, help="share of residents enrolled with a face (app, consent)")
     p.add_argument("--faces", help="a folder of real test faces (<identity>/<photo>.jpg) lent to a few residents "
                                    "so that their entries go through the full photo pipeline")

@@ -38,6 +38,7 @@ class Decision:
     pass_id: str | None = None
     score: float | None = None
     event_id: str | None = None
+    stranger_id: str | None = None  # the pseudonym an unknown face is kept under
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -161,9 +162,11 @@ class GatePolicy:
         return self._emit(gate_id, "in", Decision("open" if allowed else "deny", "card", reason=None if allowed else "no_access",
                                                   person_id=person_id), now or dt.datetime.now(dt.timezone.utc))
 
-    def manual(self, gate_id: int, direction: str = "in", now: dt.datetime | None = None) -> Decision:
+    def manual(self, gate_id: int, direction: str = "in", now: dt.datetime | None = None,
+               person_id: int | None = None) -> Decision:
         """The guard registers someone by hand (a courier, a visitor without a phone): always possible."""
-        return self._emit(gate_id, direction, Decision("open", "manual"), now or dt.datetime.now(dt.timezone.utc))
+        return self._emit(gate_id, direction, Decision("open", "manual", person_id=person_id),
+                          now or dt.datetime.now(dt.timezone.utc))
 
     def exit(self, gate_id: int, method: str = "count", person_id: int | None = None, now: dt.datetime | None = None) -> Decision:
         """Exit is frictionless but recorded."""
@@ -178,7 +181,7 @@ class GatePolicy:
             reason=decision.reason, stranger_id=stranger_id,
         )
         self.publisher.publish(event)
-        return Decision(**{**decision.as_dict(), "event_id": str(event.event_id)})
+        return Decision(**{**decision.as_dict(), "event_id": str(event.event_id), "stranger_id": _s(stranger_id)})
 
 
 def _s(value: object) -> str | None:

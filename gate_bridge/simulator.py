@@ -22,6 +22,7 @@ from sqlalchemy import text
 
 from core.config import Settings, load_secrets, settings
 from core.events import GateEvent, uuid7
+from gate_bridge.live_anomalies import LiveInjector
 from gate_bridge.policy import GatePolicy
 from gate_bridge.qr_codes import resident_code
 from gate_bridge.service import build_policy
@@ -54,6 +55,8 @@ class Resident:
     inside: bool
     template: np.ndarray | None = None
     photos: list[Path] | None = None  # real photos of a stand-in face: entries go through the photo pipeline
+    elderly_alone: bool = False
+    supervised: bool = False
 
 
 def load_street() -> tuple[list[Resident], dict[int, list[int]], list[tuple[int, int]]]:
@@ -61,7 +64,10 @@ def load_street() -> tuple[list[Resident], dict[int, list[int]], list[tuple[int,
     with transaction() as s:
         rows = s.execute(text(
             """SELECT p.id, b.compound_id, date_part('year', age(p.birth_date))::int AS age,
-                      EXISTS (SELECT 1 FROM person_tag t WHERE t.person_id = p.id AND t.tag = 'student') AS student
+                      EXISTS (SELECT 1 FROM person_tag t WHERE t.person_id = p.id AND t.tag = 'student') AS student,
+                      EXISTS (SELECT 1 FROM person_tag t WHERE t.person_id = p.id AND t.tag = 'elderly_alone') AS alone,
+                      EXISTS (SELECT 1 FROM person_tag t WHERE t.person_id = p.id AND t.tag = 'community_correction'
+                              AND t.legal_basis_expiry >= current_date) AS supervised
                FROM person p JOIN dwelling d ON d.id = p.home_dwelling_id JOIN building b ON b.id = d.building_id
                WHERE b.compound_id IS NOT NULL ORDER BY p.id""")).all()
         gates: dict[int, list[int]] = {}
@@ -69,9 +75,9 @@ def load_street() -> tuple[list[Resident], dict[int, list[int]], list[tuple[int,
             gates.setdefault(cid, []).append(gid)
         counters = [tuple(r) for r in s.execute(text("SELECT id, key_site_id FROM gate WHERE key_site_id IS NOT NULL ORDER BY id"))]
     residents = []
-    for pid, cid, age, student in rows:
+    for pid, cid, age, student, alone, supervised in rows:
         role = "student" if student else "elderly" if age >= 65 else "commuter" if 22 <= age < 60 else "other"
-        residents.append(Resident(pid, cid, role, inside=True))
+        residents.append(Resident(pid, cid, role, inside=True, elderly_alone=alone, supervised=supervised))
     return residents, gates, counters
 
 
@@ -136,7 +142,8 @@ def photo_stand_ins(residents: list[Resident], faces_dir: Path, pipeline, limit:
 
 class Simulator:
     def __init__(self, cfg: Settings | None = None, *, speed: float = 1.0, seed: int | None = None,
-                 face_share: float = 0.4, outbox_dir: Path | None = None, faces_dir: Path | None = None) -> None:
+                 face_share: float = 0.4, outbox_dir: Path | None = None, faces_dir: Path | None = None,
+                 inject_every_sim_minutes: float | None = None) -> None:
         self.cfg = cfg or settings()
         self.speed = speed
         self.rng = np.random.default_rng(seed)
@@ -158,6 +165,7 @@ class Simulator:
         for r in self.residents:
             self.by_role.setdefault(r.role, []).append(r)
         self.decisions: dict[str, int] = {"open": 0, "deny": 0}
+        self.injector = (LiveInjector(inject_every_sim_minutes, self.rng) if inject_every_sim_minutes else None)
 
     def _count(self, result: str) -> None:
         self.decisions[result] = self.decisions.get(result, 0) + 1
@@ -176,7 +184,8 @@ class Simulator:
             for share, leaving in ((_OUT[role][hour] * damp, True), (_BACK[role][hour] * damp, False)):
                 for _ in range(int(self.rng.poisson(len(people) * share * sim_minutes / 60))):
                     r = people[int(self.rng.integers(0, len(people)))]
-                    if r.inside == leaving:
+                    stays_in = self.injector is not None and r.person_id in self.injector.frozen
+                    if r.inside == leaving and not (leaving and stays_in):
                         self._pass(r, leaving, now)
         daytime = 8 <= hour < 21
         for cid, policy in self.policies.items():
@@ -192,6 +201,8 @@ class Simulator:
                     any_policy.publisher.publish(GateEvent(
                         event_id=uuid7(int(now.timestamp() * 1000)), ts=now, gate_id=gate_id, compound_id=None,
                         key_site_id=site_id, direction=str(self.rng.choice(["in", "out"])), method="count", result="open"))
+        if self.injector is not None:
+            self.injector.tick(self, now, sim_minutes)
         return sum(self.decisions.values()) - before
 
     def _pass(self, r: Resident, leaving: bool, now: dt.datetime) -> None:

@@ -67,3 +67,37 @@ def test_the_simulated_street_passes_the_real_bridge_into_postgis(database_url: 
     keys = list(client.scan_iter(match=prefix + "*"))
     if keys:
         client.delete(*keys)
+
+
+def test_live_anomalies_are_injected_with_ground_truth_and_caught(database_url: str, tmp_path: Path) -> None:
+    run_seed(preset="tiny", seed=4, anchor=dt.date.today(), reset=True)
+    prefix = f"gptest:l{uuid.uuid4().hex[:6]}:"
+    cfg = dataclasses.replace(settings(), redis_prefix=prefix)
+    sim = Simulator(cfg, speed=60, seed=8, face_share=0.3, outbox_dir=tmp_path, inject_every_sim_minutes=30)
+    now = dt.datetime.now(dt.timezone.utc)
+    for _ in range(4):  # four injections: elderly, stranger, key-site crowd, supervised person elsewhere
+        sim.step(now, sim_minutes=30)
+    for _ in range(6):  # the stranger keeps coming back
+        sim.injector.tick(sim, now, 720)
+    IngestWorker(cfg, consumer="t").run(idle_exit_s=0.5)
+    kinds = {k for k, _, _ in sim.injector.injected}
+    assert {"elderly_inactive", "arrival_registration", "keysite_surge", "correction_movement"} <= kinds
+    with transaction() as s:
+        live_truth = s.execute(text("SELECT count(*) FROM truth.injected_anomaly WHERE detail->>'live' = 'true'")).scalar_one()
+        assert live_truth == len(sim.injector.injected)
+        frozen = next(iter(sim.injector.frozen))
+        assert s.execute(text("SELECT count(*) FROM access_event WHERE person_id = :p AND ts >= :n AND direction = 'out'"),
+                         {"p": frozen, "n": now}).scalar_one() == 0
+    from analytics.params import params
+    from analytics.rules import RULES
+
+    with transaction() as s:
+        surges = {f.subject_id for f in RULES["keysite_surge"](s, now + dt.timedelta(seconds=1), params())}
+        moving = {f.subject_id for f in RULES["correction_movement"](s, now + dt.timedelta(seconds=1), params())}
+    truth = {(k, sid) for k, _, sid in sim.injector.injected}
+    assert {("keysite_surge", sid) for sid in surges} <= truth and surges
+    assert any(("correction_movement", sid) in truth for sid in moving)
+    client = redis.Redis.from_url(cfg.redis_url)
+    keys = list(client.scan_iter(match=prefix + "*"))
+    if keys:
+        client.delete(*keys)
