@@ -124,3 +124,9 @@ def build(session: Session) -> Places:
     session.flush()
     assert session.get(Region, COMMUNITY_A) is not None
     return Places(ga1.id, ga2.id, gb1.id, ba1.id, bb1.id, da1.id, db1.id, pa.id, pb.id, number_a)
+
+
+def compound_gate(session: Session) -> tuple[int, int]:
+    """(gate id, compound id) of the test compound's gate."""
+    row = session.execute(text("SELECT id, compound_id FROM gate WHERE code = 'XW-C001-G1'")).one()
+    return row.id, row.compound_id

@@ -29,8 +29,7 @@ from tests.streams import (
 def gate(database_url: str) -> tuple[int, int]:
     with transaction() as s:
         P.build(s)
-        row = s.execute(text("SELECT id, compound_id FROM gate WHERE code = 'XW-C001-G1'")).one()
-    return row.id, row.compound_id
+        return P.compound_gate(s)
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 import pytest
 import redis
 from redis.cluster import RedisCluster
-from sqlalchemy import text
 
 from core.config import settings
 from core.events import shard_of, stream_key
@@ -89,7 +88,7 @@ def _cluster_ok(port: int) -> bool:
 def test_sharded_streams_on_a_cluster_are_ingested_exactly_once(database_url: str, cluster: str) -> None:
     with transaction() as s:
         P.build(s)
-        gate_id, compound_id = s.execute(text("SELECT id, compound_id FROM gate WHERE code = 'XW-C001-G1'")).one()
+        gate_id, compound_id = P.compound_gate(s)
     reset_events()
     prefix = f"gptest:c{uuid.uuid4().hex[:6]}:"
     cfg = dataclasses.replace(settings(), redis_url=cluster, redis_prefix=prefix, stream_shards=SHARDS, ingest_batch_size=700)

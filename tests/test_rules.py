@@ -29,7 +29,7 @@ def world(database_url: str) -> dict:
     """A fresh hierarchy per test, so each rule sees only its own cases."""
     with transaction() as s:
         places = P.build(s)
-        gate_id, compound_id = s.execute(text("SELECT id, compound_id FROM gate WHERE code = 'XW-C001-G1'")).one()
+        gate_id, compound_id = P.compound_gate(s)
     return {"places": places, "gate": gate_id, "compound": compound_id}
 
 

@@ -26,7 +26,7 @@ D = dt.timedelta
 def world(database_url: str) -> dict:
     with transaction() as s:
         places = P.build(s)
-        gate_id, compound_id = s.execute(text("SELECT id, compound_id FROM gate WHERE code = 'XW-C001-G1'")).one()
+        gate_id, compound_id = P.compound_gate(s)
         worker_id = C.account(s, "worker-a1", "worker", [P.COMMUNITY_A + "001"])
         supervisor_id = C.account(s, "sup-a", "supervisor", [P.COMMUNITY_A])
         grid = s.get(Grid, places.grid_a1)
