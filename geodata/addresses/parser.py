@@ -1,0 +1,137 @@
+"""A rule-based parser of Chinese addresses into the parts the address base stores.
+
+Chinese addresses run from the largest place to the smallest (省 → 市 → 区 → 街道/镇 → 社区/村 → 路 →
+号 → 小区 → 幢 → 单元 → 层 → 室), and each level ends in a small set of marker characters. The parser
+walks the normalised text left to right; at each position it tries the levels *below* the last one
+found, in order, and takes the first whose pattern matches there. Text that no level claims is a
+name: the first becomes the compound (小区/POI), later ones are kept as ``rest``. A level seen again
+(浙江省杭州市余杭区杭州市余杭区) is skipped as redundant. Levels may be missing anywhere.
+
+No gazetteer of real places ships with the code; a short list of province and city names lets
+"金华永康市" and "湖州安吉" be read without their 市. This is deliberately simple and explainable; its
+accuracy on the labelled corpus is measured by bench/import_bench.py and stated in docs/IMPORT.md.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, fields
+
+from geodata.addresses.normalise import canonical_number, normalise
+
+PROVINCES = (
+    "北京 天津 上海 重庆 河北 山西 辽宁 吉林 黑龙江 江苏 浙江 安徽 福建 江西 山东 河南 湖北 湖南 广东 海南 "
+    "四川 贵州 云南 陕西 甘肃 青海 台湾"
+).split()
+_AUTONOMOUS = "内蒙古自治区|广西壮族自治区|西藏自治区|宁夏回族自治区|新疆维吾尔自治区|内蒙古|广西|西藏|宁夏|新疆"
+CITIES = (
+    "南京 无锡 徐州 常州 苏州 南通 连云港 淮安 盐城 扬州 镇江 泰州 宿迁 杭州 宁波 温州 嘉兴 湖州 绍兴 金华 衢州 "
+    "舟山 台州 丽水 合肥 芜湖 福州 厦门 泉州 南昌 上饶 济南 青岛 郑州 武汉 长沙 广州 深圳 东莞 佛山 江门 "
+    "珠海 南宁 海口 成都 宜宾 贵阳 昆明 西安 兰州 西宁 银川 沈阳 大连 抚顺 长春 哈尔滨 石家庄 太原 呼和浩特 乌鲁木齐 拉萨"
+).split()
+MUNICIPALITIES = ("北京", "天津", "上海", "重庆")
+
+_NAME = r"[^\d\-A-Za-z#]"  # a character of a place name (numbers end names)
+_BAD_DISTRICT_END = ("开发区", "园区", "小区", "社区", "景区", "校区", "厂区", "新区", "城区", "商区", "高新区", "保税区", "工业区", "服务区", "街区")
+
+_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("province", re.compile(rf"(?:{'|'.join(PROVINCES)})省|{_AUTONOMOUS}|(?:{'|'.join(MUNICIPALITIES)})市(?={_NAME}{{1,5}}?区)|(?:{'|'.join(p for p in PROVINCES if p not in MUNICIPALITIES)})(?![省市路街])")),
+    ("city", re.compile(rf"(?:{'|'.join(CITIES)})市?|{_NAME}{{2,4}}?(?:市|自治州|地区|盟)(?!场)|(?:{'|'.join(MUNICIPALITIES)})市?")),
+    ("district", re.compile(rf"{_NAME}{{1,5}}?(?:区|县|市|旗)(?![场委政])")),
+    ("devzone", re.compile(rf"{_NAME}{{2,10}}?(?:开发区|高新区|工业区|工业园区|园区|新区|保税区)")),
+    ("street", re.compile(rf"{_NAME}{{1,6}}?(?:街道|镇|乡)(?!路|街|村委)")),
+    ("community", re.compile(rf"{_NAME}{{1,6}}?(?:社区|居委会|村委会|(?<!新)(?<![一二三四五六七八九十\d])村)(?![路街道])")),
+    ("road", re.compile(rf"(?:{_NAME}{{1,10}}?(?:大道|大街|公路|路|街|巷|胡同|线)(?![道区镇心场厦楼店铺院园苑]))|\d+组")),
+    ("number", re.compile(r"\d+(?:-\d+)?(?:号|弄)|\d+(?=-\d+-)|\d+(?=$|[^\d\-号幢栋座单层楼室A-Za-z]|[^\d\-号幢栋座单层楼室A-Za-z#])")),
+    ("building", re.compile(r"[A-Za-z]?\d+[A-Za-z]?(?:号楼|幢|栋|座|#|号(?=\d))|[A-Za-z]?\d+[A-Za-z]?(?=-\d)")),
+    ("unit", re.compile(r"\d+单元|(?<=-)\d+(?=-\d)")),
+    ("floor", re.compile(r"-?\d+(?:层|楼)")),
+    ("room", re.compile(r"(?:-)?[A-Za-z]?\d+[A-Za-z]?(?:室|号|铺|户)?")),
+]
+_HOUSE_AFTER_NUMBER = re.compile(r"[A-Za-z]?\d+[A-Za-z]?号(?!楼)")
+_RANK = {name: i for i, (name, _) in enumerate(_PATTERNS)}
+_NAME_CHUNK = re.compile(r"[^\d\-]+?(?=[A-Za-z]?\d|-|$)")
+_NUMBERED_PARTS = ("number", "building", "unit", "floor", "room")
+
+
+@dataclass
+class ParsedAddress:
+    """The parts of one address; numbered parts without their markers (12幢 → building '12')."""
+
+    province: str | None = None
+    city: str | None = None
+    district: str | None = None
+    devzone: str | None = None
+    street: str | None = None
+    community: str | None = None
+    road: str | None = None
+    number: str | None = None
+    compound: str | None = None
+    building: str | None = None
+    unit: str | None = None
+    floor: str | None = None
+    room: str | None = None
+    rest: str | None = None
+
+    def as_dict(self) -> dict[str, str | None]:
+        return asdict(self)
+
+    @property
+    def filled(self) -> int:
+        return sum(1 for f in fields(self) if f.name != "rest" and getattr(self, f.name))
+
+
+# The rank a compound (POI name) sits at: after the road number, before the building.
+_COMPOUND_RANK = _RANK["number"]
+
+
+def parse(text: str) -> ParsedAddress:
+    """Split an address into parts; never raises (an unreadable address comes back mostly empty)."""
+    s = normalise(text)
+    out = ParsedAddress()
+    pos, last = 0, -1
+    seen_values: set[str] = set()
+    rest: list[str] = []
+    while pos < len(s):
+        if s[pos] == "-":
+            pos += 1
+            continue
+        # A repeated administrative name (杭州市余杭区杭州市余杭区) is redundant: skip it.
+        repeat = next((v for v in seen_values if len(v) > 1 and s.startswith(v, pos)), None)
+        if repeat:
+            pos += len(repeat)
+            continue
+        taken = False
+        for name, pattern in _PATTERNS:
+            rank = _RANK[name]
+            if rank <= last:
+                continue
+            if name == "number" and out.road is None:
+                continue
+            m = pattern.match(s, pos)
+            if name == "building" and not m and out.number is not None:
+                m = _HOUSE_AFTER_NUMBER.match(s, pos)  # 832弄125号: the 125号 is the building
+            if not m or not m.group(0):
+                continue
+            value = m.group(0)
+            if name == "district" and value.endswith(_BAD_DISTRICT_END):
+                continue
+            if name == "room" and not re.search(r"\d", value):
+                continue
+            setattr(out, name, value.lstrip("-"))
+            seen_values.add(value)
+            pos, last, taken = m.end(), rank, True
+            break
+        if taken:
+            continue
+        m = _NAME_CHUNK.match(s, pos)
+        chunk = m.group(0) if m and m.group(0) else s[pos]
+        if out.compound is None and last <= _RANK["building"]:
+            out.compound = chunk
+            last = max(last, _COMPOUND_RANK)
+        else:
+            rest.append(chunk)
+        pos += len(chunk)
+    for name in _NUMBERED_PARTS:
+        setattr(out, name, canonical_number(getattr(out, name)))
+    out.rest = "".join(rest) or None
+    return out
