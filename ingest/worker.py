@@ -23,7 +23,7 @@ import redis
 
 from core.config import Settings, settings
 from core.redis_client import RedisLike, connect
-from core.events import InvalidEvent, dead_letter_key, landed_key, parse_fields, stream_key
+from core.events import InvalidEvent, dead_letter_key, landed_key, stream_key, validate_fields
 from ingest.live_state import LiveState
 from ingest.writer import LandedSummary, compound_grids, ensure_partitions, known_gates, land
 
@@ -138,11 +138,12 @@ class IngestWorker:
         now = dt.datetime.now(dt.timezone.utc)
         for key, mid, fields in messages:
             try:
-                event = parse_fields(fields, now)
-                if event.gate_id not in self._gates:
+                event = validate_fields(fields, now)
+                gate_id = int(event["gate_id"])
+                if gate_id not in self._gates:
                     self._refresh_reference()  # a gate added since start
-                if event.gate_id not in self._gates:
-                    raise InvalidEvent(f"unknown gate {event.gate_id}", record=str(event.event_id))
+                if gate_id not in self._gates:
+                    raise InvalidEvent(f"unknown gate {gate_id}", record=event["event_id"])
                 good.append(event)
                 good_ids.append((key, mid))
             except InvalidEvent as exc:

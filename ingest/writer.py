@@ -7,12 +7,11 @@ replayed after a crash (committed but not acked) changes nothing.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import psycopg
 
-from core.events import GateEvent
 
 COLUMNS = (
     "event_id", "ts", "gate_id", "compound_id", "key_site_id", "direction", "method", "result",
@@ -83,19 +82,29 @@ class LandedSummary:
     last_seen: dict[int, int] = field(default_factory=dict)  # person id → epoch seconds
 
 
-def land(conn: psycopg.Connection, events: Sequence[GateEvent]) -> LandedSummary:
-    """Write one batch in one transaction; returns what was new. Raises on any DB error
-    (nothing committed then: the caller retries the same batch or dies without acking)."""
+def copy_line(f: Mapping[str, str]) -> str:
+    """One validated event (core.events.validate_fields) as a line of COPY text: no objects in between."""
+    raw_reason = f.get("reason")
+    reason = (
+        raw_reason.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+        if raw_reason else "\\N"
+    )
+    return "\t".join((
+        f["event_id"], f["ts"], f["gate_id"], f.get("compound_id") or "\\N", f.get("key_site_id") or "\\N",
+        f["direction"], f["method"], f["result"], f.get("person_id") or "\\N", f.get("pass_id") or "\\N",
+        f.get("stranger_id") or "\\N", f.get("score") or "\\N", reason,
+    ))
+
+
+def land(conn: psycopg.Connection, events: Sequence[Mapping[str, str]]) -> LandedSummary:
+    """Write one batch of validated events in one transaction; returns what was new. Raises on any DB
+    error (nothing committed then: the caller retries the same batch or dies without acking)."""
     summary = LandedSummary()
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(_STAGE)
         cur.execute(_NEW)
         with cur.copy(f"COPY ingest_stage ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-            for e in events:
-                copy.write_row(
-                    (e.event_id, e.ts, e.gate_id, e.compound_id, e.key_site_id, e.direction, e.method, e.result,
-                     e.person_id, e.pass_id, e.stranger_id, e.score, e.reason)
-                )
+            copy.write("\n".join(map(copy_line, events)) + "\n")
         cur.execute(_LAND)
         cur.execute(_ROLLUP)
         cur.execute(_SUMMARY)
