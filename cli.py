@@ -18,6 +18,7 @@ def _registrars() -> list[Registrar]:
     from geodata import commands as geodata_commands
 
     registrars: list[Registrar] = [geodata_commands.register]
+    registrars.append(__import__("geodata.import_commands", fromlist=["register"]).register)
     for module in ("gate_bridge.commands", "ingest.commands", "analytics.commands", "dashboard.commands"):
         try:
             mod = __import__(module, fromlist=["register"])

@@ -74,7 +74,10 @@ def _geometry(ctx: Context, f: Feature, kinds: tuple[str, ...], record: str) -> 
 def import_regions(ctx: Context, source: FeatureFile) -> int:
     rows: list[tuple[RegionLevel, Feature, str]] = []
     for f in source.features:
-        code = region_code(first(f.props, "code", "adcode", "区划代码", "编码"))
+        code = region_code(first(f.props, "code", "adcode", "区划代码", "编码", "id"))
+        if f.error:  # said first: an unclosed ring is the news, whatever else is wrong with the row
+            ctx.report.reject(f.row, f"region {code or first(f.props, 'name') or f.row}", "geometry", f.error)
+            continue
         if not code:
             ctx.report.reject(f.row, f"row {f.row}", "code", "no region code (columns code or adcode)")
             continue
