@@ -53,7 +53,7 @@ class _Areas:
 
 
 def _floors(ctx: Context, props: dict[str, Any]) -> tuple[int | None, str | None]:
-    floors = as_int(first(props, "floors", "building:levels", "levels", "层数", "floor_count"))
+    floors = as_int(first(props, "floors", "building:levels", "building_l", "levels", "层数", "floor_count"))
     if floors is not None:
         return floors, None
     height = as_float(first(props, "height_m", "height", "高度"))

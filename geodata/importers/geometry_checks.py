@@ -34,9 +34,12 @@ def _shoelace_area(geom: BaseGeometry) -> float:
 
 
 def checked(
-    geom: BaseGeometry, *, kinds: tuple[str, ...], src: SourceCRS, row: int, record: str, report: Report
+    geom: BaseGeometry | None, *, kinds: tuple[str, ...], src: SourceCRS, row: int, record: str, report: Report
 ) -> BaseGeometry | None:
     """The feature's geometry in WGS84, valid and of one of ``kinds``; None (and a report line) if not."""
+    if geom is None:
+        report.reject(row, record, "geometry", "the feature has no geometry")
+        return None
     try:
         geom = to_wgs84(geom, src)
     except Exception as exc:  # pyproj/numpy failures on garbage coordinates

@@ -94,9 +94,7 @@ def read_features(path: Path | str, *, layer: str | int | None = None) -> Featur
     for i, wkb in enumerate(geometries):
         props = {name: _plain(columns[j][i]) for j, name in enumerate(names)}
         geom, error = None, None
-        if wkb is None:
-            error = "the feature has no geometry"
-        else:
+        if wkb is not None:
             try:
                 geom = shapely.from_wkb(wkb)
             except Exception as exc:  # shapely.errors.GEOSException
