@@ -164,7 +164,8 @@ def main() -> None:
     print(f"ingest: {n} events with {args.workers} worker process(es): {rate:,.0f} events/s sustained "
           f"(first to last commit {seconds:.2f} s, batches of {cfg.ingest_batch_size})")
 
-    ceiling = insert_ceiling_rows_per_s(cfg.psycopg_dsn, n, gates[0], compound)
+    # The ceiling varies run to run on a shared 2-core machine: take the best of three (a conservative ratio).
+    ceiling = max(insert_ceiling_rows_per_s(cfg.psycopg_dsn, n, gates[0], compound) for _ in range(3))
     print(f"ceiling: INSERT … SELECT generate_series of {n} rows = {ceiling:,.0f} rows/s; ratio {rate / ceiling:.2f}")
 
     latency_cfg = dataclasses.replace(cfg, ingest_batch_ms=50)

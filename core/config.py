@@ -63,7 +63,7 @@ def settings() -> Settings:
         # Streams gp:events:{0..N-1}; a compound's events go to shard compound_id mod N.
         stream_shards=max(1, int(_env("GRIDPULSE_STREAM_SHARDS", "1"))),
         # The ingest worker commits when a batch is this big or this old, whichever comes first.
-        ingest_batch_size=int(_env("GRIDPULSE_INGEST_BATCH_SIZE", "5000")),
+        ingest_batch_size=int(_env("GRIDPULSE_INGEST_BATCH_SIZE", "10000")),
         ingest_batch_ms=int(_env("GRIDPULSE_INGEST_BATCH_MS", "200")),
         # Messages pending this long at a consumer are taken over (XAUTOCLAIM): it is presumed dead.
         ingest_claim_idle_ms=int(_env("GRIDPULSE_INGEST_CLAIM_IDLE_MS", "15000")),
