@@ -2,7 +2,8 @@
 
 The score is a weighted agreement of parsed parts, weighted by how much each part narrows the
 place down: a room or building number is worth more than a district name. Administrative parts a
-person left out (no district, no street) cost nothing, because people omit them all the time; fine
+person left out (no district, no street; the road when the compound is given, or the other way
+round) cost nothing, because people omit them all the time; fine
 parts that differ, or that one side has and the other lacks, count against the match, because
 "3幢" and "3幢2单元501室" are different places. Names are compared with a character-sequence ratio
 so that 清河新寓二村 and 清河新寓2村 (or a dropped 小区) still agree.
@@ -43,6 +44,18 @@ def _name_similarity(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, a, b).ratio()
 
 
+def _omittable(messy: ParsedAddress, part: str) -> bool:
+    """Parts people leave out without meaning another place: administrative levels, and one of the two
+    locators (road + number, or the compound) when the other is given."""
+    if part in ADMIN_PARTS:
+        return True
+    if part in ("road", "number"):
+        return messy.compound is not None
+    if part == "compound":
+        return messy.road is not None and messy.number is not None
+    return False
+
+
 def score(messy: ParsedAddress, standard: ParsedAddress) -> float:
     """0–1 agreement of two parsed addresses (see the module docstring for the rules)."""
     total = got = 0.0
@@ -50,7 +63,7 @@ def score(messy: ParsedAddress, standard: ParsedAddress) -> float:
         a, b = getattr(messy, part), getattr(standard, part)
         if a is None and b is None:
             continue
-        if a is None and part in ADMIN_PARTS:
+        if a is None and _omittable(messy, part):
             continue  # omitted by the writer: no evidence either way
         total += weight
         if a is None or b is None:
