@@ -31,7 +31,7 @@ CITIES = (
 MUNICIPALITIES = ("北京", "天津", "上海", "重庆")
 
 _NAME = r"[^\d\-A-Za-z#]"  # a character of a place name (numbers end names)
-_BAD_DISTRICT_END = ("开发区", "园区", "小区", "社区", "景区", "校区", "厂区", "新区", "城区", "商区", "高新区", "保税区", "工业区", "服务区", "街区")
+_BAD_DISTRICT_END = ("开发区", "园区", "小区", "社区", "景区", "校区", "厂区", "商区", "高新区", "保税区", "工业区", "服务区", "街区")
 
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("province", re.compile(rf"(?:{'|'.join(PROVINCES)})省|{_AUTONOMOUS}|(?:{'|'.join(MUNICIPALITIES)})市(?={_NAME}{{1,5}}?区)|(?:{'|'.join(p for p in PROVINCES if p not in MUNICIPALITIES)})(?![省市路街])")),
@@ -42,12 +42,13 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("community", re.compile(rf"{_NAME}{{1,6}}?(?:社区|居委会|村委会|(?<!新)(?<![一二三四五六七八九十\d])村)(?![路街道])")),
     ("road", re.compile(rf"(?:{_NAME}{{1,10}}?(?:大道|大街|公路|路|街|巷|胡同|线)(?![道区镇心场厦楼店铺院园苑]))|\d+组")),
     ("number", re.compile(r"\d+(?:-\d+)?(?:号|弄)|\d+(?=-\d+-)|\d+(?=$|[^\d\-号幢栋座单层楼室A-Za-z]|[^\d\-号幢栋座单层楼室A-Za-z#])")),
-    ("building", re.compile(r"[A-Za-z]?\d+[A-Za-z]?(?:号楼|幢|栋|座|#|号(?=\d))|[A-Za-z]?\d+[A-Za-z]?(?=-\d)")),
+    ("building", re.compile(r"[A-Za-z](?:座|栋|幢)|[A-Za-z]?\d+[A-Za-z]?(?:号楼|幢|栋|座|#|号(?=\d))|[A-Za-z]?\d+[A-Za-z]?(?=-\d)")),
     ("unit", re.compile(r"\d+单元|(?<=-)\d+(?=-\d)")),
     ("floor", re.compile(r"-?\d+(?:层|楼)")),
     ("room", re.compile(r"(?:-)?[A-Za-z]?\d+[A-Za-z]?(?:室|号|铺|户)?")),
 ]
 _HOUSE_AFTER_NUMBER = re.compile(r"[A-Za-z]?\d+[A-Za-z]?号(?!楼)")
+_REPEATABLE = frozenset({"province", "city", "district", "devzone", "street", "community", "road"})
 _RANK = {name: i for i, (name, _) in enumerate(_PATTERNS)}
 _NAME_CHUNK = re.compile(r"[^\d\-]+?(?=[A-Za-z]?\d|-|$)")
 _NUMBERED_PARTS = ("number", "building", "unit", "floor", "room")
@@ -117,8 +118,11 @@ def parse(text: str) -> ParsedAddress:
                 continue
             if name == "room" and not re.search(r"\d", value):
                 continue
+            if name == "room" and out.road is None and out.building is None and value.endswith("号"):
+                name = "number"  # 杨公堤43号: a house number after an unmarked road, not a room
             setattr(out, name, value.lstrip("-"))
-            seen_values.add(value)
+            if name in _REPEATABLE:
+                seen_values.add(value)
             pos, last, taken = m.end(), rank, True
             break
         if taken:

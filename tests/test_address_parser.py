@@ -1,0 +1,57 @@
+"""The address parser on the messes people write; its corpus accuracy is a benchmark figure, not a test."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from geodata.addresses.normalise import chinese_to_int, normalise
+from geodata.addresses.parser import parse
+
+
+@pytest.mark.parametrize("text, expected", [("十二", 12), ("二十三", 23), ("一百零五", 105), ("三", 3), ("一二〇一", 1201), ("两", 2)])
+def test_chinese_numerals(text: str, expected: int) -> None:
+    assert chinese_to_int(text) == expected
+
+
+def test_normalise_full_width_numerals_and_typos() -> None:
+    assert normalise("清河新寓二村十二撞三单元５０１室") == "清河新寓二村12幢3单元501室"
+    assert normalise("11撞") == "11幢"
+
+
+def test_full_address_with_every_level() -> None:
+    p = parse("江苏省南京市玄武区梅园新村街道长江路２９２号清河新寓二村十二撞三单元五楼５０１室")
+    assert (p.province, p.city, p.district, p.street) == ("江苏省", "南京市", "玄武区", "梅园新村街道")
+    assert (p.road, p.number, p.compound) == ("长江路", "292", "清河新寓二村")
+    assert (p.building, p.unit, p.floor, p.room) == ("12", "3", "5", "501")
+
+
+@pytest.mark.parametrize("text, parts", [
+    ("浙江省杭州市滨江区缤纷北苑47-6-746", {"compound": "缤纷北苑", "building": "47", "unit": "6", "room": "746"}),
+    ("凯润金城6栋", {"compound": "凯润金城", "building": "6"}),
+    ("测试小区1号楼2单元1102", {"compound": "测试小区", "building": "1", "unit": "2", "room": "1102"}),
+    ("鼓楼区中山路169号", {"district": "鼓楼区", "road": "中山路", "number": "169"}),
+    ("浙江省杭州市余杭区杭州市余杭区闲林街道五常大道", {"district": "余杭区", "street": "闲林街道", "road": "五常大道"}),
+    ("金华永康市方岩镇下宅村万里公路832弄125号", {"city": "金华", "district": "永康市", "community": "下宅村", "number": "832", "building": "125"}),
+    ("B座3层", {"building": "B", "floor": "3"}),
+])
+def test_missing_levels_and_dashed_forms(text: str, parts: dict[str, str]) -> None:
+    got = parse(text).as_dict()
+    assert {k: got[k] for k in parts} == parts
+
+
+def test_never_raises_on_garbage() -> None:
+    for text in ["", "-", "？？", "123", "ＡＢＣ"]:
+        parse(text)
+
+
+def test_osm_addresses_from_shared(shared_dir: Path) -> None:
+    """Extra, on shared/ data: the real OSM addr:* rows parse into road and number where they have them."""
+    import csv
+
+    rows = list(csv.DictReader(open(shared_dir / "geodata/addresses/osm_addr_tags_gulou_xuanwu.csv", encoding="utf-8")))
+    with_street = [r for r in rows if r["addr:street"] and r["addr:housenumber"]]
+    parsed = [parse(f"{r['addr:city']}{r['district']}{r['addr:street']}{r['addr:housenumber']}".replace("号号", "号"))
+              for r in with_street]
+    assert sum(p.road is not None and p.number is not None for p in parsed) >= 0.6 * len(with_street)
+    assert parse("11撞").building is None or parse("某小区11撞").building == "11"
