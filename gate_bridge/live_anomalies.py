@@ -1,6 +1,7 @@
 """Anomalies injected into the live street, with ground truth, the way the seeder injects them: an
 elderly resident stops going out, a stranger keeps trying the same gate, a crowd floods a key site, a
-supervised person enters another compound at night. Ground truth goes to schema `truth` (starts now),
+supervised person enters another compound, a visitor does not leave, a floating resident leaves for good.
+(Group rentals and utility anomalies stay seeded only: the live street creates no grants or meter readings.) Ground truth goes to schema `truth` (starts now),
 which no rule reads; the rules that catch them run on the live data like on any other."""
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sqlalchemy import text
 from core.events import GateEvent, uuid7
 from geodata.db import transaction
 
-KINDS = ("elderly_inactive", "arrival_registration", "keysite_surge", "correction_movement")
+KINDS = ("elderly_inactive", "arrival_registration", "keysite_surge", "correction_movement", "visitor_overstay", "departure")
 
 
 @dataclass
@@ -31,6 +32,8 @@ class LiveInjector:
     every_sim_minutes: float = 120.0
     rng: np.random.Generator = field(default_factory=np.random.default_rng)
     frozen: set[int] = field(default_factory=set)  # residents who stopped going out
+    gone: set[int] = field(default_factory=set)  # residents who left for good (no activity at all)
+    overstay_wanted: bool = False
     loiterers: list[Loiterer] = field(default_factory=list)
     injected: list[tuple[str, str, int]] = field(default_factory=list)
     _since_last: float = 0.0
@@ -52,6 +55,28 @@ class LiveInjector:
                     self._truth("arrival_registration", "stranger", int(uuid.UUID(loiterer.stranger_id).int >> 65), now,
                                 stranger_id=loiterer.stranger_id, compound_id=loiterer.compound_id)
                     loiterer.truth_written = True
+
+    def _visitor_overstay(self, sim, now: dt.datetime) -> None:  # noqa: ANN001
+        self.overstay_wanted = True  # the next visitor who comes in will not leave
+
+    def take_overstay(self, pass_id: uuid.UUID, dwelling_id: int, now: dt.datetime) -> bool:
+        if not self.overstay_wanted:
+            return False
+        self.overstay_wanted = False
+        self._truth("visitor_overstay", "dwelling", dwelling_id, now, pass_id=str(pass_id))
+        return True
+
+    def _departure(self, sim, now: dt.datetime) -> None:  # noqa: ANN001
+        """A floating resident leaves for good; their permit runs out within the quarter."""
+        candidates = [r for r in sim.residents if r.floating and r.person_id not in self.gone and r.person_id not in self.frozen]
+        if not candidates:
+            return
+        r = candidates[int(self.rng.integers(0, len(candidates)))]
+        self.gone.add(r.person_id)
+        expiry = (now + dt.timedelta(days=60)).date()
+        with transaction() as s:
+            s.execute(text("UPDATE person SET temp_residence_expiry = :e WHERE id = :p"), {"e": expiry, "p": r.person_id})
+        self._truth("departure", "person", r.person_id, now, expiry=expiry.isoformat())
 
     def _elderly_inactive(self, sim, now: dt.datetime) -> None:  # noqa: ANN001
         candidates = [r for r in sim.residents if r.elderly_alone and r.inside and r.person_id not in self.frozen]

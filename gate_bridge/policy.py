@@ -168,9 +168,11 @@ class GatePolicy:
         return self._emit(gate_id, direction, Decision("open", "manual", person_id=person_id),
                           now or dt.datetime.now(dt.timezone.utc))
 
-    def exit(self, gate_id: int, method: str = "count", person_id: int | None = None, now: dt.datetime | None = None) -> Decision:
-        """Exit is frictionless but recorded."""
-        return self._emit(gate_id, "out", Decision("open", method, person_id=person_id), now or dt.datetime.now(dt.timezone.utc))
+    def exit(self, gate_id: int, method: str = "count", person_id: int | None = None, now: dt.datetime | None = None,
+             pass_id: uuid.UUID | None = None) -> Decision:
+        """Exit is frictionless but recorded (a visitor's exit names their pass, so overstays can be seen)."""
+        return self._emit(gate_id, "out", Decision("open", method, person_id=person_id, pass_id=_s(pass_id)),
+                          now or dt.datetime.now(dt.timezone.utc))
 
     def _emit(self, gate_id: int, direction: str, decision: Decision, now: dt.datetime,
               stranger_id: uuid.UUID | None = None) -> Decision:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from core.config import Settings, load_secrets, settings
 from core.events import GateEvent, uuid7
 from gate_bridge.live_anomalies import LiveInjector
 from gate_bridge.policy import GatePolicy
-from gate_bridge.qr_codes import resident_code
+from gate_bridge.qr_codes import resident_code, visitor_code
 from gate_bridge.service import build_policy
 from geodata.db import raw_connection, transaction
 
@@ -57,6 +58,25 @@ class Resident:
     photos: list[Path] | None = None  # real photos of a stand-in face: entries go through the photo pipeline
     elderly_alone: bool = False
     supervised: bool = False
+    floating: bool = False
+
+
+@dataclass
+class Visit:
+    pass_id: uuid.UUID
+    compound_id: int
+    leave_at: float  # simulated minutes since start
+
+
+def _owners_by_compound() -> dict[int, list[tuple[int, int]]]:
+    with transaction() as s:
+        rows = s.execute(text(
+            """SELECT b.compound_id, o.dwelling_id, o.person_id FROM ownership o JOIN dwelling d ON d.id = o.dwelling_id
+               JOIN building b ON b.id = d.building_id WHERE b.compound_id IS NOT NULL ORDER BY o.id""")).all()
+    owners: dict[int, list[tuple[int, int]]] = {}
+    for cid, dwelling_id, person_id in rows:
+        owners.setdefault(cid, []).append((dwelling_id, person_id))
+    return owners
 
 
 def load_street() -> tuple[list[Resident], dict[int, list[int]], list[tuple[int, int]]]:
@@ -67,7 +87,8 @@ def load_street() -> tuple[list[Resident], dict[int, list[int]], list[tuple[int,
                       EXISTS (SELECT 1 FROM person_tag t WHERE t.person_id = p.id AND t.tag = 'student') AS student,
                       EXISTS (SELECT 1 FROM person_tag t WHERE t.person_id = p.id AND t.tag = 'elderly_alone') AS alone,
                       EXISTS (SELECT 1 FROM person_tag t WHERE t.person_id = p.id AND t.tag = 'community_correction'
-                              AND t.legal_basis_expiry >= current_date) AS supervised
+                              AND t.legal_basis_expiry >= current_date) AS supervised,
+                      p.residence_kind = 'floating' AS floating
                FROM person p JOIN dwelling d ON d.id = p.home_dwelling_id JOIN building b ON b.id = d.building_id
                WHERE b.compound_id IS NOT NULL ORDER BY p.id""")).all()
         gates: dict[int, list[int]] = {}
@@ -75,9 +96,9 @@ def load_street() -> tuple[list[Resident], dict[int, list[int]], list[tuple[int,
             gates.setdefault(cid, []).append(gid)
         counters = [tuple(r) for r in s.execute(text("SELECT id, key_site_id FROM gate WHERE key_site_id IS NOT NULL ORDER BY id"))]
     residents = []
-    for pid, cid, age, student, alone, supervised in rows:
+    for pid, cid, age, student, alone, supervised, floating in rows:
         role = "student" if student else "elderly" if age >= 65 else "commuter" if 22 <= age < 60 else "other"
-        residents.append(Resident(pid, cid, role, inside=True, elderly_alone=alone, supervised=supervised))
+        residents.append(Resident(pid, cid, role, inside=True, elderly_alone=alone, supervised=supervised, floating=floating))
     return residents, gates, counters
 
 
@@ -166,6 +187,9 @@ class Simulator:
             self.by_role.setdefault(r.role, []).append(r)
         self.decisions: dict[str, int] = {"open": 0, "deny": 0}
         self.injector = (LiveInjector(inject_every_sim_minutes, self.rng) if inject_every_sim_minutes else None)
+        self.owners = _owners_by_compound()
+        self.visits: list[Visit] = []
+        self.sim_minutes = 0.0
 
     def _count(self, result: str) -> None:
         self.decisions[result] = self.decisions.get(result, 0) + 1
@@ -185,7 +209,8 @@ class Simulator:
                 for _ in range(int(self.rng.poisson(len(people) * share * sim_minutes / 60))):
                     r = people[int(self.rng.integers(0, len(people)))]
                     stays_in = self.injector is not None and r.person_id in self.injector.frozen
-                    if r.inside == leaving and not (leaving and stays_in):
+                    gone = self.injector is not None and r.person_id in self.injector.gone
+                    if r.inside == leaving and not (leaving and stays_in) and not gone:
                         self._pass(r, leaving, now)
         daytime = 8 <= hour < 21
         for cid, policy in self.policies.items():
@@ -194,6 +219,8 @@ class Simulator:
             if self.rng.random() < 0.15 * sim_minutes / 60:
                 face = self.rng.normal(size=512).astype(np.float32)  # someone nobody enrolled
                 self._count(policy.face_template(self._gate(cid), face, now).result)
+        self.sim_minutes += sim_minutes
+        self._visitors(now, sim_minutes, daytime)
         any_policy = next(iter(self.policies.values()), None)
         for gate_id, site_id in self.counters:
             for _ in range(int(self.rng.poisson((90 if daytime else 10) * sim_minutes / 60))):
@@ -204,6 +231,35 @@ class Simulator:
         if self.injector is not None:
             self.injector.tick(self, now, sim_minutes)
         return sum(self.decisions.values()) - before
+
+    def _visitors(self, now: dt.datetime, sim_minutes: float, daytime: bool) -> None:
+        """Owners request passes in the app (a row in visitor_pass), visitors scan the signed code, and leave
+        an hour or three later, their exit naming the pass."""
+        for cid, policy in self.policies.items():
+            owners = self.owners.get(cid)
+            if not owners or not daytime:
+                continue
+            for _ in range(int(self.rng.poisson(0.8 * sim_minutes / 60))):
+                dwelling_id, owner_id = owners[int(self.rng.integers(0, len(owners)))]
+                pass_id = uuid.uuid4()
+                valid_to = now + dt.timedelta(hours=6)
+                with raw_connection() as conn:
+                    conn.execute(
+                        """INSERT INTO visitor_pass (id, dwelling_id, issued_by_person_id, visitor_name, visitor_id_hash,
+                                                     valid_from, valid_to, entries_allowed) VALUES (%s, %s, %s, '访客', %s, %s, %s, 1)""",
+                        (pass_id, dwelling_id, owner_id, self.rng.bytes(32), now - dt.timedelta(minutes=1), valid_to))
+                    conn.commit()
+                code = visitor_code(self._key, self._key_id, pass_id, cid, now - dt.timedelta(minutes=1), valid_to)
+                decision = policy.qr(self._gate(cid), code, now)
+                self._count(decision.result)
+                if decision.result == "open":
+                    stays = self.injector is not None and self.injector.take_overstay(pass_id, dwelling_id, now)
+                    if not stays:
+                        self.visits.append(Visit(pass_id, cid, self.sim_minutes + float(self.rng.uniform(60, 180))))
+        leaving = [v for v in self.visits if v.leave_at <= self.sim_minutes]
+        self.visits = [v for v in self.visits if v.leave_at > self.sim_minutes]
+        for v in leaving:
+            self._count(self.policies[v.compound_id].exit(self._gate(v.compound_id), "visitor_qr", None, now, pass_id=v.pass_id).result)
 
     def _pass(self, r: Resident, leaving: bool, now: dt.datetime) -> None:
         policy = self.policies[r.compound_id]

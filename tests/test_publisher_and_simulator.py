@@ -48,8 +48,9 @@ def test_the_simulated_street_passes_the_real_bridge_into_postgis(database_url: 
     sim = Simulator(cfg, speed=60, seed=5, face_share=0.5, outbox_dir=tmp_path, faces_dir=shared_dir / "faces")
     assert sim.enrolled > 0 and any(r.photos for r in sim.residents)
     morning = dt.datetime.now(LOCAL).replace(hour=8, minute=0).astimezone(dt.timezone.utc)
-    evening = morning.replace(hour=10)  # 18:00 local
-    made = sim.step(morning, sim_minutes=60) + sim.step(evening, sim_minutes=60)  # out in the morning, home at night
+    made = sim.step(morning, sim_minutes=60)  # out in the morning …
+    for hour in (17, 18, 19, 20):  # … home in the evening
+        made += sim.step(dt.datetime.now(LOCAL).replace(hour=hour, minute=0).astimezone(dt.timezone.utc), sim_minutes=60)
     assert made > 50
     stats = IngestWorker(cfg, consumer="t").run(idle_exit_s=0.5)
     assert stats.dead == 0 and stats.stored >= made  # + key-site counters, which are not decisions
@@ -75,25 +76,32 @@ def test_live_anomalies_are_injected_with_ground_truth_and_caught(database_url: 
     cfg = dataclasses.replace(settings(), redis_prefix=prefix)
     sim = Simulator(cfg, speed=60, seed=8, face_share=0.3, outbox_dir=tmp_path, inject_every_sim_minutes=30)
     now = dt.datetime.now(dt.timezone.utc)
-    for _ in range(4):  # four injections: elderly, stranger, key-site crowd, supervised person elsewhere
-        sim.step(now, sim_minutes=30)
+    start = dt.datetime.now(LOCAL).replace(hour=9, minute=0).astimezone(dt.timezone.utc)
+    for i in range(8):  # elderly, stranger, key-site crowd, supervised person elsewhere, overstay, departure
+        daytime = start + dt.timedelta(minutes=30 * i)
+        sim.step(daytime, sim_minutes=30)
     for _ in range(6):  # the stranger keeps coming back
         sim.injector.tick(sim, now, 720)
     IngestWorker(cfg, consumer="t").run(idle_exit_s=0.5)
     kinds = {k for k, _, _ in sim.injector.injected}
-    assert {"elderly_inactive", "arrival_registration", "keysite_surge", "correction_movement"} <= kinds
+    assert {"elderly_inactive", "arrival_registration", "keysite_surge", "correction_movement", "departure"} <= kinds
+    with transaction() as s:  # visitors came on signed passes and left naming them
+        visits = dict(s.execute(text(
+            "SELECT direction::text, count(*) FROM access_event WHERE method = 'visitor_qr' AND pass_id IS NOT NULL GROUP BY 1")).all())
+    assert visits.get("in", 0) > 0 and visits.get("out", 0) > 0
     with transaction() as s:
         live_truth = s.execute(text("SELECT count(*) FROM truth.injected_anomaly WHERE detail->>'live' = 'true'")).scalar_one()
         assert live_truth == len(sim.injector.injected)
         frozen = next(iter(sim.injector.frozen))
         assert s.execute(text("SELECT count(*) FROM access_event WHERE person_id = :p AND ts >= :n AND direction = 'out'"),
-                         {"p": frozen, "n": now}).scalar_one() == 0
+                         {"p": frozen, "n": start}).scalar_one() == 0
     from analytics.params import params
     from analytics.rules import RULES
 
-    with transaction() as s:
-        surges = {f.subject_id for f in RULES["keysite_surge"](s, now + dt.timedelta(seconds=1), params())}
-        moving = {f.subject_id for f in RULES["correction_movement"](s, now + dt.timedelta(seconds=1), params())}
+    with transaction() as s:  # each rule evaluated just after its injection, as the live watcher would
+        at = dict(s.execute(text("SELECT kind, max(starts_at) FROM truth.injected_anomaly GROUP BY kind")).all())
+        surges = {f.subject_id for f in RULES["keysite_surge"](s, at["keysite_surge"] + dt.timedelta(seconds=1), params())}
+        moving = {f.subject_id for f in RULES["correction_movement"](s, at["correction_movement"] + dt.timedelta(seconds=1), params())}
     truth = {(k, sid) for k, _, sid in sim.injector.injected}
     assert {("keysite_surge", sid) for sid in surges} <= truth and surges
     assert any(("correction_movement", sid) in truth for sid in moving)
