@@ -58,6 +58,10 @@ def test_elderly_inactive(world: dict) -> None:
     assert set(found) == {stuck, disabled}
     assert found[disabled]["_severity"] == "high" and found[stuck]["_severity"] == "medium"
     assert found[stuck]["days_without_exit"] == pytest.approx(3.1, abs=0.05)
+    with transaction() as s:  # the evidence links to the event it rests on
+        linked = s.execute(text("SELECT person_id, direction::text FROM access_event WHERE event_id = CAST(:e AS uuid)"),
+                           {"e": found[stuck]["events"][0]}).one()
+    assert tuple(linked) == (stuck, "out")
 
 
 def test_correction_movement_only_with_a_legal_basis_in_force(world: dict) -> None:
@@ -73,6 +77,7 @@ def test_correction_movement_only_with_a_legal_basis_in_force(world: dict) -> No
     found = fired("correction_movement")
     assert set(found) == {active}
     assert found[active]["reasons"] == ["night_movement"] and found[active]["night_events"] == 3
+    assert len(found[active]["events"]) == 3
     with pytest.raises(IntegrityError, match="supervision_needs_legal_basis"):
         with transaction() as s:
             s.add(PersonTag(person_id=quiet, tag=PersonTagKind.key_control, set_by="test"))

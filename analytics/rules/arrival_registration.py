@@ -36,6 +36,7 @@ def _strangers(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Find
         """
         SELECT e.stranger_id, e.compound_id, count(DISTINCT (e.ts AT TIME ZONE 'UTC')::date) AS days, count(*) AS sightings,
                min(e.ts) AS first_seen, max(e.ts) AS last_seen, c.geom IS NOT NULL AS has_geom,
+               (array_agg(e.event_id ORDER BY e.ts DESC))[1:10] AS events,
                ST_AsText(ST_PointOnSurface(c.geom)) AS point,
                (SELECT g.id FROM grid g WHERE ST_Covers(g.geom, ST_PointOnSurface(c.geom)) LIMIT 1) AS grid_id
         FROM access_event e JOIN compound c ON c.id = e.compound_id
@@ -59,6 +60,7 @@ def _strangers(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Find
                     "action": "should register", "stranger_id": str(r.stranger_id), "compound_id": r.compound_id,
                     "sources": {"sightings": {"days": r.days, "count": r.sightings, "first": r.first_seen.isoformat(),
                                                "last": r.last_seen.isoformat()}},
+                    "events": [str(e) for e in r.events],
                 },
             )
         )

@@ -29,6 +29,10 @@ def find(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Finding]:
         {PERSON_PLACE}
         CROSS JOIN LATERAL (
           SELECT max(e.ts) AS last_any,
+                 (array_agg(e.event_id ORDER BY e.ts DESC) FILTER (
+                   WHERE e.ts > CAST(:as_of AS timestamptz) - make_interval(days => :window) AND e.result = 'open'
+                     AND ((extract(hour FROM e.ts AT TIME ZONE :tz) >= :night_start OR extract(hour FROM e.ts AT TIME ZONE :tz) < :night_end)
+                          OR (e.direction = 'in' AND e.compound_id IS DISTINCT FROM b.compound_id))))[1:10] AS unusual_events,
                  count(*) FILTER (
                    WHERE e.ts > CAST(:as_of AS timestamptz) - make_interval(days => :window) AND e.result = 'open'
                      AND (extract(hour FROM e.ts AT TIME ZONE :tz) >= :night_start
@@ -64,6 +68,7 @@ def find(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Finding]:
                     "reasons": reasons, "last_gate_event": iso(r.last_any), "days_absent": round(absent_days, 1),
                     "night_events": r.night_events, "other_compounds": sorted(r.other_compounds or []),
                     "legal_basis": r.legal_basis, "legal_basis_expiry": r.legal_basis_expiry.isoformat(),
+                    "events": [str(e) for e in (r.unusual_events or [])],
                     "window_days": p.correction_window_days,
                 },
             )

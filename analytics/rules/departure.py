@@ -17,11 +17,11 @@ def find(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Finding]:
     result = rows(
         session,
         f"""
-        SELECT p.id, p.temp_residence_expiry, b.grid_id, ST_AsText(ST_PointOnSurface(b.geom)) AS point, act.last_any
+        SELECT p.id, p.temp_residence_expiry, b.grid_id, ST_AsText(ST_PointOnSurface(b.geom)) AS point, act.last_any, act.last_event
         FROM person p
         {PERSON_PLACE}
         CROSS JOIN LATERAL (
-          SELECT max(e.ts) AS last_any FROM access_event e
+          SELECT max(e.ts) AS last_any, (array_agg(e.event_id ORDER BY e.ts DESC))[1] AS last_event FROM access_event e
           WHERE e.person_id = p.id AND e.ts <= :as_of AND e.ts > CAST(:as_of AS timestamptz) - make_interval(days => :lookback)
         ) act
         WHERE p.residence_kind = 'floating'
@@ -39,6 +39,7 @@ def find(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Finding]:
             evidence={
                 "action": "verify departure", "temp_residence_expiry": r.temp_residence_expiry.isoformat(),
                 "last_gate_event": iso(r.last_any), "quiet_days": (as_of - r.last_any).days,
+                "events": [str(r.last_event)],
             },
         )
         for r in result

@@ -22,12 +22,13 @@ def find(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Finding]:
         session,
         f"""
         SELECT p.id, b.grid_id, ST_AsText(ST_PointOnSurface(b.geom)) AS point,
-               array_agg(DISTINCT t.tag::text) AS tags, act.last_out, act.last_any, act.n_recent_in
+               array_agg(DISTINCT t.tag::text) AS tags, act.last_out, act.last_out_event, act.last_any, act.n_recent_in
         FROM person p
         JOIN person_tag t ON t.person_id = p.id AND t.tag IN ('elderly_alone', 'disabled')
         {PERSON_PLACE}
         CROSS JOIN LATERAL (
           SELECT max(e.ts) FILTER (WHERE e.direction = 'out' AND e.result = 'open') AS last_out,
+                 (array_agg(e.event_id ORDER BY e.ts DESC) FILTER (WHERE e.direction = 'out' AND e.result = 'open'))[1] AS last_out_event,
                  max(e.ts) AS last_any,
                  count(*) FILTER (WHERE e.direction = 'in' AND e.ts > CAST(:as_of AS timestamptz) - make_interval(days => 3)) AS n_recent_in
           FROM access_event e
@@ -35,7 +36,7 @@ def find(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Finding]:
         ) act
         WHERE act.last_any IS NOT NULL
           AND coalesce(act.last_out, '-infinity') < CAST(:as_of AS timestamptz) - make_interval(secs => :inactive_s)
-        GROUP BY p.id, b.grid_id, b.geom, act.last_out, act.last_any, act.n_recent_in
+        GROUP BY p.id, b.grid_id, b.geom, act.last_out, act.last_out_event, act.last_any, act.n_recent_in
         """,
         as_of=as_of, lookback=p.lookback_days, inactive_s=p.inactive_days * 86400,
     )
@@ -51,6 +52,7 @@ def find(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Finding]:
                 subject_kind="person", subject_id=r.id, grid_id=r.grid_id, point_wkt=r.point,
                 evidence={
                     "tags": sorted(r.tags), "last_exit": iso(r.last_out), "last_gate_event": iso(r.last_any),
+                    "events": [str(r.last_out_event)] if r.last_out_event else [],
                     "days_without_exit": round(days, 1) if days is not None else None,
                     "threshold_days": p.inactive_days,
                 },

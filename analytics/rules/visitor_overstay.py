@@ -16,7 +16,7 @@ def find(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Finding]:
     result = rows(
         session,
         """
-        SELECT DISTINCT ON (e.pass_id) e.pass_id, e.ts AS entered, e.compound_id, v.dwelling_id, v.visitor_name,
+        SELECT DISTINCT ON (e.pass_id) e.pass_id, e.event_id, e.ts AS entered, e.compound_id, v.dwelling_id, v.visitor_name,
                b.grid_id, ST_AsText(ST_PointOnSurface(b.geom)) AS point
         FROM access_event e
         JOIN visitor_pass v ON v.id = e.pass_id
@@ -35,6 +35,7 @@ def find(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Finding]:
             rule=NAME, severity=Severity.low, confidence=0.7, subject_kind="dwelling", subject_id=r.dwelling_id,
             grid_id=r.grid_id, point_wkt=r.point, dedup_subject=f"pass:{r.pass_id}",
             evidence={"pass_id": str(r.pass_id), "entered": r.entered.isoformat(), "compound_id": r.compound_id,
+                      "events": [str(r.event_id)],
                       "hours_inside": round((as_of - r.entered).total_seconds() / 3600, 1)},
         )
         for r in result
