@@ -1,0 +1,122 @@
+"""Gate bridge speed: face decision latency (decode → detect → embed → match in a 5k gallery → policy →
+XADD) in process and through HTTP, p50/p95, beside the bare model pipeline (decode → detect → embed) as
+the machine's own floor in the same run; QR decisions per second; exact 1:N search at 1e3, 1e5, 1e6.
+
+Uses its own database (gridpulse_bench_gate) and Redis prefix (gpbench:). `--quick` does fewer rounds
+and stops 1:N at 1e5. Last line: one JSON object.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("GRIDPULSE_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/gridpulse_bench_gate")
+os.environ.setdefault("GRIDPULSE_REDIS_PREFIX", "gpbench:")
+
+import numpy as np  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+
+from bench.common import fresh_database  # noqa: E402
+from core.config import load_secrets, settings  # noqa: E402
+from gate_bridge.access_cache import key_hash  # noqa: E402
+from gate_bridge.api import create_api  # noqa: E402
+from gate_bridge.face_pipeline import FacePipeline, decode  # noqa: E402
+from gate_bridge.matching import Gallery  # noqa: E402
+from gate_bridge.qr_codes import resident_code  # noqa: E402
+from gate_bridge.service import build_policy  # noqa: E402
+from geodata.db import raw_connection, transaction  # noqa: E402
+from geodata.synthetic import run_seed  # noqa: E402
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--faces", default=str(ROOT.parent / "shared" / "faces"))
+    args = parser.parse_args()
+    rounds = 30 if args.quick else 150
+    cfg = dataclasses.replace(settings())
+    fresh_database(cfg.database_url)
+    run_seed(preset="tiny", seed=1, anchor=dt.date.today(), reset=True)
+    pipeline = FacePipeline()
+    photos = sorted(Path(args.faces).glob("obama/*.jpg"))
+    enrolled = pipeline.template(decode(photos[0].read_bytes())).embedding
+    rng = np.random.default_rng(0)
+    with transaction() as s:
+        gate = s.execute(text("SELECT id FROM gate WHERE compound_id = 1 ORDER BY id LIMIT 1")).scalar_one()
+        s.execute(text("UPDATE gate SET key_hash = :h WHERE id = :g"), {"h": key_hash("bench"), "g": gate})
+        residents = s.execute(text(
+            """SELECT p.id FROM person p JOIN dwelling d ON d.id = p.home_dwelling_id JOIN building b ON b.id = d.building_id
+               WHERE b.compound_id = 1 ORDER BY p.id""")).scalars().all()
+    with raw_connection() as conn, conn.cursor() as cur, cur.copy(
+        "COPY face_template (person_id, library, model_version, embedding, consent_at) FROM STDIN"
+    ) as copy:  # a 5,000-template gallery: the real face plus 4,999 others spread over the residents
+        copy.write_row((residents[0], "app", "w600k_mbf", [float(x) for x in enrolled], dt.datetime.now(dt.timezone.utc)))
+        for i in range(4999):
+            v = rng.normal(size=512)
+            copy.write_row((residents[1 + i % (len(residents) - 1)], "app", "w600k_mbf", [float(x) for x in v / np.linalg.norm(v)],
+                            dt.datetime.now(dt.timezone.utc)))
+    policy = build_policy(1, cfg, outbox_path=Path("/tmp/gp-bench-outbox.sqlite3"))
+    client = TestClient(create_api(policy, pipeline))
+    probe = photos[1].read_bytes()
+
+    bare, in_process, http = [], [], []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        pipeline.template(decode(probe))
+        bare.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        decision = policy.face_template(gate, pipeline.template(decode(probe)).embedding)
+        in_process.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        res = client.post(f"/v1/gates/{gate}/face", content=probe, headers={"X-Gate-Key": "bench", "Content-Type": "image/jpeg"})
+        http.append(time.perf_counter() - t)
+    assert decision.result == "open" and res.json()["result"] == "open", "the enrolled face should open"
+    print(f"face decision, gallery {len(policy.cache.snapshot.gallery)}: bare pipeline p50/p95 {pct(bare, .5):.0f}/{pct(bare, .95):.0f} ms; "
+          f"in process {pct(in_process, .5):.0f}/{pct(in_process, .95):.0f} ms; HTTP {pct(http, .5):.0f}/{pct(http, .95):.0f} ms")
+
+    key, kid = load_secrets().qr_signing_key, load_secrets().qr_key_id
+    codes = [resident_code(key, kid, residents[i % len(residents)], 1) for i in range(2000 if args.quick else 10000)]
+    t = time.perf_counter()
+    opened = sum(policy.qr(gate, c).result == "open" for c in codes)
+    qr_rate = len(codes) / (time.perf_counter() - t)
+    print(f"QR decisions: {qr_rate:,.0f}/s in process ({opened} of {len(codes)} opened; each single-use, each an event)")
+
+    searches = {}
+    for n in ((1_000, 100_000) if args.quick else (1_000, 100_000, 1_000_000)):
+        matrix = rng.standard_normal((n, 512), dtype=np.float32)
+        matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+        gallery = Gallery(np.arange(n), matrix)
+        queries = matrix[rng.integers(0, n, 20)] + rng.normal(scale=0.02, size=(20, 512)).astype(np.float32)
+        t = time.perf_counter()
+        found = [gallery.best(q).person_id for q in queries]
+        ms = (time.perf_counter() - t) / len(queries) * 1000
+        exact = [int(np.argmax(matrix @ q)) for q in queries]
+        searches[n] = {"ms": round(ms, 2), "recall": float(np.mean(np.equal(found, exact)))}
+        print(f"1:N exact search over {n:,}: {ms:.1f} ms per query, recall {searches[n]['recall']:.2f} (exact search)")
+        del matrix, gallery
+    print(json.dumps({
+        "benchmark": "gate", "gallery": len(policy.cache.snapshot.gallery), "rounds": rounds,
+        "bare_p50_ms": round(pct(bare, .5), 1), "bare_p95_ms": round(pct(bare, .95), 1),
+        "in_process_p50_ms": round(pct(in_process, .5), 1), "in_process_p95_ms": round(pct(in_process, .95), 1),
+        "http_p50_ms": round(pct(http, .5), 1), "http_p95_ms": round(pct(http, .95), 1),
+        "ratio_in_process_p95_to_bare": round(pct(in_process, .95) / pct(bare, .95), 2),
+        "qr_decisions_per_s": round(qr_rate), "search": searches,
+    }))
+
+
+if __name__ == "__main__":
+    main()
