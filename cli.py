@@ -16,9 +16,9 @@ Registrar = Callable[[argparse._SubParsersAction], None]
 
 def _registrars() -> list[Registrar]:
     from geodata import commands as geodata_commands
+    from geodata import import_commands
 
-    registrars: list[Registrar] = [geodata_commands.register]
-    registrars.append(__import__("geodata.import_commands", fromlist=["register"]).register)
+    registrars: list[Registrar] = [geodata_commands.register, import_commands.register]
     for module in ("gate_bridge.commands", "ingest.commands", "analytics.commands", "dashboard.commands"):
         try:
             mod = __import__(module, fromlist=["register"])
