@@ -54,7 +54,7 @@ def _gate_key(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bridge", help="serve one compound's gate bridge (QR and face-template decisions, events)")
+    p = sub.add_parser("bridge", help="serve one compound's gate bridge (QR, face photo and face template decisions; events)")
     p.add_argument("--compound", type=int, required=True, help="compound id")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8060)

@@ -98,7 +98,7 @@ def _region_visible(viewer: Viewer, code: str) -> bool:
     return any(p.startswith(prefix) for p in viewer.prefixes)
 
 
-def _deny(session: Session, viewer: Viewer, subject: str, message: str) -> AccessDenied:
+def deny(session: Session, viewer: Viewer, subject: str, message: str) -> AccessDenied:
     """Record a refused access in its own transaction (the caller's rolls back), then return the error."""
     with Session(session.get_bind()) as own, own.begin():
         audit.record(own, viewer, "access.denied", subject, reason=message)
@@ -107,7 +107,7 @@ def _deny(session: Session, viewer: Viewer, subject: str, message: str) -> Acces
 
 def _require_grid(session: Session, viewer: Viewer, grid_code: str, subject: str) -> None:
     if not viewer.covers(grid_code):
-        raise _deny(session, viewer, subject, f"{subject} lies in grid {grid_code}, outside your jurisdiction")
+        raise deny(session, viewer, subject, f"{subject} lies in grid {grid_code}, outside your jurisdiction")
 
 
 def _grid_filter(viewer: Viewer):  # noqa: ANN202 - a SQLAlchemy boolean clause
@@ -127,7 +127,7 @@ def children(session: Session, viewer: Viewer, code: str) -> list[Place]:
     if region is None:
         raise NotFound(f"no region with code {code}")
     if not _region_visible(viewer, code):
-        raise _deny(session, viewer, f"region:{code}", f"region {code} ({region.name}) is outside your jurisdiction")
+        raise deny(session, viewer, f"region:{code}", f"region {code} ({region.name}) is outside your jurisdiction")
     if region.level.value == "community":
         rows = session.scalars(select(Grid).where(Grid.community_code == code).order_by(Grid.code))
         return [Place(g.code, g.name, "grid") for g in rows if viewer.covers(g.code)]
@@ -182,7 +182,7 @@ def _age(birth: dt.date, today: dt.date) -> int:
     return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
 
 
-def _person_views(session: Session, viewer: Viewer, people: list[Person]) -> list[PersonView]:
+def person_views(session: Session, viewer: Viewer, people: list[Person]) -> list[PersonView]:
     ids = [p.id for p in people]
     tags: dict[int, list[str]] = {}
     if ids:
@@ -210,7 +210,7 @@ def dwelling_people(session: Session, viewer: Viewer, dwelling_id: int, *, reaso
         )
     )
     audit.record(session, viewer, "dwelling.people", f"dwelling:{dwelling_id}", reason=reason, count=len(people))
-    return _person_views(session, viewer, people)
+    return person_views(session, viewer, people)
 
 
 def _person_grid_codes(session: Session, person_id: int) -> set[str]:
@@ -227,24 +227,24 @@ def _person_grid_codes(session: Session, person_id: int) -> set[str]:
     )
 
 
-def _require_person(session: Session, viewer: Viewer, person_id: int) -> Person:
+def require_person(session: Session, viewer: Viewer, person_id: int) -> Person:
     person = session.get(Person, person_id)
     if person is None:
         raise NotFound(f"no person with id {person_id}")
     if viewer.role is not Role.admin and not any(viewer.covers(c) for c in _person_grid_codes(session, person_id)):
-        raise _deny(session, viewer, f"person:{person_id}", f"person {person_id} has no home or tie in your jurisdiction")
+        raise deny(session, viewer, f"person:{person_id}", f"person {person_id} has no home or tie in your jurisdiction")
     return person
 
 
 def person(session: Session, viewer: Viewer, person_id: int, *, reason: str | None = None) -> PersonView:
-    found = _require_person(session, viewer, person_id)
+    found = require_person(session, viewer, person_id)
     audit.record(session, viewer, "person.view", f"person:{person_id}", reason=reason)
-    return _person_views(session, viewer, [found])[0]
+    return person_views(session, viewer, [found])[0]
 
 
 def person_relations(session: Session, viewer: Viewer, person_id: int, *, reason: str | None = None) -> list[RelationView]:
     """A person's relations to people, dwellings and organisations, with provenance."""
-    _require_person(session, viewer, person_id)
+    require_person(session, viewer, person_id)
     rows = list(session.scalars(select(Relation).where(Relation.person_id == person_id).order_by(Relation.id)))
     audit.record(session, viewer, "person.relations", f"person:{person_id}", reason=reason, count=len(rows))
     views = []
@@ -262,7 +262,7 @@ def person_relations(session: Session, viewer: Viewer, person_id: int, *, reason
 def person_by_id_number(session: Session, viewer: Viewer, id_number: str, *, reason: str) -> PersonView | None:
     """Police and admins find a person by ID number (matched by keyed hash); a stated reason is required."""
     if viewer.role not in (Role.police, Role.admin):
-        raise _deny(session, viewer, "person:lookup_id", "only police and administrators may look people up by ID number")
+        raise deny(session, viewer, "person:lookup_id", "only police and administrators may look people up by ID number")
     if not reason or len(reason.strip()) < 4:
         raise InvalidInput("a look-up by ID number needs a stated reason", record=viewer.username)
     digest = hash_id_number(load_secrets().id_hash_key, id_number)
@@ -274,11 +274,6 @@ def person_by_id_number(session: Session, viewer: Viewer, id_number: str, *, rea
     if found is None:
         return None
     if viewer.role is not Role.admin and not any(viewer.covers(c) for c in _person_grid_codes(session, found.id)):
-        raise _deny(session, viewer, f"person:{found.id}", "that person has no home or tie in your jurisdiction")
-    return _person_views(session, viewer, [found])[0]
+        raise deny(session, viewer, f"person:{found.id}", "that person has no home or tie in your jurisdiction")
+    return person_views(session, viewer, [found])[0]
 
-
-# Public names for the checks and views other stages build on (analytics' police queries).
-require_person = _require_person
-person_views = _person_views
-deny = _deny
