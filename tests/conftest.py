@@ -6,6 +6,7 @@ test database and prefix.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,14 +45,13 @@ def recreate_database(url: str) -> None:
 def database_url() -> Iterator[str]:
     """The migrated, empty test database for this test run.
 
-    Two pytest runs on one machine would drop each other's database; a file lock per database
-    makes the second wait for the first instead.
+    Two pytest runs on one machine (two checkouts, or a developer beside CI) would drop each other's
+    database; a machine-wide file lock per database makes the second wait for the first instead.
     """
     from geodata import migrate
 
     url = settings().database_url
-    lock_path = ROOT / "var" / f"pytest-{make_url(url).database}.lock"
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = Path(tempfile.gettempdir()) / f"gridpulse-pytest-{make_url(url).database}.lock"
     with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         recreate_database(url)
