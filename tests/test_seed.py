@@ -7,6 +7,7 @@ import re
 import pytest
 from sqlalchemy import text
 
+from core.config import settings
 from core.errors import InvalidInput
 from geodata.db import transaction
 from geodata.synthetic import run_seed
@@ -92,7 +93,8 @@ def test_grants_within_caps_except_injected_group_rentals(tiny: dict) -> None:
         row[0]
         for row in _rows(
             """SELECT g.dwelling_id FROM access_grant g JOIN dwelling d ON d.id = g.dwelling_id
-               GROUP BY g.dwelling_id, d.area_m2 HAVING count(*) > greatest(1, floor(d.area_m2 / 15))"""
+               GROUP BY g.dwelling_id, d.area_m2 HAVING count(*) > greatest(1, floor(d.area_m2 / :per_person))""",
+            per_person=settings().area_per_person_m2,
         )
     }
     injected = {row[0] for row in _rows("SELECT subject_id FROM truth.injected_anomaly WHERE kind = 'group_rental'")}
@@ -116,6 +118,97 @@ def test_daily_rhythm_commuters_leave_in_the_morning(tiny: dict) -> None:
     assert by_hour.get(8, 0) > 3 * by_hour.get(3, 0) and by_hour.get(8, 0) > by_hour.get(14, 0)
 
 
-def _rows(sql: str) -> list:
+def test_no_plain_id_number_anywhere_in_a_person_row(tiny: dict) -> None:
+    # 18-character ID numbers (17 digits + digit or X) must not appear in any column, only hashed and masked
+    # (the hash itself is left out: its hex digits can line up 18 digits by chance).
+    assert scalar(r"SELECT count(*) FROM person p WHERE (to_jsonb(p) - 'id_hash')::text ~ '\d{17}[\dX]'") == 0
+    assert scalar(r"SELECT count(*) FROM person_tag t WHERE ROW(t.*)::text ~ '\d{17}[\dX]'") == 0
+
+
+def test_accounts_and_grid_staff(tiny: dict) -> None:
+    accounts = {r.username: r for r in _rows("SELECT username, role::text AS role, jurisdiction, password_hash FROM account")}
+    assert accounts["admin"].role == "admin" and accounts["admin"].jurisdiction == []
+    assert accounts["street"].jurisdiction == ["320106001000"] and accounts["police"].role == "police"
+    assert accounts["police"].jurisdiction == ["320106001000"]
+    communities = {r[0] for r in _rows("SELECT code FROM region WHERE level = 'community'")}
+    supervisors = {a.jurisdiction[0] for a in accounts.values() if a.role == "supervisor"}
+    assert supervisors == communities and len(communities) >= 2
+    workers = {a.jurisdiction[0] for a in accounts.values() if a.role == "worker"}
+    assert workers == {r[0] for r in _rows("SELECT code FROM grid")} and len(workers) >= 3
+    # Every grid names its worker (whose jurisdiction is that grid) and its community's supervisor.
+    assert scalar(
+        """SELECT count(*) FROM grid g JOIN account w ON w.id = g.worker_account_id JOIN account s ON s.id = g.supervisor_account_id
+           WHERE w.jurisdiction = ARRAY[g.code]::varchar[] AND s.jurisdiction = ARRAY[g.community_code]::varchar[]"""
+    ) == scalar("SELECT count(*) FROM grid")
+    assert all(a.password_hash and "gridpulse" not in a.password_hash for a in accounts.values())
+
+
+def test_communities_tile_the_street_and_places_have_their_shape(tiny: dict) -> None:
+    # Community polygons cover the street with no overlap: their areas add up to the street's.
+    assert scalar(
+        """SELECT abs(sum(ST_Area(c.geom::geography)) - (SELECT ST_Area(geom::geography) FROM region WHERE code = '320106001000'))
+           FROM region c WHERE c.parent_code = '320106001000'"""
+    ) < 10.0
+    assert scalar("SELECT count(*) FROM compound") >= 2 and scalar("SELECT count(*) FROM building") >= 6
+    assert scalar("SELECT count(*) FROM building WHERE height_m <> floors * 3") == 0
+    assert scalar("SELECT count(*) FROM dwelling d JOIN building b ON b.id = d.building_id WHERE d.floor > b.floors OR d.unit > b.units") == 0
+    # Key sites are measured by counter gates, which belong to the site and not to a compound.
+    assert scalar("SELECT count(*) FROM key_site k WHERE (SELECT count(*) FROM gate g WHERE g.key_site_id = k.id) NOT BETWEEN 1 AND 2") == 0
+    assert scalar("SELECT count(*) FROM gate WHERE (kind = 'counter') <> (key_site_id IS NOT NULL)") == 0
+    assert scalar("SELECT count(*) FROM address WHERE kind = 'non_standard' AND standard_id IS NULL") == 0
+    assert {r[0] for r in _rows("SELECT DISTINCT kind::text FROM address")} == {"standard", "non_standard", "virtual", "point"}
+
+
+def test_event_ids_are_uuid7_from_the_event_time(tiny: dict) -> None:
+    assert scalar(
+        """SELECT count(*) FROM access_event
+           WHERE substr(event_id::text, 15, 1) <> '7'
+              OR ('x' || lpad(replace(substr(event_id::text, 1, 13), '-', ''), 16, '0'))::bit(64)::bigint
+                 <> (extract(epoch FROM ts) * 1000)::bigint"""
+    ) == 0
+    assert scalar("SELECT count(*) FROM access_event WHERE method = 'count' AND (key_site_id IS NULL OR compound_id IS NOT NULL)") == 0
+    assert scalar("SELECT count(*) FROM access_event WHERE method = 'face' AND score IS NULL") == 0
+    assert {r[0] for r in _rows("SELECT DISTINCT method::text FROM access_event")} >= {
+        "face", "resident_qr", "visitor_qr", "card", "manual", "count"}
+
+
+def test_injected_anomalies_show_in_the_data(tiny: dict) -> None:
+    # Elderly who stopped going out: no exit since the injected start (at least 4 days before the end).
+    assert scalar(
+        """SELECT count(*) FROM truth.injected_anomaly t JOIN access_event e ON e.person_id = t.subject_id
+           WHERE t.kind = 'elderly_inactive' AND e.direction = 'out' AND e.ts >= t.starts_at"""
+    ) == 0
+    assert scalar(
+        "SELECT min(:end - starts_at) >= interval '4 days' FROM truth.injected_anomaly WHERE kind = 'elderly_inactive'",
+        end=dt.datetime.combine(ANCHOR, dt.time(), dt.timezone(dt.timedelta(hours=8))),
+    )
+    # Floating residents who left: no event for the last 7 days, and their permit runs out within 3 months.
+    assert scalar(
+        """SELECT count(*) FROM truth.injected_anomaly t JOIN access_event e ON e.person_id = t.subject_id
+           WHERE t.kind = 'departure' AND e.ts >= :end - interval '7 days'""",
+        end=dt.datetime.combine(ANCHOR, dt.time(), dt.timezone(dt.timedelta(hours=8))),
+    ) == 0
+    assert scalar(
+        """SELECT count(*) FROM truth.injected_anomaly t JOIN person p ON p.id = t.subject_id
+           WHERE t.kind = 'departure' AND NOT (p.residence_kind = 'floating' AND p.temp_residence_expiry <= :anchor + 92)""",
+        anchor=ANCHOR,
+    ) == 0
+    # Injected strangers: repeatedly refused as unknown faces, always at the compound the truth names.
+    assert scalar(
+        """SELECT bool_and(n >= 3 AND compounds = 1 AND compound = (t.detail->>'compound_id')::int)
+           FROM truth.injected_anomaly t JOIN LATERAL (
+             SELECT count(*) AS n, count(DISTINCT compound_id) AS compounds, min(compound_id) AS compound FROM access_event e
+             WHERE e.stranger_id = (t.detail->>'stranger_id')::uuid AND e.result = 'deny' AND e.reason = 'unknown_face') s ON true
+           WHERE t.kind = 'arrival_registration'"""
+    )
+    # Community correction: the supervised person carries a legal basis with an expiry.
+    assert scalar(
+        """SELECT count(*) FROM truth.injected_anomaly t JOIN person_tag g ON g.person_id = t.subject_id
+           WHERE t.kind = 'correction_movement' AND g.tag = 'community_correction'
+             AND g.legal_basis IS NOT NULL AND g.legal_basis_expiry IS NOT NULL"""
+    ) == scalar("SELECT count(*) FROM truth.injected_anomaly WHERE kind = 'correction_movement'")
+
+
+def _rows(sql: str, **params: object) -> list:
     with transaction() as s:
-        return s.execute(text(sql)).all()
+        return s.execute(text(sql), params).all()
