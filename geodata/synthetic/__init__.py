@@ -212,7 +212,7 @@ def _seed(conn: psycopg.Connection, preset: str, seed: int, days: int, anchor: d
             "hint": "tenant", "birth": births, "sex": np.where(rng.random(m) < 0.6, "M", "F"),
             "expiry": pd.Series(np.datetime64(anchor) + rng.integers(120, 400, m).astype("timedelta64[D]"), dtype="datetime64[s]"),
         })
-        extra["id_number"] = [N.id_number("341202", bd, 500 + i, sx == "M") for i, (bd, sx) in enumerate(zip(births.astype(object), extra["sex"]))]
+        extra["id_number"] = _fresh_id_numbers(set(pop.people["id_number"]), "341202", births.astype(object), extra["sex"] == "M")
         extra["name"] = N.names(rng, m)
         extra["pid"] = [new_uuid() for _ in range(m)]
         extra["role"] = 0
@@ -319,6 +319,25 @@ def _seed(conn: psycopg.Connection, preset: str, seed: int, days: int, anchor: d
         "event_copy_seconds": round(copy_seconds, 2), "event_rows_per_s": round(event_rows / copy_seconds) if copy_seconds else None,
         "timings": timings, "demo_accounts": passwords if preset != "city" else {},
     }
+
+
+def _fresh_id_numbers(used: set[str], region: str, births: np.ndarray, male: pd.Series) -> list[str]:
+    """ID numbers for people added after the population was built, none equal to one already given.
+
+    The sequence is the lowest free one for that region and birth date: a fixed offset would collide
+    with the population's own numbers once a preset is large enough (the city preset did).
+    """
+    out = []
+    for birth, is_male in zip(births, male):
+        for seq in range(1, 500):
+            number = N.id_number(region, birth, seq, bool(is_male))
+            if number not in used:
+                used.add(number)
+                out.append(number)
+                break
+        else:
+            raise InvalidInput(f"no free ID sequence left for region {region}, birth date {birth}")
+    return out
 
 
 def _merge(layouts: list[Layout]) -> Layout:

@@ -24,8 +24,14 @@ def names(rng: np.random.Generator, n: int) -> list[str]:
 
 
 def id_number(region: str, birth: dt.date, seq: int, male: bool) -> str:
-    """An 18-character ID number: region, birth date, sequence (odd for men), GB 11643 check character."""
-    first17 = f"{region}{birth:%Y%m%d}{(seq * 2 + (1 if male else 0)) % 1000:03d}"
+    """An 18-character ID number: region, birth date, sequence (odd for men), GB 11643 check character.
+
+    seq is 1–499 per region and birth date: three digits hold 2·seq + sex, and wrapping them round
+    would hand two people the same number.
+    """
+    if not 0 <= seq < 500:
+        raise ValueError(f"ID sequence {seq} out of range 0–499")
+    first17 = f"{region}{birth:%Y%m%d}{seq * 2 + (1 if male else 0):03d}"
     return first17 + check_digit(first17)
 
 
