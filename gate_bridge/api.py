@@ -1,5 +1,7 @@
 """The bridge's HTTP API for gate devices (OpenAPI at /docs). Each gate authenticates with its own key
-(header X-Gate-Key); an unknown gate or a wrong key gets 401, bad input a 4xx, never a 500."""
+(header X-Gate-Key, issued by `gridpulse gate-key`); an unknown gate or a wrong key gets 401, bad input
+a 4xx that says what to fix (413 too large, 415 not a JPEG/PNG, 422 truncated or malformed), never a
+500. A face that is there but not good enough is a 200 deny with its reason: the decision is recorded."""
 from __future__ import annotations
 
 from typing import Annotated, Literal
@@ -9,9 +11,10 @@ from fastapi import FastAPI, Header, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from gate_bridge.face_pipeline import MAX_UPLOAD_BYTES, MODEL_VERSION, BadImage, FacePipeline, FaceRejected, decode
+from gate_bridge.face_pipeline import MAX_UPLOAD_BYTES, MODEL_VERSION, BadImage, FacePipeline, FaceRejected
 from gate_bridge.matching import DIM
 from gate_bridge.policy import Decision, GatePolicy
+from gate_bridge.uploads import image_from_multipart, read_limited
 
 
 class QrRequest(BaseModel):
@@ -53,22 +56,25 @@ def create_api(policy: GatePolicy, pipeline: FacePipeline | None = None, model_v
         authorise(gate_id, x_gate_key)
         return out(policy.qr(gate_id, body.payload))
 
-    @api.post("/v1/gates/{gate_id}/face", response_model=DecisionOut,
-              openapi_extra={"requestBody": {"content": {"image/jpeg": {}, "image/png": {}}, "required": True}})
+    @api.post("/v1/gates/{gate_id}/face", response_model=DecisionOut, openapi_extra={"requestBody": {"required": True, "content": {
+        "multipart/form-data": {"schema": {"type": "object", "required": ["image"],
+                                           "properties": {"image": {"type": "string", "format": "binary"}}}},
+        "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+        "image/png": {"schema": {"type": "string", "format": "binary"}}}}})
     async def face(gate_id: int, request: Request, x_gate_key: Annotated[str | None, Header()] = None) -> DecisionOut:
-        """A JPEG/PNG snapshot (the raw request body) → decision. The photo is never stored."""
+        """A JPEG/PNG snapshot (multipart field `image`, or the raw body) → decision. Never stored."""
         authorise(gate_id, x_gate_key)
         if pipeline is None:
             raise HTTPException(status_code=503, detail="this bridge runs without the face pipeline; send templates or QR")
-        declared = int(request.headers.get("content-length") or 0)
-        if declared > MAX_UPLOAD_BYTES:
-            raise HTTPException(status_code=413, detail=f"the image is larger than {MAX_UPLOAD_BYTES} bytes")
-        data = await request.body()
         try:
-            image = decode(data)
-            template = await run_in_threadpool(pipeline.template, image)
+            data = await read_limited(request, MAX_UPLOAD_BYTES)
+            content_type = request.headers.get("content-type", "")
+            if content_type.lower().startswith("multipart/"):
+                data = image_from_multipart(data, content_type)
+            template = await run_in_threadpool(pipeline.snapshot_template, data)
         except BadImage as exc:
-            raise HTTPException(status_code=413 if exc.record == "too_large" else 422, detail=f"{exc.record}: {exc.reason}") from None
+            status = {"too_large": 413, "not_an_image": 415}.get(exc.record or "", 422)
+            raise HTTPException(status_code=status, detail=f"{exc.record}: {exc.reason}") from None
         except FaceRejected as exc:
             return out(policy.face_rejected(gate_id, exc.record or "no_face"))
         return out(await run_in_threadpool(policy.face_template, gate_id, template.embedding))
@@ -95,10 +101,9 @@ def create_api(policy: GatePolicy, pipeline: FacePipeline | None = None, model_v
             redis_ok = bool(policy.publisher.client.ping())
         except Exception:  # noqa: BLE001 - health reports, never raises
             redis_ok = False
-        import time
-
         return {"compound_id": policy.compound_id, "allowed_people": len(snap.allowed), "gallery_size": len(snap.gallery),
-                "gallery_age_s": round(time.monotonic() - snap.loaded_at, 1), "redis": redis_ok,
+                "population_size": len(snap.population), "passes": len(snap.passes),
+                "gallery_age_s": round(policy.cache.age_s(), 1), "redis": redis_ok,
                 "outbox_depth": policy.publisher.outbox_depth(),
                 "face_models_loaded": pipeline is not None, "model_version": model_version}
 

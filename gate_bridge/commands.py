@@ -25,13 +25,13 @@ def _bridge(args: argparse.Namespace) -> int:
     import uvicorn
 
     from gate_bridge.api import create_api
-    from gate_bridge.face_pipeline import FacePipeline
+    from gate_bridge.face_pipeline import shared_pipeline
     from gate_bridge.service import build_policy
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     policy = build_policy(args.compound)
     policy.cache.start()
-    uvicorn.run(create_api(policy, FacePipeline()), host=args.host, port=args.port, log_level="info")
+    uvicorn.run(create_api(policy, shared_pipeline()), host=args.host, port=args.port, log_level="info")
     return 0
 
 

@@ -9,25 +9,29 @@ enters by QR, card or the guard.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
 
-THRESHOLD = float(os.environ.get("GRIDPULSE_FACE_THRESHOLD", "0.35"))
-MARGIN = float(os.environ.get("GRIDPULSE_FACE_MARGIN", "0.05"))
+from gate_bridge.settings import bridge_settings
+
+THRESHOLD = bridge_settings().face_threshold
+MARGIN = bridge_settings().face_margin
 DIM = 512
+_TOP = 16  # candidates sorted per query: enough to find the runner-up of another person
 
 
 @dataclass(frozen=True)
 class Match:
     person_id: int | None
     score: float
-    runner_up: float
+    runner_up: float  # the best score of any *other* person (0 when there is none)
 
 
 @dataclass
 class Gallery:
+    """Templates of many people (several rows per person allowed), as one float32 matrix."""
+
     person_ids: np.ndarray
     matrix: np.ndarray  # (n, 512) float32, rows normalised
 
@@ -40,7 +44,7 @@ class Gallery:
         if not rows:
             return cls.empty()
         matrix = np.asarray([r[1] for r in rows], dtype=np.float32)
-        return cls(np.asarray([r[0] for r in rows], dtype=np.int64), normalise(matrix))
+        return cls(np.asarray([r[0] for r in rows], dtype=np.int64), np.ascontiguousarray(normalise(matrix)))
 
     def __len__(self) -> int:
         return len(self.person_ids)
@@ -48,12 +52,23 @@ class Gallery:
     def best(self, embedding: np.ndarray) -> Match:
         if not len(self):
             return Match(None, 0.0, 0.0)
-        scores = self.matrix @ normalise(embedding.astype(np.float32))
-        order = np.argsort(scores)[::-1]
-        best = int(order[0])
-        others = [i for i in order[1:] if self.person_ids[i] != self.person_ids[best]]
-        runner = float(scores[others[0]]) if others else 0.0
-        return Match(int(self.person_ids[best]), float(scores[best]), runner)
+        scores = self.matrix @ normalise(np.asarray(embedding, dtype=np.float32))
+        return best_of(scores, self.person_ids)
+
+
+def best_of(scores: np.ndarray, person_ids: np.ndarray) -> Match:
+    """Best person and the best other person from one row of scores, without sorting all of it."""
+    n = len(scores)
+    top = np.argpartition(scores, n - _TOP)[n - _TOP:] if n > _TOP else np.arange(n)
+    top = top[np.argsort(scores[top])[::-1]]
+    best = int(top[0])
+    others = [i for i in top[1:] if person_ids[i] != person_ids[best]]
+    if others:
+        runner = float(scores[others[0]])
+    else:  # every candidate is the same person (many templates): look at the rest
+        rest = scores[person_ids != person_ids[best]]
+        runner = float(rest.max()) if rest.size else 0.0
+    return Match(int(person_ids[best]), float(scores[best]), runner)
 
 
 def normalise(x: np.ndarray) -> np.ndarray:

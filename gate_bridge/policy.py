@@ -1,16 +1,22 @@
-"""The access policy at a compound's gates: every decision is open or deny with a reason code, and
-every decision — denied ones too — becomes a gate event on the stream (or in the outbox).
+"""The access policy at a compound's gates: every decision is open or deny with a reason code
+(gate_bridge/reasons.py), and every decision — denied ones too — becomes a gate event on the stream
+(or in the outbox while Redis is unreachable).
 
-Face recognition is never the only way in: resident QR, visitor QR, card and the guard's manual
-registration always work. A face found only in the population library (not allowed here) is denied
-with that reason; an unknown face is denied and kept as a pseudonymous stranger template for the
-configured retention (GRIDPULSE_STRANGER_RETENTION_DAYS), never as a photo.
+- Owners enter every compound where they own a dwelling; residents and household members theirs;
+  grantees the compound of the granted dwelling while the grant is valid; visitors per their pass;
+  revoked, expired and blacklisted people are denied with that reason (access_cache.py).
+- Face recognition is never the only way in: resident QR, visitor QR, card and the guard's manual
+  registration always work.
+- A face found only in the population library is denied (the gate runs on the residents' consent;
+  the statutory library is for identification, not for opening doors); an unknown face is denied
+  and kept as a pseudonymous stranger template for GRIDPULSE_STRANGER_RETENTION_DAYS (default 7,
+  then `gridpulse retention` deletes it), never as a photo.
 """
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
+import threading
 import uuid
 from dataclasses import asdict, dataclass
 
@@ -19,21 +25,23 @@ import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from core.events import GateEvent, uuid7
-from gate_bridge.access_cache import AccessCache
+from gate_bridge.access_cache import AccessCache, PassInfo
 from gate_bridge.matching import THRESHOLD, Gallery, accepted
 from gate_bridge.publisher import EventPublisher
 from gate_bridge.qr_codes import QrRejected, verify
+from gate_bridge.reasons import Reason
 from gate_bridge.replay import ReplayGuard
+from gate_bridge.settings import bridge_settings
 
 log = logging.getLogger("gridpulse.bridge")
-STRANGER_RETENTION = dt.timedelta(days=int(os.environ.get("GRIDPULSE_STRANGER_RETENTION_DAYS", "7")))
+STRANGER_RETENTION = bridge_settings().stranger_retention
 
 
 @dataclass(frozen=True)
 class Decision:
     result: str  # open | deny
     method: str
-    reason: str | None = None
+    reason: str | None = None  # a Reason value on every deny
     person_id: int | None = None
     pass_id: str | None = None
     score: float | None = None
@@ -44,10 +52,39 @@ class Decision:
         return asdict(self)
 
 
+def _deny(method: str, reason: Reason, **kw) -> Decision:  # noqa: ANN003
+    return Decision("deny", method, reason=reason.value, **kw)
+
+
+class _Database:
+    """One reused connection for the few writes a gate makes (visitor entries, stranger templates);
+    dropped and reopened after an error so a platform restart heals by itself."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self._conn: psycopg.Connection | None = None
+        self.lock = threading.Lock()
+
+    def connection(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self.dsn, connect_timeout=2, autocommit=True)
+        return self._conn
+
+    def drop(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except psycopg.Error:
+                pass
+        self._conn = None
+
+
 class GatePolicy:
     def __init__(self, cache: AccessCache, publisher: EventPublisher, replay: ReplayGuard,
                  public_keys: dict[str, Ed25519PublicKey], dsn: str) -> None:
         self.cache, self.publisher, self.replay, self.public_keys, self.dsn = cache, publisher, replay, public_keys, dsn
+        self.db = _Database(dsn)
+        self.model_version = bridge_settings().face_model_version
 
     @property
     def compound_id(self) -> int:
@@ -60,19 +97,20 @@ class GatePolicy:
         try:
             claims = verify(payload, self.public_keys, now)
         except QrRejected as exc:
-            return self._emit(gate_id, "in", Decision("deny", "resident_qr", reason=exc.record), now)
+            return self._emit(gate_id, "in", _deny("resident_qr", Reason(exc.record)), now)
         method = "resident_qr" if claims.kind == "resident" else "visitor_qr"
         if claims.compound_id != self.compound_id:
-            return self._emit(gate_id, "in", Decision("deny", method, reason="qr_other_compound",
-                                                      person_id=claims.person_id, pass_id=_s(claims.pass_id)), now)
-        if claims.kind == "resident":
-            if claims.person_id not in self.cache.snapshot.allowed:
-                return self._emit(gate_id, "in", Decision("deny", method, reason="no_access", person_id=claims.person_id), now)
-            ttl = max(1, int((claims.not_after - now).total_seconds()) + 5)
-            if not self.replay.first_use(claims.nonce, ttl):
-                return self._emit(gate_id, "in", Decision("deny", method, reason="qr_replayed", person_id=claims.person_id), now)
-            return self._emit(gate_id, "in", Decision("open", method, person_id=claims.person_id), now)
-        return self._visitor(gate_id, claims.pass_id, now)
+            return self._emit(gate_id, "in", _deny(method, Reason.qr_other_compound, person_id=claims.person_id,
+                                                   pass_id=_s(claims.pass_id)), now)
+        if claims.kind == "visitor":
+            return self._visitor(gate_id, claims.pass_id, now)
+        snap = self.cache.snapshot
+        if claims.person_id not in snap.allowed:
+            return self._emit(gate_id, "in", _deny(method, snap.refusal(claims.person_id), person_id=claims.person_id), now)
+        ttl = max(1, int((claims.not_after - now).total_seconds()) + 5)
+        if not self.replay.first_use(claims.nonce, ttl):
+            return self._emit(gate_id, "in", _deny(method, Reason.qr_replayed, person_id=claims.person_id), now)
+        return self._emit(gate_id, "in", Decision("open", method, person_id=claims.person_id), now)
 
     def _visitor(self, gate_id: int, pass_id: uuid.UUID | None, now: dt.datetime) -> Decision:
         info = self.cache.snapshot.passes.get(pass_id) if pass_id else None
@@ -81,27 +119,31 @@ class GatePolicy:
             info = self.cache.snapshot.passes.get(pass_id) if pass_id else None
         reason = None
         if info is None:
-            reason = "pass_unknown"
+            reason = Reason.pass_unknown
+        elif info.compound_id != self.compound_id:
+            reason = Reason.qr_other_compound
         elif info.revoked:
-            reason = "pass_revoked"
+            reason = Reason.pass_revoked
         elif not info.valid_from <= now <= info.valid_to:
-            reason = "pass_outside_validity"
+            reason = Reason.pass_outside_validity
         elif info.entries_used >= info.entries_allowed or not self._count_entry(pass_id, info):
-            reason = "pass_used_up"
-        return self._emit(gate_id, "in", Decision("deny" if reason else "open", "visitor_qr", reason=reason,
-                                                  pass_id=_s(pass_id)), now)
+            reason = Reason.pass_used_up
+        decision = _deny("visitor_qr", reason, pass_id=_s(pass_id)) if reason else Decision("open", "visitor_qr", pass_id=_s(pass_id))
+        return self._emit(gate_id, "in", decision, now)
 
-    def _count_entry(self, pass_id: uuid.UUID, info) -> bool:  # noqa: ANN001
-        """Count the entry in PostGIS (so every gate agrees); locally while the platform is unreachable."""
-        try:
-            with psycopg.connect(self.dsn, connect_timeout=2) as conn:
-                row = conn.execute(
+    def _count_entry(self, pass_id: uuid.UUID, info: PassInfo) -> bool:
+        """Count the entry in PostGIS (so every gate agrees, and a revocation seconds ago wins);
+        locally while the platform is unreachable."""
+        with self.db.lock:
+            try:
+                row = self.db.connection().execute(
                     """UPDATE visitor_pass SET entries_used = entries_used + 1
                        WHERE id = %s AND revoked_at IS NULL AND entries_used < entries_allowed RETURNING entries_used""",
                     (pass_id,),
                 ).fetchone()
-        except psycopg.OperationalError:
-            row = (info.entries_used + 1,)
+            except psycopg.OperationalError:
+                self.db.drop()
+                row = (info.entries_used + 1,)
         if row is None:
             return False
         info.entries_used = row[0]
@@ -117,50 +159,54 @@ class GatePolicy:
         if accepted(match):
             return self._emit(gate_id, "in", Decision("open", "face", person_id=match.person_id, score=round(match.score, 4)), now)
         if match.score >= THRESHOLD:  # like a resident, but too like another one too: ask for QR or the guard
-            return self._emit(gate_id, "in", Decision("deny", "face", reason="ambiguous_face", score=round(match.score, 4)), now)
+            return self._emit(gate_id, "in", _deny("face", Reason.ambiguous_face, score=round(match.score, 4)), now)
         fallback = snap.population.best(embedding)
         if accepted(fallback):
-            reason = "no_access" if fallback.person_id not in snap.allowed else "not_enrolled_here"
-            return self._emit(gate_id, "in", Decision("deny", "face", reason=reason, person_id=fallback.person_id,
-                                                      score=round(fallback.score, 4)), now)
+            reason = Reason.not_enrolled_here if fallback.person_id in snap.allowed else snap.refusal(fallback.person_id)
+            return self._emit(gate_id, "in", _deny("face", reason, person_id=fallback.person_id,
+                                                   score=round(fallback.score, 4)), now)
         stranger = self._remember_stranger(embedding, now)
-        return self._emit(gate_id, "in", Decision("deny", "face", reason="unknown_face", score=round(max(match.score, 0.0), 4)),
+        return self._emit(gate_id, "in", _deny("face", Reason.unknown_face, score=round(max(match.score, 0.0), 4)),
                           now, stranger_id=stranger)
 
     def face_rejected(self, gate_id: int, reason: str, now: dt.datetime | None = None) -> Decision:
         """A snapshot with no usable face: denied (the person can use QR, card or the guard), recorded."""
-        return self._emit(gate_id, "in", Decision("deny", "face", reason=reason), now or dt.datetime.now(dt.timezone.utc))
+        return self._emit(gate_id, "in", _deny("face", Reason(reason)), now or dt.datetime.now(dt.timezone.utc))
 
     def _remember_stranger(self, embedding: np.ndarray, now: dt.datetime) -> uuid.UUID | None:
-        """Keep an unknown face's template (not the photo) under a pseudonym, so repeated sightings count."""
-        try:
-            with psycopg.connect(self.dsn, connect_timeout=2) as conn:
+        """Keep an unknown face's template (not the photo) under a pseudonym, so repeated sightings count;
+        a face like a stranger seen before keeps that stranger's pseudonym."""
+        with self.db.lock:
+            try:
+                conn = self.db.connection()
                 rows = conn.execute(
-                    "SELECT stranger_id, embedding FROM face_template WHERE library = 'stranger' AND compound_id = %s AND expires_at > now()",
-                    (self.compound_id,),
+                    """SELECT stranger_id, embedding FROM face_template
+                       WHERE library = 'stranger' AND compound_id = %s AND expires_at > %s""",
+                    (self.compound_id, now),
                 ).fetchall()
-                known = Gallery.from_rows([(i, r[1]) for i, r in enumerate(rows)])
-                m = known.best(embedding)
-                if accepted(m):
-                    return rows[m.person_id][0]
+                seen = Gallery.from_rows([(i, r[1]) for i, r in enumerate(rows)]).best(embedding)
+                if accepted(seen, margin=0.0):
+                    return rows[seen.person_id][0]
                 stranger = uuid.uuid4()
                 conn.execute(
                     """INSERT INTO face_template (stranger_id, library, compound_id, model_version, embedding, expires_at)
                        VALUES (%s, 'stranger', %s, %s, %s, %s)""",
-                    (stranger, self.compound_id, os.environ.get("GRIDPULSE_FACE_MODEL_VERSION", "w600k_mbf"),
-                     [float(x) for x in embedding], now + STRANGER_RETENTION),
+                    (stranger, self.compound_id, self.model_version, [float(x) for x in embedding],
+                     now + STRANGER_RETENTION),
                 )
                 return stranger
-        except psycopg.OperationalError:
-            return None
+            except psycopg.OperationalError:
+                self.db.drop()  # the platform is down: the decision stands, the sighting is not kept
+                return None
 
     # --- exits, cards and the guard ---------------------------------------------------------
 
     def card(self, gate_id: int, person_id: int, now: dt.datetime | None = None) -> Decision:
         """An access card: opens for people allowed in this compound now."""
-        allowed = person_id in self.cache.snapshot.allowed
-        return self._emit(gate_id, "in", Decision("open" if allowed else "deny", "card", reason=None if allowed else "no_access",
-                                                  person_id=person_id), now or dt.datetime.now(dt.timezone.utc))
+        snap = self.cache.snapshot
+        decision = Decision("open", "card", person_id=person_id) if person_id in snap.allowed \
+            else _deny("card", snap.refusal(person_id), person_id=person_id)
+        return self._emit(gate_id, "in", decision, now or dt.datetime.now(dt.timezone.utc))
 
     def manual(self, gate_id: int, direction: str = "in", now: dt.datetime | None = None,
                person_id: int | None = None) -> Decision:

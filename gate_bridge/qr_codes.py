@@ -18,6 +18,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from core.errors import GridPulseError
+from gate_bridge.reasons import Reason
 
 PREFIX = "GP1."
 VERSION = 1
@@ -71,31 +72,33 @@ def verify(payload: str, public_keys: dict[str, Ed25519PublicKey], now: dt.datet
            skew: dt.timedelta = dt.timedelta(seconds=5)) -> QrClaims:
     """Check format, key, signature and validity window; raise QrRejected with a reason code."""
     if not isinstance(payload, str) or not payload.startswith(PREFIX) or len(payload) > 400:
-        raise QrRejected("not a GridPulse code", record="qr_malformed")
+        raise QrRejected("not a GridPulse code", record=Reason.qr_malformed.value)
     try:
         raw = base64.urlsafe_b64decode(payload[len(PREFIX):] + "=" * (-len(payload[len(PREFIX):]) % 4))
     except (ValueError, TypeError):
-        raise QrRejected("the code is not valid base64url", record="qr_malformed") from None
+        raise QrRejected("the code is not valid base64url", record=Reason.qr_malformed.value) from None
     if len(raw) != _LAYOUT.size + _SIG:
-        raise QrRejected("the code has the wrong length", record="qr_malformed")
+        raise QrRejected("the code has the wrong length", record=Reason.qr_malformed.value)
     body, signature = raw[:_LAYOUT.size], raw[_LAYOUT.size:]
     version, kind, key_id, nbf, naf, person_id, pass_bytes, compound_id, nonce = _LAYOUT.unpack(body)
     if version != VERSION or kind not in (RESIDENT, VISITOR):
-        raise QrRejected(f"unsupported code version {version}", record="qr_malformed")
+        raise QrRejected(f"unsupported code version {version}", record=Reason.qr_malformed.value)
     public = public_keys.get(key_id.hex())
     if public is None:
-        raise QrRejected(f"unknown signing key {key_id.hex()}", record="qr_unknown_key")
+        raise QrRejected(f"unknown signing key {key_id.hex()}", record=Reason.qr_unknown_key.value)
     try:
         public.verify(signature, body)
     except InvalidSignature:
-        raise QrRejected("the signature does not match: forged or altered", record="qr_bad_signature") from None
+        raise QrRejected("the signature does not match: forged or altered", record=Reason.qr_bad_signature.value) from None
+    if naf <= nbf or naf - nbf > (RESIDENT_TTL if kind == RESIDENT else VISITOR_MAX).total_seconds():
+        raise QrRejected("the code's validity window is longer than its kind allows", record=Reason.qr_malformed.value)
     now = now or dt.datetime.now(dt.timezone.utc)
     not_before = dt.datetime.fromtimestamp(nbf, tz=dt.timezone.utc)
     not_after = dt.datetime.fromtimestamp(naf, tz=dt.timezone.utc)
     if now + skew < not_before:
-        raise QrRejected("the code is not valid yet", record="qr_not_yet_valid")
+        raise QrRejected("the code is not valid yet", record=Reason.qr_not_yet_valid.value)
     if now - skew > not_after:
-        raise QrRejected("the code has expired", record="qr_expired")
+        raise QrRejected("the code has expired", record=Reason.qr_expired.value)
     return QrClaims(
         kind="resident" if kind == RESIDENT else "visitor", key_id=key_id.hex(), not_before=not_before,
         not_after=not_after, person_id=person_id or None,

@@ -172,9 +172,9 @@ class Simulator:
         self.enrolled = enroll_app_users(self.residents, face_share, seed or 0)
         self.pipeline = None
         if faces_dir is not None and faces_dir.is_dir():
-            from gate_bridge.face_pipeline import FacePipeline
+            from gate_bridge.face_pipeline import shared_pipeline
 
-            self.pipeline = FacePipeline()
+            self.pipeline = shared_pipeline()
             self.enrolled += photo_stand_ins(self.residents, faces_dir, self.pipeline)
         outbox_dir = outbox_dir or self.cfg.key_file.parent
         self.policies: dict[int, GatePolicy] = {

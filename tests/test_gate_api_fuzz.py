@@ -16,7 +16,7 @@ from sqlalchemy import text
 from core.config import settings
 from gate_bridge.access_cache import key_hash
 from gate_bridge.api import create_api
-from gate_bridge.face_pipeline import FacePipeline
+from gate_bridge.face_pipeline import shared_pipeline
 from gate_bridge.service import build_policy
 from geodata.db import transaction
 from geodata.synthetic import run_seed
@@ -31,7 +31,7 @@ def bridge_schema(database_url: str, tmp_path_factory: pytest.TempPathFactory): 
     prefix = f"gptest:z{uuid.uuid4().hex[:6]}:"
     policy = build_policy(1, dataclasses.replace(settings(), redis_prefix=prefix),
                           outbox_path=Path(tmp_path_factory.mktemp("o")) / "o.sqlite3")
-    yield schemathesis.openapi.from_asgi("/openapi.json", create_api(policy, FacePipeline()))
+    yield schemathesis.openapi.from_asgi("/openapi.json", create_api(policy, shared_pipeline()))
     client = redis.Redis.from_url(settings().redis_url)
     keys = list(client.scan_iter(match=prefix + "*"))
     if keys:

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from core.config import settings
 from gate_bridge.access_cache import key_hash
 from gate_bridge.api import create_api
-from gate_bridge.face_pipeline import FacePipeline, decode
+from gate_bridge.face_pipeline import FacePipeline, decode, shared_pipeline
 from gate_bridge.service import build_policy
 from geodata.db import transaction
 from geodata.synthetic import run_seed
@@ -27,7 +27,7 @@ KEY = "face-gate-key"
 
 @pytest.fixture(scope="module")
 def pipeline() -> FacePipeline:
-    return FacePipeline()
+    return shared_pipeline()
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,7 @@ def test_a_residents_other_photo_opens_and_a_stranger_is_denied(gate: dict, face
     assert res.json()["result"] == "deny" and res.json()["reason"] == "unknown_face"
 
 
-@pytest.mark.parametrize("case, status", [("text", 422), ("truncated", 422), ("huge", 413)])
+@pytest.mark.parametrize("case, status", [("text", 415), ("truncated", 422), ("huge", 413)])
 def test_bad_images_get_a_clear_4xx(gate: dict, faces: Path, case: str, status: int) -> None:
     photo = (faces / "obama" / "obama1.jpg").read_bytes()
     data = {"text": b"hello, this is not an image", "truncated": photo[: len(photo) // 2],
