@@ -34,6 +34,16 @@ def test_same_seed_same_digest_other_seed_other_digest(tiny: dict) -> None:
     assert restored["digest"] == tiny["digest"]
 
 
+def test_few_days_still_put_every_event_in_a_day_partition(tiny: dict) -> None:
+    # Injected anomalies reach back further than 2 days; their events must not fall into the default partition.
+    short = run_seed(preset="tiny", seed=7, days=2, anchor=ANCHOR, reset=True)
+    try:
+        assert short["counts"]["access_event"] > 0
+        assert scalar("SELECT count(*) FROM access_event_default") == 0
+    finally:
+        assert run_seed(preset="tiny", seed=7, anchor=ANCHOR, reset=True)["digest"] == tiny["digest"]
+
+
 def test_seeding_again_needs_reset_or_if_empty(tiny: dict) -> None:
     with pytest.raises(InvalidInput, match="--reset"):
         run_seed(preset="tiny", seed=7, anchor=ANCHOR)

@@ -284,9 +284,11 @@ def _seed(conn: psycopg.Connection, preset: str, seed: int, days: int, anchor: d
     counts["utility_reading"] = copy_frame(cur, "utility_reading", utilities)
     lap("write_utilities")
 
+    # Injected anomalies reach back up to 10 days whatever --days says: partitions start at the earliest event.
+    earliest = dt.datetime.fromtimestamp(int(events["ts_ms"].min()) / 1000, tz=dt.timezone.utc).date() if len(events) else first_day
     cur.execute(
         "SELECT gp_ensure_event_partitions(%s::date - 1, %s::date + %s)",
-        (first_day, anchor, settings().event_partition_days_ahead),
+        (min(first_day, earliest), anchor, settings().event_partition_days_ahead),
     )
     event_frame = events_csv_frame(events, E.uuid7_hex(rng, events["ts_ms"].to_numpy()))
     event_rows, copy_seconds = copy_events(cur, event_frame)
