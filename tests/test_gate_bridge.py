@@ -1,5 +1,7 @@
-"""The gate bridge: QR codes (every failure a deny with its reason), visitor passes, face templates
-with threshold and margin, gate keys, and every decision on the stream."""
+"""The gate bridge's QR codes and access policy (no face models needed here: templates are random
+unit vectors): every QR failure is a deny with its reason, visitor passes count entries and honour
+revocation and their compound, owners/members/tenants open, revoked/expired/blacklisted are refused
+with their reason, gate keys are checked, and every decision is an event on the stream."""
 from __future__ import annotations
 
 import dataclasses
@@ -16,60 +18,26 @@ from sqlalchemy import text
 
 from core.config import load_secrets, settings
 from core.events import parse_fields, stream_key
-from gate_bridge.access_cache import key_hash
 from gate_bridge.api import create_api
 from gate_bridge.qr_codes import resident_code, visitor_code
+from gate_bridge.reasons import Reason
 from gate_bridge.service import build_policy
 from geodata.db import transaction
-from geodata.synthetic import run_seed
-
-NOW = dt.datetime.now(dt.timezone.utc)
-GATE_KEY = "test-gate-key"
+from tests.gate_fixtures import NOW, GateWorld, build_gate_world, remove_gate_world
 
 
 @pytest.fixture(scope="module")
 def world(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    run_seed(preset="tiny", seed=5, anchor=dt.date.today(), reset=True)
-    rng = np.random.default_rng(1)
-    with transaction() as s:
-        gate_id = s.execute(text("SELECT id FROM gate WHERE compound_id = 1 ORDER BY id LIMIT 1")).scalar_one()
-        s.execute(text("UPDATE gate SET key_hash = :h WHERE id = :g"), {"h": key_hash(GATE_KEY), "g": gate_id})
-        residents = s.execute(text(
-            """SELECT p.id FROM person p JOIN dwelling d ON d.id = p.home_dwelling_id JOIN building b ON b.id = d.building_id
-               WHERE b.compound_id = 1 ORDER BY p.id LIMIT 2""")).scalars().all()
-        outsider = s.execute(text(
-            """SELECT p.id FROM person p JOIN dwelling d ON d.id = p.home_dwelling_id JOIN building b ON b.id = d.building_id
-               WHERE b.compound_id = 2 ORDER BY p.id LIMIT 1""")).scalar_one()
-        dwelling, owner = s.execute(text(
-            """SELECT o.dwelling_id, o.person_id FROM ownership o JOIN dwelling d ON d.id = o.dwelling_id
-               JOIN building b ON b.id = d.building_id WHERE b.compound_id = 1 LIMIT 1""")).one()
-        passes = {}
-        for name, entries, revoked in (("once", 1, False), ("revoked", 2, True)):
-            pid = uuid.uuid4()
-            s.execute(text(
-                """INSERT INTO visitor_pass (id, dwelling_id, issued_by_person_id, visitor_name, valid_from, valid_to,
-                   entries_allowed, revoked_at) VALUES (:i, :d, :o, :n, :f, :t, :e, :r)"""),
-                {"i": pid, "d": dwelling, "o": owner, "n": name, "f": NOW - dt.timedelta(hours=1),
-                 "t": NOW + dt.timedelta(hours=5), "e": entries, "r": NOW if revoked else None})
-            passes[name] = pid
-        faces = {}
-        for pid, library in ((residents[0], "app"), (residents[1], "app"), (outsider, "population")):
-            vec = rng.normal(size=512).astype(np.float32)
-            vec /= np.linalg.norm(vec)
-            faces[pid] = vec
-            s.execute(text(
-                """INSERT INTO face_template (person_id, library, model_version, embedding, consent_at)
-                   VALUES (:p, CAST(:l AS face_library), 'w600k_mbf', :e, now())"""),
-                {"p": pid, "l": library, "e": [float(x) for x in vec]})
+    w = build_gate_world(fake_faces_seed=1)
     prefix = f"gptest:g{uuid.uuid4().hex[:6]}:"
     cfg = dataclasses.replace(settings(), redis_prefix=prefix)
-    policy = build_policy(1, cfg, outbox_path=Path(tmp_path_factory.mktemp("outbox")) / "o.sqlite3")
-    yield {"policy": policy, "gate": gate_id, "residents": residents, "outsider": outsider, "passes": passes,
-           "faces": faces, "prefix": prefix, "client": TestClient(create_api(policy))}
+    policy = build_policy(w.compound_a, cfg, outbox_path=Path(tmp_path_factory.mktemp("outbox")) / "o.sqlite3")
+    yield {"w": w, "policy": policy, "prefix": prefix, "client": TestClient(create_api(policy))}
     r = redis.Redis.from_url(settings().redis_url)
     keys = list(r.scan_iter(match=prefix + "*"))
     if keys:
         r.delete(*keys)
+    remove_gate_world(w)
 
 
 def sign():  # noqa: ANN201
@@ -77,116 +45,197 @@ def sign():  # noqa: ANN201
     return s.qr_signing_key, s.qr_key_id
 
 
-def post_qr(world: dict, payload: str) -> dict:
-    res = world["client"].post(f"/v1/gates/{world['gate']}/qr", json={"payload": payload}, headers={"X-Gate-Key": GATE_KEY})
+def post_qr(world: dict, payload: str, gate: int | None = None) -> dict:
+    w: GateWorld = world["w"]
+    res = world["client"].post(f"/v1/gates/{gate or w.gate_a}/qr", json={"payload": payload}, headers={"X-Gate-Key": w.gate_key})
     assert res.status_code == 200, res.text
     return res.json()
 
 
-def test_resident_code_opens_once(world: dict) -> None:
+@pytest.mark.parametrize("who", ["owner", "member", "tenant"])
+def test_resident_codes_open_once_for_everyone_with_access(world: dict, who: str) -> None:
     key, kid = sign()
-    code = resident_code(key, kid, world["residents"][0], 1)
+    w: GateWorld = world["w"]
+    code = resident_code(key, kid, w.people[who], w.compound_a)
     first = post_qr(world, code)
-    assert first["result"] == "open" and first["person_id"] == world["residents"][0]
-    assert post_qr(world, code)["reason"] == "qr_replayed"
+    assert first["result"] == "open" and first["person_id"] == w.people[who] and first["method"] == "resident_qr"
+    second = post_qr(world, code)
+    assert second["result"] == "deny" and second["reason"] == Reason.qr_replayed
+
+
+@pytest.mark.parametrize("who, reason", [("revoked", "grant_revoked"), ("expired", "grant_expired"),
+                                         ("blacklisted", "blacklisted"), ("outsider", "no_access"), ("nobody", "no_access")])
+def test_people_without_access_here_are_refused_with_the_reason(world: dict, who: str, reason: str) -> None:
+    key, kid = sign()
+    w: GateWorld = world["w"]
+    decision = post_qr(world, resident_code(key, kid, w.people[who], w.compound_a))
+    assert decision["result"] == "deny" and decision["reason"] == reason
+    card = world["policy"].card(w.gate_a, w.people[who])
+    assert card.result == "deny" and card.reason == reason
 
 
 @pytest.mark.parametrize("case, reason", [
     ("expired", "qr_expired"), ("future", "qr_not_yet_valid"), ("forged", "qr_bad_signature"),
-    ("other_key", "qr_unknown_key"), ("garbage", "qr_malformed"), ("other_compound", "qr_other_compound"),
-    ("outsider", "no_access"),
+    ("altered_person", "qr_bad_signature"), ("other_key", "qr_unknown_key"), ("garbage", "qr_malformed"),
+    ("not_ours", "qr_malformed"), ("truncated", "qr_malformed"), ("other_compound", "qr_other_compound"),
 ])
 def test_every_bad_code_is_denied_with_its_reason(world: dict, case: str, reason: str) -> None:
     key, kid = sign()
-    person = world["residents"][1]
+    w: GateWorld = world["w"]
+    person = w.people["owner"]
+    good = resident_code(key, kid, person, w.compound_a)
     payload = {
-        "expired": lambda: resident_code(key, kid, person, 1, now=NOW - dt.timedelta(minutes=5)),
-        "future": lambda: resident_code(key, kid, person, 1, now=NOW + dt.timedelta(minutes=5)),
-        "forged": lambda: _flip(resident_code(key, kid, person, 1)),
-        "other_key": lambda: resident_code(Ed25519PrivateKey.generate(), "0badc0de", person, 1),
+        "expired": lambda: resident_code(key, kid, person, w.compound_a, now=NOW - dt.timedelta(minutes=5)),
+        "future": lambda: resident_code(key, kid, person, w.compound_a, now=dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=5)),
+        "forged": lambda: _flip(good, len(good) - 10),  # a bit of the signature
+        "altered_person": lambda: _flip(good, 30),  # a bit of the signed body
+        "other_key": lambda: resident_code(Ed25519PrivateKey.generate(), "0badc0de", person, w.compound_a),
         "garbage": lambda: "GP1.%%%not-base64",
-        "other_compound": lambda: resident_code(key, kid, person, 2),
-        "outsider": lambda: resident_code(key, kid, world["outsider"], 1),
+        "not_ours": lambda: "https://example.com/pay?x=1",
+        "truncated": lambda: good[:-20],
+        "other_compound": lambda: resident_code(key, kid, person, w.compound_b),
     }[case]()
     decision = post_qr(world, payload)
     assert decision["result"] == "deny" and decision["reason"] == reason
 
 
-def _flip(code: str) -> str:
-    i = len(code) // 2
+def _flip(code: str, i: int) -> str:
     return code[:i] + ("A" if code[i] != "A" else "B") + code[i + 1:]
 
 
-def test_visitor_passes_count_entries_and_honour_revocation(world: dict) -> None:
+def test_a_code_of_the_other_compound_opens_there(world: dict, tmp_path: Path) -> None:
+    """The same owner's code for compound B is refused at A (above) and opens at B's own bridge."""
     key, kid = sign()
-    once = visitor_code(key, kid, world["passes"]["once"], 1, NOW - dt.timedelta(hours=1), NOW + dt.timedelta(hours=5))
-    assert post_qr(world, once)["result"] == "open"
-    assert post_qr(world, once)["reason"] == "pass_used_up"
-    revoked = visitor_code(key, kid, world["passes"]["revoked"], 1, NOW - dt.timedelta(hours=1), NOW + dt.timedelta(hours=5))
+    w: GateWorld = world["w"]
+    cfg = dataclasses.replace(settings(), redis_prefix=world["prefix"])
+    other = build_policy(w.compound_b, cfg, outbox_path=tmp_path / "b.sqlite3")
+    assert other.qr(w.gate_b, resident_code(key, kid, w.people["outsider"], w.compound_b)).result == "open"
+
+
+def test_visitor_passes_count_entries_and_honour_revocation_validity_and_compound(world: dict) -> None:
+    key, kid = sign()
+    w: GateWorld = world["w"]
+    window = (NOW - dt.timedelta(hours=1), NOW + dt.timedelta(hours=5))
+    twice = visitor_code(key, kid, w.passes["twice"], w.compound_a, *window)
+    assert [post_qr(world, twice)["result"] for _ in range(2)] == ["open", "open"]
+    third = post_qr(world, twice)
+    assert third["reason"] == "pass_used_up" and third["method"] == "visitor_qr" and third["pass_id"] == str(w.passes["twice"])
+    revoked = visitor_code(key, kid, w.passes["revoked"], w.compound_a, *window)
     assert post_qr(world, revoked)["reason"] == "pass_revoked"
-    unknown = visitor_code(key, kid, uuid.uuid4(), 1, NOW - dt.timedelta(hours=1), NOW + dt.timedelta(hours=5))
+    over = visitor_code(key, kid, w.passes["over"], w.compound_a, NOW - dt.timedelta(hours=20), NOW + dt.timedelta(hours=3))
+    assert post_qr(world, over)["reason"] == "pass_outside_validity"  # the code is fine, the pass ended
+    unknown = visitor_code(key, kid, uuid.uuid4(), w.compound_a, *window)
     assert post_qr(world, unknown)["reason"] == "pass_unknown"
+    elsewhere = visitor_code(key, kid, w.passes["other_compound"], w.compound_b, *window)
+    assert post_qr(world, elsewhere)["reason"] == "qr_other_compound"
+    relabelled = visitor_code(key, kid, w.passes["other_compound"], w.compound_a, *window)  # B's pass, signed for A
+    assert post_qr(world, relabelled)["reason"] in {"pass_unknown", "qr_other_compound"}
+    expired_code = visitor_code(key, kid, w.passes["twice"], w.compound_a, NOW - dt.timedelta(hours=23), NOW - dt.timedelta(hours=2))
+    assert post_qr(world, expired_code)["reason"] == "qr_expired"
     with transaction() as s:
-        used = s.execute(text("SELECT entries_used FROM visitor_pass WHERE id = :i"), {"i": world["passes"]["once"]}).scalar_one()
-    assert used == 1
+        used = s.execute(text("SELECT entries_used FROM visitor_pass WHERE id = :i"), {"i": w.passes["twice"]}).scalar_one()
+    assert used == 2
+    with pytest.raises(ValueError):
+        visitor_code(key, kid, uuid.uuid4(), w.compound_a, NOW, NOW + dt.timedelta(hours=25))
+
+
+def test_a_revocation_reaches_the_gate_within_seconds(world: dict) -> None:
+    key, kid = sign()
+    w: GateWorld = world["w"]
+    with transaction() as s:
+        s.execute(text("UPDATE access_grant SET revoked_at = now() WHERE grantee_person_id = :p"), {"p": w.people["tenant"]})
+    try:
+        world["policy"].cache.refresh()  # what the refresh thread does every GRIDPULSE_BRIDGE_REFRESH_S
+        decision = post_qr(world, resident_code(key, kid, w.people["tenant"], w.compound_a))
+        assert decision["reason"] == "grant_revoked"
+    finally:
+        with transaction() as s:
+            s.execute(text("UPDATE access_grant SET revoked_at = NULL WHERE grantee_person_id = :p"), {"p": w.people["tenant"]})
+        world["policy"].cache.refresh()
 
 
 def post_face(world: dict, vec: np.ndarray, **kw) -> dict:  # noqa: ANN003
+    w: GateWorld = world["w"]
     body = {"embedding": [float(x) for x in vec], "model_version": "w600k_mbf", **kw}
-    res = world["client"].post(f"/v1/gates/{world['gate']}/face-template", json=body, headers={"X-Gate-Key": GATE_KEY})
+    res = world["client"].post(f"/v1/gates/{w.gate_a}/face-template", json=body, headers={"X-Gate-Key": w.gate_key})
     assert res.status_code == 200, res.text
     return res.json()
 
 
 def test_face_templates_need_threshold_and_margin(world: dict) -> None:
     rng = np.random.default_rng(9)
-    a, b = (world["faces"][p] for p in world["residents"])
-    same = a + rng.normal(scale=0.03, size=512)
-    decision = post_face(world, same)
-    assert decision["result"] == "open" and decision["person_id"] == world["residents"][0] and decision["score"] > 0.8
+    w: GateWorld = world["w"]
+    a, b = w.embeddings["owner"], w.embeddings["tenant"]
+    decision = post_face(world, a + rng.normal(scale=0.03, size=512))
+    assert decision["result"] == "open" and decision["person_id"] == w.people["owner"] and decision["score"] > 0.8
     between = post_face(world, a + b)  # equally like two residents: no margin, no door
     assert between["result"] == "deny" and between["reason"] == "ambiguous_face"
-    outsider = post_face(world, world["faces"][world["outsider"]] + rng.normal(scale=0.03, size=512))
-    assert outsider["reason"] == "no_access" and outsider["person_id"] == world["outsider"]
+    outsider = post_face(world, w.embeddings["outsider"] + rng.normal(scale=0.03, size=512))
+    assert outsider["reason"] == "no_access" and outsider["person_id"] == w.people["outsider"]
+    revoked = post_face(world, w.embeddings["revoked"])  # enrolled in the app, but the grant is gone
+    assert revoked["result"] == "deny" and revoked["reason"] == "unknown_face"  # not in this gallery, not in the population
 
 
 def test_unknown_faces_are_kept_as_one_pseudonymous_stranger(world: dict) -> None:
     rng = np.random.default_rng(11)
+    w: GateWorld = world["w"]
     face = rng.normal(size=512)
     first = post_face(world, face)
     second = post_face(world, face + rng.normal(scale=0.02, size=512))
     assert first["reason"] == second["reason"] == "unknown_face"
+    assert first["stranger_id"] is not None and first["stranger_id"] == second["stranger_id"]
     with transaction() as s:
-        strangers = s.execute(text("SELECT count(DISTINCT stranger_id), min(expires_at) FROM face_template WHERE library = 'stranger'")).one()
-    assert strangers[0] == 1 and strangers[1] > NOW + dt.timedelta(days=6)
+        kept = s.execute(text("""SELECT count(*), min(expires_at), bool_and(person_id IS NULL) FROM face_template
+                                 WHERE stranger_id = :s"""), {"s": first["stranger_id"]}).one()
+    assert kept[0] == 1 and kept[2]
+    assert NOW + dt.timedelta(days=6.9) < kept[1] < NOW + dt.timedelta(days=7.1)
     entries = redis.Redis.from_url(settings().redis_url).xrange(stream_key(world["prefix"], 0))
     events = [parse_fields(f) for _, f in entries]
-    sightings = [e.stranger_id for e in events if e.reason == "unknown_face"]
-    assert len(sightings) == 2 and sightings[0] == sightings[1] is not None
+    sightings = [str(e.stranger_id) for e in events if e.reason == "unknown_face"]
+    assert sightings[-2:] == [first["stranger_id"]] * 2
 
 
-@pytest.mark.parametrize("gate_key, gate_offset, status", [("wrong", 0, 401), (None, 0, 401), (GATE_KEY, 999, 401)])
-def test_unknown_gates_and_wrong_keys_are_refused(world: dict, gate_key: str | None, gate_offset: int, status: int) -> None:
-    headers = {"X-Gate-Key": gate_key} if gate_key else {}
-    res = world["client"].post(f"/v1/gates/{world['gate'] + gate_offset}/qr", json={"payload": "GP1.x"}, headers=headers)
-    assert res.status_code == status
+@pytest.mark.parametrize("gate_key, gate, status", [("wrong", "a", 401), (None, "a", 401), ("right", "missing", 401),
+                                                    ("right", "b", 401)])
+def test_unknown_gates_other_compounds_gates_and_wrong_keys_are_refused(world: dict, gate_key: str | None, gate: str,
+                                                                       status: int) -> None:
+    w: GateWorld = world["w"]
+    headers = {"X-Gate-Key": w.gate_key if gate_key == "right" else gate_key} if gate_key else {}
+    gate_id = {"a": w.gate_a, "b": w.gate_b, "missing": 2_000_000_000}[gate]
+    for path, body in (("qr", {"payload": "GP1.x"}), ("exit", {"method": "count"})):
+        assert world["client"].post(f"/v1/gates/{gate_id}/{path}", json=body, headers=headers).status_code == status
+    assert world["client"].post(f"/v1/gates/{gate_id}/face", content=b"x", headers=headers).status_code == status
 
 
 @pytest.mark.parametrize("body", [{"embedding": [0.1] * 100, "model_version": "w600k_mbf"},
                                   {"embedding": [0.0] * 512, "model_version": "w600k_mbf"},
                                   {"embedding": [0.1] * 512, "model_version": "other"},
+                                  {"embedding": ["x"] * 512, "model_version": "w600k_mbf"},
                                   {"payload": 5}])
 def test_bad_bodies_get_a_4xx_not_a_500(world: dict, body: dict) -> None:
-    res = world["client"].post(f"/v1/gates/{world['gate']}/face-template", json=body, headers={"X-Gate-Key": GATE_KEY})
+    w: GateWorld = world["w"]
+    res = world["client"].post(f"/v1/gates/{w.gate_a}/face-template", json=body, headers={"X-Gate-Key": w.gate_key})
+    assert res.status_code == 422
+    res = world["client"].post(f"/v1/gates/{w.gate_a}/qr", content=b"{not json", headers={"X-Gate-Key": w.gate_key,
+                                                                                          "Content-Type": "application/json"})
     assert res.status_code == 422
 
 
-def test_every_decision_is_an_event_and_health_reports(world: dict) -> None:
-    res = world["client"].post(f"/v1/gates/{world['gate']}/exit", json={"method": "face"}, headers={"X-Gate-Key": GATE_KEY})
+def test_every_decision_is_an_event_per_the_stream_contract_and_health_reports(world: dict) -> None:
+    w: GateWorld = world["w"]
+    res = world["client"].post(f"/v1/gates/{w.gate_a}/exit", json={"method": "face"}, headers={"X-Gate-Key": w.gate_key})
     assert res.json()["result"] == "open"
-    entries = redis.Redis.from_url(settings().redis_url).xrange(stream_key(world["prefix"], 0))
+    manual = world["policy"].manual(w.gate_a, person_id=None)  # the guard's registration always works
+    assert manual.result == "open" and manual.method == "manual"
+    entries = redis.Redis.from_url(settings().redis_url, decode_responses=True).xrange(stream_key(world["prefix"], 0))
+    required = {"v", "event_id", "ts", "gate_id", "compound_id", "direction", "method", "result"}
+    assert all(set(fields) >= required for _, fields in entries)
+    assert all(set(fields) <= required | {"person_id", "pass_id", "score", "reason", "stranger_id"} for _, fields in entries)
     events = [parse_fields(f) for _, f in entries]
-    assert events[-1].direction == "out" and str(events[-1].event_id) == res.json()["event_id"]
-    assert {e.result for e in events} == {"open", "deny"}
+    assert events[-2].direction == "out" and str(events[-2].event_id) == res.json()["event_id"]
+    assert [e.event_id.version for e in events] == [7] * len(events)
+    assert {e.result for e in events} == {"open", "deny"} and {e.compound_id for e in events} == {w.compound_a, w.compound_b}
+    assert all(e.reason for e in events if e.result == "deny")  # every deny says why
     health = world["client"].get("/v1/health").json()
-    assert health["redis"] is True and health["gallery_size"] == 2 and health["outbox_depth"] == 0
+    assert health["redis"] is True and health["gallery_size"] == 3 and health["outbox_depth"] == 0
+    assert health["allowed_people"] == 3 and health["face_models_loaded"] is False
