@@ -12,7 +12,7 @@ from gate_bridge.replay import ReplayGuard
 
 
 def build_policy(compound_id: int, cfg: Settings | None = None, *, outbox_path: Path | None = None,
-                 refresh_s: float = 5.0) -> GatePolicy:
+                 refresh_s: float | None = None) -> GatePolicy:
     cfg = cfg or settings()
     secrets = load_secrets()
     client = connect(cfg)

@@ -57,7 +57,8 @@ def bridge_settings() -> BridgeSettings:
         face_threshold=float(_env("GRIDPULSE_FACE_THRESHOLD", "0.35")),
         face_margin=float(_env("GRIDPULSE_FACE_MARGIN", "0.05")),
         stranger_retention=dt.timedelta(days=float(_env("GRIDPULSE_STRANGER_RETENTION_DAYS", "7"))),
-        # Galleries, grants, passes and gate keys are reloaded from PostGIS this often.
-        refresh_s=float(_env("GRIDPULSE_BRIDGE_REFRESH_S", "3")),
+        # Galleries, grants, passes and gate keys are reloaded within ~1 s of a change (NOTIFY), and
+        # this often besides (for grants ending with the clock, and a lost LISTEN connection).
+        refresh_s=float(_env("GRIDPULSE_BRIDGE_REFRESH_S", "10")),
         onnx_threads=int(_env("GRIDPULSE_FACE_THREADS", "2")),
     )

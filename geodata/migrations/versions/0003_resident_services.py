@@ -1,4 +1,4 @@
-"""resident services: face consent records, self-declarations tied to their work order, and NOTIFY on
+"""resident services: access_allowed/access_barred views, face consent records, self-declarations tied to their work order, and NOTIFY on
 every change a gate bridge must see (grants, passes, ownership, rentals, app face templates)
 
 Revision ID: 0003
@@ -32,6 +32,33 @@ BEGIN
   RETURN NULL;
 END $$
 """
+# Who may enter which compound, in one place for the gate bridge (per compound) and the resident
+# services (per person): owners, residents, household members and grantees of a grant valid now.
+_IN_COMPOUND = "JOIN dwelling d ON d.id = {t}.dwelling_id JOIN building b ON b.id = d.building_id"
+_ACCESS_ALLOWED = f"""
+CREATE VIEW access_allowed AS
+SELECT o.person_id, b.compound_id, 'owner'::text AS basis FROM ownership o {_IN_COMPOUND.format(t='o')}
+UNION
+SELECT p.id, b.compound_id, 'resident' FROM person p JOIN dwelling d ON d.id = p.home_dwelling_id
+  JOIN building b ON b.id = d.building_id
+UNION
+SELECT m.person_id, b.compound_id, 'household' FROM household_member m JOIN household h ON h.id = m.household_id
+  {_IN_COMPOUND.format(t='h')}
+UNION
+SELECT g.grantee_person_id, b.compound_id, 'grant' FROM access_grant g {_IN_COMPOUND.format(t='g')}
+WHERE g.revoked_at IS NULL AND g.valid_from <= now() AND (g.valid_to IS NULL OR g.valid_to > now())
+"""
+# People known at a compound but refused, and why (a blacklisted rental overrides every basis but ownership).
+_ACCESS_BARRED = f"""
+CREATE VIEW access_barred AS
+SELECT g.grantee_person_id AS person_id, b.compound_id,
+       CASE WHEN g.revoked_at IS NOT NULL THEN 'grant_revoked' ELSE 'grant_expired' END AS reason
+FROM access_grant g {_IN_COMPOUND.format(t='g')}
+WHERE NOT (g.revoked_at IS NULL AND g.valid_from <= now() AND (g.valid_to IS NULL OR g.valid_to > now()))
+UNION ALL
+SELECT r.lessee_person_id, b.compound_id, 'blacklisted' FROM rental r {_IN_COMPOUND.format(t='r')}
+WHERE r.blacklisted AND (r.end_date IS NULL OR r.end_date >= current_date)
+"""
 _TRIGGERS = {
     "access_grant": "AFTER INSERT OR UPDATE OR DELETE ON access_grant FOR EACH ROW",
     "visitor_pass": "AFTER INSERT OR DELETE OR UPDATE OF revoked_at, valid_from, valid_to, entries_allowed ON visitor_pass FOR EACH ROW",
@@ -63,6 +90,8 @@ def upgrade() -> None:
     op.add_column('self_declaration', sa.Column('work_order_id', sa.BigInteger(), nullable=True))
     op.create_foreign_key(op.f('fk_self_declaration_work_order_id_work_order'), 'self_declaration', 'work_order',
                           ['work_order_id'], ['id'], ondelete='SET NULL')
+    op.execute(_ACCESS_ALLOWED)
+    op.execute(_ACCESS_BARRED)
     op.execute(_NOTIFY_FN)
     for table, when in _TRIGGERS.items():
         op.execute(f"CREATE TRIGGER {table}_notify_access {when} EXECUTE FUNCTION gp_notify_access()")
@@ -76,6 +105,8 @@ def downgrade() -> None:
     for table in _TRIGGERS:
         op.execute(f"DROP TRIGGER IF EXISTS {table}_notify_access ON {table}")
     op.execute("DROP FUNCTION IF EXISTS gp_notify_access()")
+    op.execute("DROP VIEW IF EXISTS access_barred")
+    op.execute("DROP VIEW IF EXISTS access_allowed")
     op.drop_constraint(op.f('fk_self_declaration_work_order_id_work_order'), 'self_declaration', type_='foreignkey')
     op.drop_column('self_declaration', 'work_order_id')
     op.drop_index('uq_face_consent_live', table_name='face_consent', postgresql_where='withdrawn_at IS NULL')
