@@ -36,6 +36,8 @@ class Settings:
     ingest_claim_idle_ms: int
     timezone: str
     rules_preset: str
+    address_corpus: Path | None
+    address_parser: str
 
     @property
     def psycopg_dsn(self) -> str:
@@ -71,6 +73,11 @@ def settings() -> Settings:
         timezone=_env("GRIDPULSE_TIMEZONE", "Asia/Shanghai"),
         # Rule parameters per city (analytics/params.py): nanjing (default) or shanghai.
         rules_preset=_env("GRIDPULSE_RULES_PRESET", "nanjing"),
+        # The labelled address corpus (TRAIN split) the address tagger is trained on at run time; "" for none.
+        address_corpus=Path(c) if (c := _env("GRIDPULSE_ADDRESS_CORPUS", str(
+            PROJECT_ROOT.parent / "shared" / "geodata" / "addresses" / "ncap_train.csv"))) else None,
+        # auto: the trained tagger when the corpus is there, else the rules; rules: the rules only.
+        address_parser=_env("GRIDPULSE_ADDRESS_PARSER", "auto"),
     )
 
 

@@ -277,6 +277,44 @@ class Address(Base):
     )
 
 
+class ReviewStatus(str, enum.Enum):
+    pending = "pending"
+    accepted = "accepted"
+    rejected = "rejected"
+
+
+class AddressReview(Base):
+    """地址复核: a non-standard address whose best standard match scored below the threshold, waiting for
+    a person. Accepting links the address to ``chosen_id`` (the candidate, or another standard address
+    the person picked); rejecting leaves it unlinked. Who decided and when are kept on the row."""
+
+    __tablename__ = "address_review"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    address_id: Mapped[int] = mapped_column(ForeignKey("address.id", ondelete="CASCADE"), index=True)
+    raw_text: Mapped[str] = mapped_column(Text)
+    candidate_id: Mapped[int | None] = mapped_column(ForeignKey("address.id", ondelete="SET NULL"))
+    score: Mapped[float] = mapped_column(Float)
+    import_run: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), index=True)
+    source: Mapped[str | None] = mapped_column(String(256))
+    status: Mapped[ReviewStatus] = mapped_column(
+        _enum(ReviewStatus, "review_status"), server_default=ReviewStatus.pending.value
+    )
+    chosen_id: Mapped[int | None] = mapped_column(ForeignKey("address.id"))
+    # The deciding account's name, not a foreign key: the record of a decision outlives the account.
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = _now()
+    __table_args__ = (
+        CheckConstraint("score >= 0 AND score <= 1", name="score_range"),
+        CheckConstraint(
+            "(status = 'pending') = (decided_by IS NULL AND decided_at IS NULL)", name="decided_iff_not_pending"
+        ),
+        CheckConstraint("status <> 'accepted' OR chosen_id IS NOT NULL", name="accepted_has_choice"),
+        Index("uq_address_review_pending", "address_id", unique=True, postgresql_where="status = 'pending'"),
+        Index("ix_address_review_status", "status", "created_at"),
+    )
+
+
 class Compound(Base):
     """小区: a gated residential estate."""
 

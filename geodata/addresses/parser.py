@@ -86,7 +86,47 @@ _COMPOUND_RANK = _RANK["number"]
 
 
 def parse(text: str) -> ParsedAddress:
-    """Split an address into parts; never raises (an unreadable address comes back mostly empty)."""
+    """Split an address into parts; never raises (an unreadable address comes back mostly empty).
+
+    With the labelled corpus present (settings().address_corpus), the CRF tagger trained on it at run
+    time (geodata.addresses.tagger); otherwise, or with GRIDPULSE_ADDRESS_PARSER=rules, the rules."""
+    from core.config import settings
+    from geodata.addresses import tagger as tagger_mod
+
+    if settings().address_parser != "rules":
+        t = tagger_mod.tagger()
+        if t is not None:
+            return from_spans(t.tag(text))
+    return parse_rules(text)
+
+
+# The tagger's labels (the corpus's) onto the stored parts; the rest (subpoi, subroad, assist,
+# person, redundant …) go to ``rest``. A label seen twice keeps its first chunk, as the corpus's
+# own convention does (a repeat is labelled redundant or sub-).
+LABEL_TO_PART = {
+    "prov": "province", "city": "city", "district": "district", "devzone": "devzone", "town": "street",
+    "community": "community", "road": "road", "roadno": "number", "poi": "compound", "houseno": "building",
+    "cellno": "unit", "floorno": "floor", "roomno": "room",
+}
+
+
+def from_spans(spans: list[tuple[str, str]]) -> ParsedAddress:
+    """A ParsedAddress from (label, text) chunks: names normalised, numbered parts without markers."""
+    out = ParsedAddress()
+    rest: list[str] = []
+    for label, value in spans:
+        part = LABEL_TO_PART.get(label)
+        if part is None or getattr(out, part) is not None:
+            if label not in ("redundant",):
+                rest.append(value)
+            continue
+        setattr(out, part, canonical_number(value) if part in _NUMBERED_PARTS else (normalise(value) or None))
+    out.rest = normalise("".join(rest)) or None
+    return out
+
+
+def parse_rules(text: str) -> ParsedAddress:
+    """The hand-written rules alone (no corpus needed); see the module docstring."""
     s = normalise(text)
     out = ParsedAddress()
     pos, last = 0, -1

@@ -1,0 +1,186 @@
+"""A character CRF for Chinese addresses, trained at run time on the labelled corpus's TRAIN split.
+
+Nothing learned from the corpus ships with the code: the corpus (NCAP, research use only, see
+../shared/geodata/SOURCES.md) is read from ``settings().address_corpus`` (default
+``../shared/geodata/addresses/ncap_train.csv``) and the model is trained from it on first use, then
+cached under ``var/`` (ignored by git) keyed by a hash of the corpus and of this module's feature set,
+so later processes load it in milliseconds. Without the corpus, ``tagger()`` is None and the parser
+falls back to its hand-written rules (geodata.addresses.parser.parse_rules).
+
+The tagger labels tokens (a run of ASCII digits, a run of ASCII letters, or one other character)
+with the corpus's BIO labels (prov, city, district, devzone, town, community, road, roadno, poi,
+subpoi, houseno, cellno, floorno, roomno, …). Features are the token and its neighbours (±3), their
+shapes, bigrams and a trigram, and the position from either end; digits are reduced to their length
+(the corpus's numbers are perturbed, and a house number's digits say nothing about its role).
+Hyper-parameters were chosen on a 10 % hold-out of the TRAIN split, never on the dev split the
+benchmark reports (bench/import_bench.py).
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+import threading
+import time
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+FEATURE_VERSION = "1"
+C1, C2, MAX_ITERATIONS = 0.1, 0.01, 150
+_TOKEN = re.compile(r"[0-9]+|[A-Za-z]+|.", re.S)
+# An input-method slip that keeps the text's length: 撞 (collide) for 幢 (building) after a number.
+_TYPO = re.compile(r"(?<=[0-9零〇一二两三四五六七八九十百])撞")
+
+
+def clean(text: str) -> str:
+    """NFKC character by character (full-width → ASCII, one character each, so spans stay aligned)."""
+    out = []
+    for c in text or "":
+        n = unicodedata.normalize("NFKC", c)
+        out.append(n if len(n) == 1 else c)
+    return _TYPO.sub("幢", "".join(out))
+
+
+def tokens(text: str) -> list[tuple[int, int, str]]:
+    return [(m.start(), m.end(), m.group(0)) for m in _TOKEN.finditer(text)]
+
+
+def _shape(w: str) -> str:
+    if w.isdigit():
+        return "D"
+    if w.isascii() and w.isalpha():
+        return "A"
+    if "\u4e00" <= w <= "\u9fff":
+        return "H"
+    return "P"
+
+
+def _word(w: str) -> str:
+    return f"<D{min(len(w), 5)}>" if w.isdigit() else (w.lower() if w.isascii() and w.isalpha() and len(w) > 1 else w)
+
+
+def features(toks: list[tuple[int, int, str]]) -> list[list[str]]:
+    ws = [_word(t[2]) for t in toks]
+    shapes = [_shape(t[2]) for t in toks]
+    n = len(ws)
+
+    def w(j: int) -> str:
+        return ws[j] if 0 <= j < n else ("<S>" if j < 0 else "</S>")
+
+    out = []
+    for i in range(n):
+        f = ["b", "w=" + ws[i], "s=" + shapes[i], f"pos={min(i, 10)}", f"rpos={min(n - 1 - i, 10)}"]
+        f += [f"w{d:+d}={w(i + d)}" for d in (-3, -2, -1, 1, 2, 3)]
+        f += [f"s{d:+d}={shapes[i + d] if 0 <= i + d < n else 'X'}" for d in (-1, 1)]
+        f += [f"bg{d:+d}={w(i + d)}|{w(i + d + 1)}" for d in (-2, -1, 0, 1)]
+        f.append(f"tg={w(i - 1)}|{ws[i]}|{w(i + 1)}")
+        out.append(f)
+    return out
+
+
+def labelled(address: str, components: list[list[str]]) -> tuple[list[list[str]], list[str]]:
+    """One corpus row as (features, BIO labels per token); a token takes its first character's label."""
+    chars: list[str] = []
+    for label, value in components:
+        chars += [("B-" if k == 0 else "I-") + label.lower() for k in range(len(value))]
+    text = clean(address)
+    toks = tokens(text)
+    return features(toks), [chars[s] for s, _, _ in toks]
+
+
+def spans(text: str, labels: list[str]) -> list[tuple[str, str]]:
+    """(label, text) chunks of a tagged address, in order; the text is the cleaned input's."""
+    text = clean(text)
+    out: list[list[Any]] = []
+    for (s, e, _), tag in zip(tokens(text), labels):
+        bio, _, label = tag.partition("-")
+        if out and bio == "I" and out[-1][0] == label:
+            out[-1][2] = e
+        else:
+            out.append([label, s, e])
+    return [(label, text[s:e]) for label, s, e in out]
+
+
+def _model_path(corpus: Path, cache_dir: Path) -> Path:
+    h = hashlib.sha256(corpus.read_bytes())
+    h.update(f"{FEATURE_VERSION}|{C1}|{C2}|{MAX_ITERATIONS}".encode())
+    return cache_dir / f"address-crf-{h.hexdigest()[:16]}.crfsuite"
+
+
+def train(corpus: Path, model_path: Path) -> float:
+    """Train on every row of ``corpus`` (address,components_json CSV) into ``model_path``; seconds taken."""
+    import pycrfsuite
+
+    start = time.perf_counter()
+    trainer = pycrfsuite.Trainer(verbose=False)
+    with open(corpus, encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            trainer.append(*labelled(row["address"], json.loads(row["components_json"])))
+    trainer.set_params({"c1": C1, "c2": C2, "max_iterations": MAX_ITERATIONS, "feature.possible_transitions": True})
+    model_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=model_path.parent, suffix=".part")
+    os.close(fd)
+    try:
+        trainer.train(tmp)
+        os.replace(tmp, model_path)  # atomic: a concurrent process sees the whole model or none
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return time.perf_counter() - start
+
+
+class Tagger:
+    def __init__(self, model_path: Path) -> None:
+        import pycrfsuite
+
+        self.model_path = model_path
+        self._tagger = pycrfsuite.Tagger()
+        self._tagger.open(str(model_path))
+        self._lock = threading.Lock()  # a crfsuite tagger is not safe to share between threads
+
+    def tag(self, text: str) -> list[tuple[str, str]]:
+        toks = tokens(clean(text))
+        if not toks:
+            return []
+        with self._lock:
+            labels = self._tagger.tag(features(toks))
+        return spans(text, labels)
+
+
+_cached: dict[tuple[str, str], Tagger | None] = {}
+_lock = threading.Lock()
+
+
+def tagger(corpus: Path | None = None, cache_dir: Path | None = None) -> Tagger | None:
+    """The tagger trained on ``corpus`` (default: settings().address_corpus), or None without a corpus
+    or without python-crfsuite. Trains on first use (about two minutes), then loads from the cache."""
+    from core.config import PROJECT_ROOT, settings
+
+    corpus = corpus if corpus is not None else settings().address_corpus
+    cache_dir = cache_dir or PROJECT_ROOT / "var"
+    key = (str(corpus), str(cache_dir))
+    with _lock:
+        if key in _cached:
+            return _cached[key]
+        result: Tagger | None = None
+        if corpus is not None and Path(corpus).is_file():
+            try:
+                import pycrfsuite  # noqa: F401
+            except ImportError:
+                log.warning("python-crfsuite is not installed: the address parser uses its rules only")
+            else:
+                path = _model_path(Path(corpus), cache_dir)
+                if not path.exists():
+                    log.warning("training the address tagger on %s (once; cached as %s)", corpus, path)
+                    seconds = train(Path(corpus), path)
+                    log.warning("address tagger trained in %.0f s", seconds)
+                result = Tagger(path)
+        _cached[key] = result
+        return result
