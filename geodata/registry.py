@@ -7,6 +7,7 @@ one transaction (geodata.db.transaction), so a batch that fails part-way writes 
 """
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -21,8 +22,11 @@ from sqlalchemy.orm import Session
 from core.errors import BadCodeFormat, DuplicateCode, InvalidInput, NotFound, OutsideParent
 from core.viewer import REGION_CODE
 from geodata.geometry import validated
+from geodata.identity import hash_id_number, mask_id_number, validate_id_number
 from geodata.models import (
     SRID,
+    Address,
+    AddressKind,
     Building,
     Compound,
     Dwelling,
@@ -30,8 +34,15 @@ from geodata.models import (
     Gate,
     GateKind,
     Grid,
+    KeySite,
+    KeySiteCategory,
+    Ownership,
+    Person,
     Region,
     RegionLevel,
+    Rental,
+    ResidenceKind,
+    Sex,
 )
 
 T = TypeVar("T")
@@ -54,7 +65,7 @@ def _flush(session: Session, obj: T, record: str) -> T:
     except IntegrityError as exc:
         raise _translate(exc, record) from exc
     except DBAPIError as exc:
-        if isinstance(exc.orig, pg_errors.CheckViolation):
+        if isinstance(exc.orig, (pg_errors.CheckViolation, pg_errors.StringDataRightTruncation)):
             raise _translate(exc, record) from exc
         raise
     return obj
@@ -125,14 +136,18 @@ def add_grid(session: Session, *, community_code: str, sequence: str, name: str,
     return _flush(session, grid, record)
 
 
-def _check_place_code(code: str, record: str) -> None:
+def _check_place_code(code: str, record: str, model: type | None = None) -> None:
     if not _PLACE_CODE.match(code):
         raise BadCodeFormat("a place code has 3–32 letters, digits or hyphens", record=record)
+    limit = model.__table__.c.code.type.length if model is not None else None
+    if limit is not None and len(code) > limit:
+        raise BadCodeFormat(f"a {model.__tablename__.replace('_', ' ')} code has at most {limit} characters, "
+                            f"{code!r} has {len(code)}", record=record)
 
 
 def add_compound(session: Session, *, code: str, name: str, community_code: str, geom: Any) -> Compound:
     record = f"compound {code}"
-    _check_place_code(code, record)
+    _check_place_code(code, record, Compound)
     _need(session, Region, community_code, record, "community")
     shape_ = validated(geom, kinds=("Polygon",), record=record)
     return _flush(session, Compound(code=code, name=name, community_code=community_code, geom=from_shape(shape_, srid=SRID)), record)
@@ -143,7 +158,7 @@ def add_gate(
     compound_id: int | None = None, key_site_id: int | None = None,
 ) -> Gate:
     record = f"gate {code}"
-    _check_place_code(code, record)
+    _check_place_code(code, record, Gate)
     if (compound_id is None) == (key_site_id is None):
         raise InvalidInput("a gate belongs to exactly one compound or key site", record=record)
     shape_ = validated(geom, kinds=("Point",), record=record)
@@ -156,7 +171,7 @@ def add_building(
     compound_id: int | None = None, units: int = 1, height_m: float | None = None,
 ) -> Building:
     record = f"building {code}"
-    _check_place_code(code, record)
+    _check_place_code(code, record, Building)
     if not 1 <= floors <= 200:
         raise InvalidInput(f"floors must be 1–200, got {floors}", record=record)
     shape_ = validated(geom, kinds=("Polygon",), record=record)
@@ -172,7 +187,7 @@ def add_dwelling(
     area_m2: float, rooms: int = 1, use: DwellingUse = DwellingUse.residential,
 ) -> Dwelling:
     record = f"dwelling {code}"
-    _check_place_code(code, record)
+    _check_place_code(code, record, Dwelling)
     if not area_m2 > 0:
         raise InvalidInput(f"floor area must be > 0 m², got {area_m2}", record=record)
     building = _need(session, Building, building_id, record, "building")
@@ -186,6 +201,167 @@ def add_dwelling(
         code=code, building_id=building_id, unit=unit, floor=floor, room=room, area_m2=area_m2, rooms=rooms, use=use
     )
     return _flush(session, dwelling, record)
+
+
+def add_key_site(
+    session: Session, *, code: str, name: str, category: KeySiteCategory, geom: Any,
+    grid_id: int | None = None, capacity: int | None = None,
+) -> KeySite:
+    record = f"key site {code}"
+    _check_place_code(code, record, KeySite)
+    if not isinstance(category, KeySiteCategory):
+        raise InvalidInput(f"unknown category {category!r}: one of {', '.join(c.value for c in KeySiteCategory)}", record=record)
+    if capacity is not None and capacity <= 0:
+        raise InvalidInput(f"capacity must be > 0, got {capacity}", record=record)
+    if grid_id is not None:
+        _need(session, Grid, grid_id, record, "grid")
+    shape_ = validated(geom, kinds=("Polygon",), record=record)
+    site = KeySite(code=code, name=_name(name, record, 64), category=category, grid_id=grid_id, capacity=capacity,
+                   geom=from_shape(shape_, srid=SRID))
+    return _flush(session, site, record)
+
+
+def _name(value: Any, record: str, limit: int, what: str = "name") -> str:
+    text = str(value or "").strip()
+    if not text:
+        raise InvalidInput(f"no {what}", record=record)
+    return text[:limit]
+
+
+_ADDRESS_PARTS = ("district", "street", "road", "number", "compound", "building", "unit", "floor", "room")
+
+
+def add_address(
+    session: Session, *, code: str, kind: AddressKind, full_text: str, parts: Any = None,
+    region_code: str | None = None, geom: Any = None, standard_id: int | None = None,
+) -> Address:
+    """An address of the unified address base. ``parts`` (a ParsedAddress) defaults to parsing ``full_text``;
+    a parsed part longer than its column is cut to it (the full text is always kept whole)."""
+    record = f"address {code}"
+    if not code or len(code) > Address.__table__.c.code.type.length or any(c.isspace() for c in code):
+        raise BadCodeFormat("an address code has 1–32 characters and no spaces", record=record)
+    if not isinstance(kind, AddressKind):
+        raise InvalidInput(f"unknown address kind {kind!r}: one of {', '.join(k.value for k in AddressKind)}", record=record)
+    text = _name(full_text, record, 10_000, "address text")
+    shape_ = validated(geom, kinds=("Point",), record=record) if geom is not None else None
+    if kind is AddressKind.point and shape_ is None:
+        raise InvalidInput("a point address needs a point (lon/lat)", record=record)
+    if standard_id is not None:
+        if kind is not AddressKind.non_standard:
+            raise InvalidInput("only a non-standard address links to a standard one", record=record)
+        target = _need(session, Address, standard_id, record, "standard address")
+        if target.kind is not AddressKind.standard:
+            raise InvalidInput(f"address {target.code} is {target.kind.value}, not standard", record=record)
+    if region_code is not None:
+        _need(session, Region, region_code, record, "region")
+    if parts is None:
+        from geodata.addresses.parser import parse
+
+        parts = parse(text)
+    columns = Address.__table__.c
+    values = {}
+    for part in _ADDRESS_PARTS:
+        v = getattr(parts, part, None)
+        values[part] = v[: columns[part].type.length] if v else None
+    address = Address(code=code, kind=kind, full_text=text, region_code=region_code, standard_id=standard_id,
+                      geom=from_shape(shape_, srid=SRID) if shape_ is not None else None, **values)
+    return _flush(session, address, record)
+
+
+def add_person(
+    session: Session, *, id_number: str, name: str, residence_kind: ResidenceKind = ResidenceKind.resident,
+    sex: Sex | None = None, birth_date: dt.date | None = None, temp_residence_expiry: dt.date | None = None,
+    phone: str | None = None, home_dwelling_id: int | None = None, key: bytes | None = None,
+    today: dt.date | None = None,
+) -> Person:
+    """A person from their ID number, which is checked (GB 11643), kept only as a keyed hash and a masked
+    form, and dropped. A given sex or birth date must agree with the number; errors name the masked form."""
+    number = validate_id_number(str(id_number))
+    masked = mask_id_number(number)
+    record = f"person {masked}"
+    try:
+        born = dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        raise InvalidInput(f"the ID number's birth date {number[6:14]} is not a date", record=record) from None
+    if born > (today or dt.date.today()):
+        raise InvalidInput(f"birth date {born} is in the future", record=record)
+    if birth_date is not None and birth_date != born:
+        raise InvalidInput(f"birth date {birth_date} differs from the ID number's {born}", record=record)
+    id_sex = Sex.male if int(number[16]) % 2 else Sex.female
+    if sex is not None and sex is not id_sex:
+        raise InvalidInput(f"sex {sex.value} contradicts the ID number", record=record)
+    if not isinstance(residence_kind, ResidenceKind):
+        raise InvalidInput(f"unknown residence kind {residence_kind!r}", record=record)
+    if residence_kind in (ResidenceKind.floating, ResidenceKind.overseas) and temp_residence_expiry is None:
+        raise InvalidInput(f"a {residence_kind.value} resident needs a temporary-residence expiry", record=record)
+    if home_dwelling_id is not None:
+        _need(session, Dwelling, home_dwelling_id, record, "dwelling")
+    digits = re.sub(r"\D", "", phone or "")
+    if key is None:
+        from core.config import load_secrets
+
+        key = load_secrets().id_hash_key
+    person = Person(
+        id_hash=hash_id_number(key, number), id_masked=masked, name=_name(name, record, 64), sex=id_sex,
+        birth_date=born, residence_kind=residence_kind, temp_residence_expiry=temp_residence_expiry,
+        phone_masked=(digits[:3] + "****" + digits[-4:]) if len(digits) == 11 else None,
+        home_dwelling_id=home_dwelling_id,
+    )
+    try:
+        return _flush(session, person, record)
+    except DuplicateCode:
+        raise DuplicateCode("this person (ID number) is already in the population base", record=record) from None
+
+
+def _not_future(value: dt.date | None, what: str, record: str, today: dt.date | None) -> None:
+    if value is not None and value > (today or dt.date.today()):
+        raise InvalidInput(f"{what} {value} is in the future", record=record)
+
+
+def add_ownership(
+    session: Session, *, dwelling_id: int, person_id: int, since: dt.date, share: float = 1.0,
+    today: dt.date | None = None,
+) -> Ownership:
+    record = f"ownership of dwelling {dwelling_id} by person {person_id}"
+    if since is None:
+        raise InvalidInput("an ownership needs its start date (since)", record=record)
+    _not_future(since, "ownership date", record, today)
+    if not 0 < share <= 1:
+        raise InvalidInput(f"share must be in (0, 1], got {share}", record=record)
+    _need(session, Dwelling, dwelling_id, record, "dwelling")
+    _need(session, Person, person_id, record, "person")
+    try:
+        return _flush(session, Ownership(dwelling_id=dwelling_id, person_id=person_id, share=share, since=since), record)
+    except DuplicateCode:
+        raise DuplicateCode("this person already owns this dwelling", record=record) from None
+
+
+def add_rental(
+    session: Session, *, dwelling_id: int, lessor_person_id: int, lessee_person_id: int, start_date: dt.date,
+    end_date: dt.date | None = None, sublessor_person_id: int | None = None, monthly_rent: float | None = None,
+    blacklisted: bool = False, blacklist_reason: str | None = None, today: dt.date | None = None,
+) -> Rental:
+    record = f"rental of dwelling {dwelling_id}"
+    if start_date is None:
+        raise InvalidInput("a rental needs its start date", record=record)
+    _not_future(start_date, "rental start", record, today)
+    if end_date is not None and end_date < start_date:
+        raise InvalidInput(f"end {end_date} before start {start_date}", record=record)
+    if lessor_person_id == lessee_person_id:
+        raise InvalidInput("lessor and lessee are the same person", record=record)
+    if monthly_rent is not None and monthly_rent < 0:
+        raise InvalidInput(f"monthly rent must be ≥ 0, got {monthly_rent}", record=record)
+    if blacklisted and not (blacklist_reason or "").strip():
+        raise InvalidInput("a blacklisted rental needs a reason", record=record)
+    _need(session, Dwelling, dwelling_id, record, "dwelling")
+    for pid, role in ((lessor_person_id, "lessor"), (lessee_person_id, "lessee"), (sublessor_person_id, "sublessor")):
+        if pid is not None:
+            _need(session, Person, pid, record, role)
+    rental = Rental(dwelling_id=dwelling_id, lessor_person_id=lessor_person_id, lessee_person_id=lessee_person_id,
+                    sublessor_person_id=sublessor_person_id, start_date=start_date, end_date=end_date,
+                    monthly_rent=monthly_rent, blacklisted=blacklisted,
+                    blacklist_reason=blacklist_reason if blacklisted else (blacklist_reason or None))
+    return _flush(session, rental, record)
 
 
 def add_all(session: Session, add: Callable[..., T], rows: Sequence[Mapping[str, Any]]) -> list[T]:

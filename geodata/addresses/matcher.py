@@ -9,8 +9,8 @@ parts that differ, or that one side has and the other lacks, count against the m
 so that 清河新寓二村 and 清河新寓2村 (or a dropped 小区) still agree.
 
 A score at or above the threshold links the address (address.standard_id); below it, the address
-waits in the review queue: every non-standard address without a standard_id, with its best
-candidate, for a person to confirm or correct.
+waits in the review queue (table address_review, geodata.addresses.review) with its best candidate,
+for a person to accept, correct or reject.
 """
 from __future__ import annotations
 
@@ -148,32 +148,5 @@ def match_text(index: AddressIndex, text: str) -> Match:
     return index.best(parse(text))
 
 
-@dataclass(frozen=True)
-class ReviewItem:
-    address_id: int
-    code: str
-    full_text: str
-    candidate_code: str | None
-    score: float
-
-
-def review_queue(session: Session, *, limit: int = 200) -> list[ReviewItem]:
-    """Non-standard addresses not yet linked, each with its best candidate: the queue a person works through."""
-    index = AddressIndex.from_session(session)
-    pending = session.scalars(
-        select(Address).where(Address.kind == AddressKind.non_standard, Address.standard_id.is_(None))
-        .order_by(Address.id).limit(limit)
-    )
-    items = []
-    for a in pending:
-        m = index.best(parts_of(a))
-        items.append(ReviewItem(a.id, a.code, a.full_text, m.standard_code, m.score))
-    return items
-
-
-def confirm(session: Session, address_id: int, standard_id: int) -> None:
-    """A person's decision from the review queue: link the address to its standard one."""
-    address = session.get(Address, address_id)
-    if address is not None:
-        address.standard_id = standard_id
-        session.flush()
+# The review queue lives in its own table since migration 0004: geodata.addresses.review.
+from geodata.addresses.review import ReviewItem, decide, queue_review, review_queue  # noqa: E402,F401

@@ -89,6 +89,7 @@ def run_import(
         transaction = session.begin()
         try:
             ctx = Context(session=session, report=report, crs=src, options=options, progress=progress)
+            report.summary["import_run"] = str(ctx.run_id)
             importer = FEATURE_KINDS.get(kind) or TABLE_KINDS[kind]
             written = importer(ctx, source)
             if dry_run or not report.ok:

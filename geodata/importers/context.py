@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ class Context:
     crs: SourceCRS = WGS84
     options: Options = field(default_factory=Options)
     progress: Progress | None = None
+    run_id: uuid.UUID = field(default_factory=uuid.uuid4)  # this import run (address_review.import_run)
 
     def tick(self, done: int, total: int) -> None:
         if self.progress is not None and (done == total or done % 500 == 0):

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from geoalchemy2.shape import from_shape
 from sqlalchemy import func, select
 
-from core.errors import InvalidInput, NotFound
+from core.errors import NotFound
 from geodata import registry
 from geodata.importers.context import Context, as_int, place_code
 from geodata.importers.geometry_checks import checked, representative
@@ -215,11 +214,8 @@ def import_key_sites(ctx: Context, source: FeatureFile) -> int:
         grid = registry.grid_containing(ctx.session, p.x, p.y)
         name = str(first(f.props, "name", "名称") or code)
         with ctx.row(f.row, record):
-            if not registry._PLACE_CODE.match(code):
-                raise InvalidInput("a place code has 3–32 letters, digits or hyphens", record=record)
-            site = KeySite(code=code, name=name[:64], category=category, grid_id=grid.id if grid else None,
-                           capacity=capacity, geom=from_shape(geom, srid=SRID))
-            registry._flush(ctx.session, site, record)  # the registry's savepoint + error translation
+            registry.add_key_site(ctx.session, code=code, name=name, category=category, geom=geom,
+                                  grid_id=grid.id if grid else None, capacity=capacity)
             written += 1
         ctx.tick(i, len(source.features))
     return written

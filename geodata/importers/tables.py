@@ -8,11 +8,9 @@ report itself is safe to pass around.
 from __future__ import annotations
 
 import hashlib
-import re
 from typing import Any
 
 import numpy as np
-from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
 from sqlalchemy import select
 
@@ -21,6 +19,7 @@ from core.errors import InvalidInput
 from geodata import registry
 from geodata.addresses.matcher import AddressIndex
 from geodata.addresses.parser import parse
+from geodata.addresses.review import queue_review
 from geodata.coords import convert_xy
 from geodata.geometry import validated
 from geodata.identity import hash_id_number, mask_id_number, validate_id_number
@@ -28,7 +27,7 @@ from geodata.importers.context import Context, as_date, as_float, as_int
 from geodata.importers.readers import TableRow, first
 from geodata.importers.report import REVIEW, WARNING
 from geodata.models import (
-    SRID, Address, AddressKind, Building, Dwelling, DwellingUse, Ownership, Person, Rental, ResidenceKind, Sex,
+    Address, AddressKind, Building, Dwelling, DwellingUse, Person, ResidenceKind, Sex,
 )
 
 _ADDRESS_KIND = {"standard": AddressKind.standard, "标准": AddressKind.standard, "标准地址": AddressKind.standard,
@@ -85,14 +84,10 @@ def import_addresses(ctx: Context, rows: list[TableRow]) -> int:
         p = parse(text)
         if kind is AddressKind.standard and not (p.road or p.compound):
             ctx.report.add(r.row, record, "address", WARNING, "a standard address with neither road nor compound parsed")
-        address = Address(
-            code=code[:32], kind=kind, full_text=text, district=p.district, street=p.street, road=p.road,
-            number=p.number, compound=p.compound, building=p.building, unit=p.unit, floor=p.floor, room=p.room,
-            region_code=first(v, "region_code", "社区编码"),
-            geom=from_shape(point, srid=SRID) if point is not None else None,
-        )
+        region = first(v, "region_code", "社区编码")
         with ctx.row(r.row, record):
-            registry._flush(ctx.session, address, record)  # savepoint + typed error on refusal
+            address = registry.add_address(ctx.session, code=code, kind=kind, full_text=text, parts=p,
+                                           region_code=str(region) if region else None, geom=point)
             written.append((r.row, record, address))
     _match_non_standard(ctx, written)
     return len(written)
@@ -114,6 +109,10 @@ def _match_non_standard(ctx: Context, written: list[tuple[int, str, Address]]) -
             best = f"best candidate {m.standard_code} scores {m.score:.2f}" if m.standard_code else "no candidate"
             ctx.report.add(row, record, "standard_id", REVIEW,
                            f"{best} (< {ctx.options.match_threshold:.2f}): left unlinked in the review queue")
+            ctx.session.flush()
+            with ctx.row(row, record):
+                queue_review(ctx.session, address_id=a.id, raw_text=a.full_text, candidate_id=m.standard_id,
+                             score=m.score, import_run=ctx.run_id, source=ctx.report.source)
     ctx.session.flush()
     ctx.report.summary["non_standard"] = len(messy)
     ctx.report.summary["matched"] = linked
@@ -264,14 +263,12 @@ def import_people(ctx: Context, rows: list[TableRow]) -> int:
         if not name:
             ctx.report.reject(r.row, masked, "name", "no name")
             continue
-        phone = re.sub(r"\D", "", str(first(v, "phone", "电话", "手机") or ""))
-        person = Person(
-            id_hash=h, id_masked=masked, name=str(name)[:64], sex=sex, birth_date=born, residence_kind=kind,
-            temp_residence_expiry=expiry, phone_masked=(phone[:3] + "****" + phone[-4:]) if len(phone) == 11 else None,
-            home_dwelling_id=dwellings.get(str(dwelling_code)) if dwelling_code else None,
-        )
         with ctx.row(r.row, masked):
-            registry._flush(ctx.session, person, f"person {masked}")
+            registry.add_person(
+                ctx.session, id_number=number, name=str(name), sex=sex, birth_date=born, residence_kind=kind,
+                temp_residence_expiry=expiry, phone=str(first(v, "phone", "电话", "手机") or ""), key=people.key,
+                home_dwelling_id=dwellings.get(str(dwelling_code)) if dwelling_code else None, today=ctx.options.today,
+            )
             written += 1
     return written
 
@@ -330,7 +327,8 @@ def import_ownership(ctx: Context, rows: list[TableRow]) -> int:
             ctx.report.reject(r.row, record, "share", f"share must be in (0, 1], got {share}")
             continue
         with ctx.row(r.row, record):
-            registry._flush(ctx.session, Ownership(dwelling_id=dwelling, person_id=person, share=share, since=since), record)
+            registry.add_ownership(ctx.session, dwelling_id=dwelling, person_id=person, share=share, since=since,
+                                   today=ctx.options.today)
             written += 1
     return written
 
@@ -362,11 +360,11 @@ def import_rentals(ctx: Context, rows: list[TableRow]) -> int:
         if blacklisted and not reason:
             ctx.report.reject(r.row, record, "blacklist_reason", "a blacklisted rental needs a reason")
             continue
-        rental = Rental(dwelling_id=dwelling, lessor_person_id=lessor, lessee_person_id=lessee, sublessor_person_id=sublessor,
-                        start_date=start, end_date=end, monthly_rent=as_float(first(v, "monthly_rent", "月租金")),
-                        blacklisted=blacklisted, blacklist_reason=reason)
         with ctx.row(r.row, record):
-            registry._flush(ctx.session, rental, record)
+            registry.add_rental(ctx.session, dwelling_id=dwelling, lessor_person_id=lessor, lessee_person_id=lessee,
+                                sublessor_person_id=sublessor, start_date=start, end_date=end,
+                                monthly_rent=as_float(first(v, "monthly_rent", "月租金")), blacklisted=blacklisted,
+                                blacklist_reason=str(reason) if reason else None, today=ctx.options.today)
             written += 1
     return written
 
