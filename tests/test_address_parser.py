@@ -1,4 +1,8 @@
-"""The address parser on the messes people write; its corpus accuracy is a benchmark figure, not a test."""
+"""The address parser on the messes people write; its corpus accuracy is a benchmark figure, not a test.
+
+Two engines: the hand-written rules (parse_rules, no data needed) and the CRF tagger trained at run time
+on the labelled corpus's train split (parse, when ../shared is there). Both must read the project's own
+Nanjing examples; the rules are also pinned on the corpus's conventions they were written for."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from geodata.addresses.normalise import chinese_to_int, normalise
-from geodata.addresses.parser import parse
+from geodata.addresses.parser import parse, parse_rules, repair
+from geodata.addresses import tagger as tagger_mod
 
 
 @pytest.mark.parametrize("text, expected", [("十二", 12), ("二十三", 23), ("一百零五", 105), ("三", 3), ("一二〇一", 1201), ("两", 2)])
@@ -20,7 +25,7 @@ def test_normalise_full_width_numerals_and_typos() -> None:
 
 
 def test_full_address_with_every_level() -> None:
-    p = parse("江苏省南京市玄武区梅园新村街道长江路２９２号清河新寓二村十二撞三单元五楼５０１室")
+    p = parse_rules("江苏省南京市玄武区梅园新村街道长江路２９２号清河新寓二村十二撞三单元五楼５０１室")
     assert (p.province, p.city, p.district, p.street) == ("江苏省", "南京市", "玄武区", "梅园新村街道")
     assert (p.road, p.number, p.compound) == ("长江路", "292", "清河新寓二村")
     assert (p.building, p.unit, p.floor, p.room) == ("12", "3", "5", "501")
@@ -36,12 +41,13 @@ def test_full_address_with_every_level() -> None:
     ("B座3层", {"building": "B", "floor": "3"}),
 ])
 def test_missing_levels_and_dashed_forms(text: str, parts: dict[str, str]) -> None:
-    got = parse(text).as_dict()
+    got = parse_rules(text).as_dict()
     assert {k: got[k] for k in parts} == parts
 
 
 def test_never_raises_on_garbage() -> None:
     for text in ["", "-", "？？", "123", "ＡＢＣ"]:
+        parse_rules(text)
         parse(text)
 
 
@@ -55,3 +61,66 @@ def test_osm_addresses_from_shared(shared_dir: Path) -> None:
               for r in with_street]
     assert sum(p.road is not None and p.number is not None for p in parsed) >= 0.6 * len(with_street)
     assert parse("11撞").building is None or parse("某小区11撞").building == "11"
+
+
+def test_repair_of_tagger_chunks() -> None:
+    """Structural corrections after the tagger: a name glued before a street, a name inside a building number."""
+    assert repair([("district", "玄武区"), ("poi", "梅园"), ("town", "新村街道"), ("road", "长江路")]) == [
+        ("district", "玄武区"), ("town", "梅园新村街道"), ("road", "长江路")]
+    assert repair([("poi", "清河新寓"), ("houseno", "二村十二幢")]) == [("poi", "清河新寓二村"), ("houseno", "十二幢")]
+    assert repair([("road", "长江路"), ("poi", "梅园"), ("town", "新村街道")])[-1] == ("town", "新村街道")  # after a road: kept
+    assert repair([("poi", "花园"), ("houseno", "B座")]) == [("poi", "花园"), ("houseno", "B座")]
+
+
+# The project's own hard cases (Nanjing addresses as a street office writes them): both engines.
+HARD_CASES = [
+    ("江苏省南京市玄武区梅园新村街道长江路２９２号清河新寓二村十二撞三单元五楼５０１室",
+     {"province": "江苏省", "city": "南京市", "district": "玄武区", "street": "梅园新村街道", "road": "长江路",
+      "number": "292", "compound": "清河新寓二村", "building": "12", "unit": "3", "floor": "5", "room": "501"}),
+    ("南京市玄武区梅园新村街道长江路292号测试小区1幢1单元301室",
+     {"street": "梅园新村街道", "road": "长江路", "number": "292", "compound": "测试小区", "building": "1", "unit": "1", "room": "301"}),
+    ("长江路２９２号测试小区一撞一单元三〇一室",
+     {"road": "长江路", "number": "292", "compound": "测试小区", "building": "1", "unit": "1", "room": "301"}),
+    ("玄武区测试小区1栋2单元502", {"district": "玄武区", "compound": "测试小区", "building": "1", "unit": "2", "room": "502"}),
+    ("测试小区1号楼2单元1102", {"compound": "测试小区", "building": "1", "unit": "2", "room": "1102"}),
+    ("鼓楼区中山路169号金陵中学", {"district": "鼓楼区", "road": "中山路", "number": "169", "compound": "金陵中学"}),
+    ("凯润金城6栋", {"compound": "凯润金城", "building": "6"}),
+    ("B座3层", {"building": "B", "floor": "3"}),
+]
+
+
+@pytest.mark.parametrize("text, parts", HARD_CASES)
+def test_hard_cases_rules(text: str, parts: dict[str, str]) -> None:
+    got = parse_rules(text).as_dict()
+    assert {k: got[k] for k in parts} == parts
+
+
+@pytest.fixture(scope="module")
+def trained(shared_dir: Path) -> tagger_mod.Tagger:
+    """The tagger trained on shared/'s train split (minutes the first time on a machine, then cached in var/)."""
+    t = tagger_mod.tagger(shared_dir / "geodata/addresses/ncap_train.csv")
+    assert t is not None, "python-crfsuite missing"
+    return t
+
+
+@pytest.mark.parametrize("text, parts", HARD_CASES)
+def test_hard_cases_tagger(trained: tagger_mod.Tagger, text: str, parts: dict[str, str]) -> None:
+    from geodata.addresses.parser import from_spans
+
+    got = from_spans(trained.tag(text)).as_dict()
+    assert {k: got[k] for k in parts} == parts
+
+
+def test_parse_uses_the_tagger_when_its_corpus_is_there_and_rules_otherwise(trained: tagger_mod.Tagger,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from core import config
+
+    assert tagger_mod.tagger() is not None or config.settings().address_corpus is None
+    monkeypatch.setenv("GRIDPULSE_ADDRESS_PARSER", "rules")
+    config.settings.cache_clear()
+    try:
+        assert parse("金华永康市方岩镇下宅村万里公路832弄125号") == parse_rules("金华永康市方岩镇下宅村万里公路832弄125号")
+    finally:
+        monkeypatch.undo()
+        config.settings.cache_clear()
+    assert tagger_mod.tagger(Path("/nonexistent/corpus.csv")) is None  # no corpus: rules

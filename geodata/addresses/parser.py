@@ -110,8 +110,37 @@ LABEL_TO_PART = {
 }
 
 
+_ADMIN_LABELS = ("district", "town", "community")
+_FINE_LABELS = frozenset({"road", "roadno", "houseno", "cellno", "floorno", "roomno"})
+# A building number with a name stuck in front (二村十二幢): the name, then the number and its marker.
+_NAMED_HOUSENO = re.compile(r"^(.*[^\d零〇一二两三四五六七八九十百A-Za-z])([\dA-Za-z零〇一二两三四五六七八九十百]+(?:号楼|幢|栋|座|#|号)?)$")
+
+
+def repair(spans: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Two structural corrections of the tagger's chunks, from how addresses are built (not from the corpus):
+    a name chunk directly before an administrative chunk, ahead of any road or number, is the start of
+    that administrative name (梅园|新村街道 → 梅园新村街道); and a building chunk that starts with a name
+    (二村十二幢) gives the name back to the compound before it."""
+    out: list[tuple[str, str]] = []
+    fine_seen = False
+    for label, value in spans:
+        if (label in _ADMIN_LABELS and out and out[-1][0] == "poi" and not fine_seen
+                and not any(lab == label for lab, _ in out)):
+            value = out.pop()[1] + value
+        if label == "houseno" and out and out[-1][0] in ("poi", "subpoi"):
+            m = _NAMED_HOUSENO.match(value)
+            if m and re.search(r"[\u4e00-\u9fff]", m.group(1)):
+                prev_label, prev_value = out.pop()
+                out.append((prev_label, prev_value + m.group(1)))
+                value = m.group(2)
+        fine_seen = fine_seen or label in _FINE_LABELS
+        out.append((label, value))
+    return out
+
+
 def from_spans(spans: list[tuple[str, str]]) -> ParsedAddress:
     """A ParsedAddress from (label, text) chunks: names normalised, numbered parts without markers."""
+    spans = repair(spans)
     out = ParsedAddress()
     rest: list[str] = []
     for label, value in spans:
