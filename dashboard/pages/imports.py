@@ -1,0 +1,220 @@
+"""导入: the admin's import page. Upload a file, read the dry run's report, then apply it with a progress bar.
+
+Admin only: the layout shows nothing else to other roles, and every callback checks the role again on
+the server (a crafted callback from another role is refused). The upload is kept under var/imports/
+(never in the repository) only until it is applied or replaced. The dry run and the real run are the
+same ``geodata.importers.run_import`` the command line uses: all rows or none, with the same per-row
+report. The real run goes in a thread of this process, reporting its progress through
+``run_import(progress=…)``; the page polls it. An applied import is written to the audit log.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import shutil
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+import dash
+from dash import Input, Output, State, dash_table, dcc, html, no_update
+from dash.exceptions import PreventUpdate
+
+from core.config import PROJECT_ROOT
+from core.errors import AccessDenied, GridPulseError
+from core.viewer import Role, Viewer
+from dashboard.session import current_viewer, viewer_or_none
+from geodata import audit
+from geodata.db import transaction
+from geodata.importers import KINDS, ImportRefused, Report, run_import
+
+dash.register_page(__name__, path="/imports", name="导入", title="GridPulse 导入")
+
+UPLOAD_DIR = PROJECT_ROOT / "var" / "imports"
+MAX_BYTES = 50 * 1024 * 1024
+_SUFFIXES = (".geojson", ".json", ".zip", ".gpkg", ".csv", ".xlsx")
+KIND_LABELS = {
+    "regions": "行政区划", "grids": "网格", "compounds": "小区", "key_sites": "重点场所", "gates": "门禁",
+    "buildings": "楼栋", "addresses": "地址", "dwellings": "房屋", "people": "人口", "ownership": "产权", "rentals": "租赁",
+}
+COLUMNS = [{"name": n, "id": i} for n, i in
+           (("行", "row"), ("记录", "record"), ("字段", "field"), ("状态", "status"), ("原因", "reason"))]
+
+# Real runs in progress or finished, by job id: {owner, done, total, state, report, error}.
+_jobs: dict[str, dict[str, Any]] = {}
+_jobs_lock = threading.Lock()
+
+
+def _admin() -> Viewer:
+    viewer = current_viewer()
+    if viewer.role is not Role.admin:
+        with transaction() as s:
+            audit.record(s, viewer, "access.denied", "page:imports", reason="import page is admin only")
+        raise AccessDenied("the import page is for admins only")
+    return viewer
+
+
+def layout(**_query: str) -> html.Div:
+    viewer = viewer_or_none()
+    if viewer is None:  # layout validation at start-up; real requests are guarded by dashboard/auth.py
+        return html.Div()
+    if viewer.role is not Role.admin:
+        return html.Div(className="imports", children=[html.H2("导入"), html.P("仅管理员可以导入数据。", id="imports-denied")])
+    return html.Div(className="imports", children=[
+        html.H2("导入数据"),
+        html.Div(className="imports-form", children=[
+            dcc.Dropdown(id="imports-kind", options=[{"label": f"{KIND_LABELS[k]} ({k})", "value": k} for k in KINDS],
+                         value="addresses", clearable=False, style={"width": "260px"}),
+            dcc.Input(id="imports-crs", placeholder="坐标系（可选，如 gcj02、EPSG:4549）", style={"width": "260px"}),
+            dcc.Upload(id="imports-upload", children=html.Div(["拖放文件或", html.A("选择文件")]),
+                       max_size=MAX_BYTES, multiple=False,
+                       style={"border": "1px dashed #888", "padding": "12px", "width": "320px", "textAlign": "center"}),
+        ]),
+        html.Div(id="imports-file"),
+        html.Button("试运行（不写入）", id="imports-dry-run", disabled=True),
+        html.Button("应用", id="imports-apply", disabled=True),
+        html.Div(id="imports-summary"),
+        html.Progress(id="imports-progress", value="0", max="100", style={"width": "420px", "display": "none"}),
+        html.Div(id="imports-progress-text"),
+        dash_table.DataTable(id="imports-report", columns=COLUMNS, data=[], page_size=50,
+                             style_cell={"textAlign": "left", "whiteSpace": "normal"},
+                             style_data_conditional=[
+                                 {"if": {"filter_query": "{status} = rejected"}, "backgroundColor": "#fde2e1"},
+                                 {"if": {"filter_query": "{status} = review"}, "backgroundColor": "#fff4d6"}]),
+        dcc.Store(id="imports-token"),
+        dcc.Store(id="imports-job"),
+        dcc.Interval(id="imports-poll", interval=500, disabled=True),
+    ])
+
+
+def _upload_path(token: str | None) -> Path:
+    if not token or not re.fullmatch(r"[0-9a-f]{32}/[^/\\]+", token):
+        raise PreventUpdate
+    path = UPLOAD_DIR / token
+    if not path.is_file():
+        raise PreventUpdate
+    return path
+
+
+def _rows(report: Report) -> list[dict[str, Any]]:
+    return [{"row": p.row, "record": p.record, "field": p.field, "status": p.status, "reason": p.reason}
+            for p in report.problems]
+
+
+def _summary(report: Report, *, applied: bool) -> str:
+    s = report.summary
+    head = f"{report.rows} 行，拒绝 {len(report.rejected_rows)} 行"
+    if "match_rate" in s:
+        head += f"，非标准地址 {s['non_standard']}，匹配 {s['matched']}（{s['match_rate']:.0%}）"
+    if applied:
+        return f"已写入 {s.get('written', 0)} 行（{head}）"
+    return f"试运行：{head}。" + ("可以应用。" if report.ok else "有被拒绝的行：修正文件后重新上传。")
+
+
+@dash.callback(
+    Output("imports-token", "data"), Output("imports-file", "children"), Output("imports-dry-run", "disabled"),
+    Input("imports-upload", "contents"), State("imports-upload", "filename"), State("imports-token", "data"),
+    prevent_initial_call=True,
+)
+def receive(contents: str | None, filename: str | None, old_token: str | None):  # noqa: ANN201
+    _admin()
+    if not contents or not filename:
+        raise PreventUpdate
+    name = Path(filename).name
+    if not name.lower().endswith(_SUFFIXES):
+        return None, f"不支持的文件类型：{name}（{', '.join(_SUFFIXES)}）", True
+    try:
+        data = base64.b64decode(contents.split(",", 1)[1], validate=True)
+    except (IndexError, binascii.Error):
+        return None, "无法读取上传的文件", True
+    if len(data) > MAX_BYTES:
+        return None, f"文件超过 {MAX_BYTES // 1024 // 1024} MB", True
+    if old_token and re.fullmatch(r"[0-9a-f]{32}/[^/\\]+", old_token):
+        shutil.rmtree(UPLOAD_DIR / old_token.split("/")[0], ignore_errors=True)
+    folder = uuid.uuid4().hex
+    (UPLOAD_DIR / folder).mkdir(parents=True, exist_ok=True)
+    (UPLOAD_DIR / folder / name).write_bytes(data)
+    return f"{folder}/{name}", f"已上传：{name}（{len(data):,} 字节）", False
+
+
+@dash.callback(
+    Output("imports-report", "data"), Output("imports-summary", "children"), Output("imports-apply", "disabled"),
+    Input("imports-dry-run", "n_clicks"),
+    State("imports-token", "data"), State("imports-kind", "value"), State("imports-crs", "value"),
+    prevent_initial_call=True,
+)
+def dry_run(_n: int | None, token: str | None, kind: str, crs: str | None):  # noqa: ANN201
+    _admin()
+    path = _upload_path(token)
+    try:
+        report = run_import(kind, path, crs=(crs or "").strip() or None, dry_run=True)
+    except GridPulseError as exc:
+        return [], f"无法导入：{exc}", True
+    return _rows(report), _summary(report, applied=False), not report.ok
+
+
+def _run(job: str, kind: str, path: Path, crs: str | None, viewer: Viewer) -> None:
+    def progress(done: int, total: int) -> None:
+        with _jobs_lock:
+            _jobs[job].update(done=done, total=total)
+
+    try:
+        report = run_import(kind, path, crs=crs, progress=progress)
+        with transaction() as s:
+            audit.record(s, viewer, "import", f"import:{kind}", file=path.name, rows=report.rows,
+                         written=report.summary.get("written", 0), import_run=report.summary.get("import_run"))
+        state: dict[str, Any] = {"state": "done", "report": report}
+    except ImportRefused as exc:
+        state = {"state": "refused", "report": exc.report}
+    except Exception as exc:  # noqa: BLE001 - shown to the admin, the import rolled back
+        state = {"state": "failed", "error": str(exc)}
+    finally:
+        shutil.rmtree(path.parent, ignore_errors=True)
+    with _jobs_lock:
+        _jobs[job].update(state)
+
+
+@dash.callback(
+    Output("imports-job", "data"), Output("imports-poll", "disabled"), Output("imports-apply", "disabled", allow_duplicate=True),
+    Output("imports-progress", "style"), Output("imports-token", "data", allow_duplicate=True),
+    Input("imports-apply", "n_clicks"),
+    State("imports-token", "data"), State("imports-kind", "value"), State("imports-crs", "value"),
+    prevent_initial_call=True,
+)
+def apply(_n: int | None, token: str | None, kind: str, crs: str | None):  # noqa: ANN201
+    viewer = _admin()
+    path = _upload_path(token)
+    job = uuid.uuid4().hex
+    with _jobs_lock:
+        _jobs[job] = {"owner": viewer.username, "done": 0, "total": 0, "state": "running"}
+    threading.Thread(target=_run, args=(job, kind, path, (crs or "").strip() or None, viewer), daemon=True,
+                     name=f"import-{job[:8]}").start()
+    return job, False, True, {"width": "420px", "display": "block"}, None
+
+
+@dash.callback(
+    Output("imports-progress", "value"), Output("imports-progress-text", "children"),
+    Output("imports-poll", "disabled", allow_duplicate=True),
+    Output("imports-report", "data", allow_duplicate=True), Output("imports-summary", "children", allow_duplicate=True),
+    Input("imports-poll", "n_intervals"), State("imports-job", "data"),
+    prevent_initial_call=True,
+)
+def poll(_n: int, job: str | None):  # noqa: ANN201
+    viewer = _admin()
+    with _jobs_lock:
+        state = dict(_jobs.get(job or "", {}))
+    if not state or state["owner"] != viewer.username:
+        raise PreventUpdate
+    pct = round(100 * state["done"] / state["total"]) if state["total"] else 0
+    if state["state"] == "running":
+        return str(pct), f"导入中… {state['done']}/{state['total']}", False, no_update, no_update
+    with _jobs_lock:
+        _jobs.pop(job, None)
+    if state["state"] == "failed":
+        return str(pct), "导入失败，未写入任何数据", True, [], state["error"]
+    report: Report = state["report"]
+    if state["state"] == "refused":
+        return str(pct), "导入被拒绝，未写入任何数据", True, _rows(report), _summary(report, applied=False)
+    return "100", "完成", True, _rows(report), _summary(report, applied=True)
