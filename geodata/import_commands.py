@@ -1,4 +1,5 @@
-"""`gridpulse import KIND FILE` and `gridpulse export LAYER FILE`: the address base's way in and out."""
+"""`gridpulse import KIND FILE`, `gridpulse export LAYER FILE` and `gridpulse review`: the address base's way
+in and out, and its review queue."""
 from __future__ import annotations
 
 import argparse
@@ -54,6 +55,36 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _review(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from geodata.addresses.review import decide, review_queue
+    from geodata.db import transaction
+    from geodata.models import Address, AddressKind, ReviewStatus
+
+    if args.action == "list":
+        status = None if args.status == "all" else ReviewStatus(args.status)
+        with transaction() as session:
+            items = review_queue(session, status=status, limit=args.limit)
+        print("review_id\tstatus\tscore\taddress\ttext\tcandidate\tcandidate_text\tdecided_by")
+        for i in items:
+            print(f"{i.review_id}\t{i.status}\t{i.score:.2f}\t{i.code}\t{i.full_text}\t{i.candidate_code or ''}\t"
+                  f"{i.candidate_text or ''}\t{i.decided_by or ''}")
+        return 0
+    if args.review_id is None:
+        raise NotFound("which review? give its id (gridpulse review list)", record="review")
+    viewer = _viewer(args.user)
+    with transaction() as session:
+        chosen = None
+        if args.to:
+            chosen = session.scalar(select(Address.id).where(Address.code == args.to, Address.kind == AddressKind.standard))
+            if chosen is None:
+                raise NotFound(f"no standard address with code {args.to}", record="--to")
+        review = decide(session, viewer, args.review_id, accept=args.action == "accept", chosen_id=chosen)
+        print(f"review {review.id}: {review.status.value} by {review.decided_by}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     from geodata.exports import FORMATS, LAYERS
     from geodata.importers import KINDS
@@ -78,3 +109,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--user", default="system", help="the account exporting (its role and jurisdiction apply)")
     p.add_argument("--reason", help="why (required for people; written to the audit log and the watermark)")
     p.set_defaults(func=_export)
+
+    p = sub.add_parser("review", help="the address review queue: list it, accept or reject a low-score match")
+    p.add_argument("action", choices=("list", "accept", "reject"))
+    p.add_argument("review_id", nargs="?", type=int)
+    p.add_argument("--to", help="accept: link to this standard address code instead of the candidate")
+    p.add_argument("--user", default="admin", help="the account deciding (admin, command centre or 网格长)")
+    p.add_argument("--status", choices=("pending", "accepted", "rejected", "all"), default="pending", help="list: which")
+    p.add_argument("--limit", type=int, default=200)
+    p.set_defaults(func=_review)

@@ -13,7 +13,7 @@ from core.viewer import Role, Viewer
 from geodata.addresses.review import decide, queue_review, review_queue
 from geodata.db import transaction
 from geodata.importers import run_import
-from geodata.models import Address, AddressReview, AuditLog, ReviewStatus
+from geodata.models import Account, Address, AddressReview, AuditLog, ReviewStatus
 from tests import places as P
 
 FIX = Path(__file__).parent / "fixtures" / "import"
@@ -90,3 +90,20 @@ def test_the_database_keeps_the_queue_consistent(imported: dict) -> None:
         with pytest.raises(IntegrityError):
             with transaction() as s:
                 s.execute(text(sql))
+
+
+def test_cli_lists_and_decides(imported: dict, capsys) -> None:  # noqa: ANN001
+    from cli import main
+
+    with transaction() as s:
+        s.add(Account(username="rev-admin", display_name="复核", role=Role.admin))
+    assert main(["review", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "XW-N003" in out and "鼓楼区中山路169号金陵中学" in out
+    review_id = int(out.splitlines()[1].split("\t")[0])
+    assert main(["review", "accept", str(review_id), "--to", "XW-A003", "--user", "rev-admin"]) == 0
+    assert "accepted by rev-admin" in capsys.readouterr().out
+    with transaction() as s:
+        assert s.get(AddressReview, review_id).chosen_id == s.scalar(select(Address.id).where(Address.code == "XW-A003"))
+    assert main(["review", "list", "--status", "pending"]) == 0
+    assert "XW-N003" not in capsys.readouterr().out
