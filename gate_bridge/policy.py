@@ -126,28 +126,33 @@ class GatePolicy:
             reason = Reason.pass_revoked
         elif not info.valid_from <= now <= info.valid_to:
             reason = Reason.pass_outside_validity
-        elif info.entries_used >= info.entries_allowed or not self._count_entry(pass_id, info):
+        elif info.entries_used >= info.entries_allowed:
             reason = Reason.pass_used_up
+        else:
+            reason = self._count_entry(pass_id, info)
         decision = _deny("visitor_qr", reason, pass_id=_s(pass_id)) if reason else Decision("open", "visitor_qr", pass_id=_s(pass_id))
         return self._emit(gate_id, "in", decision, now)
 
-    def _count_entry(self, pass_id: uuid.UUID, info: PassInfo) -> bool:
-        """Count the entry in PostGIS (so every gate agrees, and a revocation seconds ago wins);
-        locally while the platform is unreachable."""
+    def _count_entry(self, pass_id: uuid.UUID, info: PassInfo) -> Reason | None:
+        """Count the entry in PostGIS (so every gate agrees, and a revocation seconds ago wins: the
+        reason says which); locally while the platform is unreachable. None: counted, open."""
         with self.db.lock:
             try:
-                row = self.db.connection().execute(
+                conn = self.db.connection()
+                row = conn.execute(
                     """UPDATE visitor_pass SET entries_used = entries_used + 1
                        WHERE id = %s AND revoked_at IS NULL AND entries_used < entries_allowed RETURNING entries_used""",
                     (pass_id,),
                 ).fetchone()
+                if row is None:
+                    revoked = conn.execute("SELECT revoked_at IS NOT NULL FROM visitor_pass WHERE id = %s", (pass_id,)).fetchone()
+                    info.revoked = bool(revoked and revoked[0])
+                    return Reason.pass_revoked if info.revoked else Reason.pass_used_up
             except psycopg.OperationalError:
                 self.db.drop()
                 row = (info.entries_used + 1,)
-        if row is None:
-            return False
         info.entries_used = row[0]
-        return True
+        return None
 
     # --- faces ------------------------------------------------------------------------------
 
