@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
+from gate_bridge.hamming_index import HammingGallery
 from gate_bridge.matching import Gallery
 from gate_bridge.reasons import Reason
 from gate_bridge.settings import bridge_settings
@@ -50,7 +51,7 @@ class Snapshot:
     passes: dict[uuid.UUID, PassInfo] = field(default_factory=dict)
     gates: dict[int, bytes | None] = field(default_factory=dict)  # gate id → sha256 of its key
     gallery: Gallery = field(default_factory=Gallery.empty)
-    population: Gallery = field(default_factory=Gallery.empty)
+    population: Gallery | HammingGallery = field(default_factory=Gallery.empty)
     population_version: tuple = ()
     loaded_at: float = 0.0
 
@@ -92,9 +93,17 @@ def load_snapshot(dsn: str, compound_id: int, previous: Snapshot | None = None) 
         if previous is not None and previous.population_version == snap.population_version:
             snap.population = previous.population
         else:
-            snap.population = Gallery.from_rows(conn.execute(
+            snap.population = population_gallery(conn.execute(
                 "SELECT person_id, embedding FROM face_template WHERE library = 'population' ORDER BY id").fetchall())
     return snap
+
+
+def population_gallery(rows: list[tuple[int, list[float]]]) -> Gallery | HammingGallery:
+    """Exact search for a small library; the sign-bit index once it is large enough to pay."""
+    gallery = Gallery.from_rows(rows)
+    if len(gallery) >= bridge_settings().hamming_min_templates:
+        return HammingGallery(gallery.person_ids, gallery.matrix)
+    return gallery
 
 
 def key_hash(key: str) -> bytes:

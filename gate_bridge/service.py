@@ -20,4 +20,4 @@ def build_policy(compound_id: int, cfg: Settings | None = None, *, outbox_path: 
     publisher = EventPublisher(cfg, client=client,
                                outbox_path=outbox_path or cfg.key_file.parent / f"outbox-compound-{compound_id}.sqlite3")
     public_keys = {secrets.qr_key_id: secrets.qr_signing_key.public_key()}
-    return GatePolicy(cache, publisher, ReplayGuard(client, cfg.redis_prefix), public_keys, cfg.psycopg_dsn)
+    return GatePolicy(cache, publisher, ReplayGuard(), public_keys, cfg.psycopg_dsn)

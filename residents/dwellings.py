@@ -70,5 +70,6 @@ def owned_dwellings(session: Session, owner: Person, now: object) -> list[OwnedD
                           cap_for(d.area_m2), int(n)) for d, bname, cid, cname, n in rows]
 
 
-def compound_of(session: Session, dwelling: Dwelling) -> int:
-    return session.scalar(select(Building.compound_id).where(Building.id == dwelling.building_id))
+def compound_of(session: Session, dwelling_id: int) -> int:
+    return session.scalar(select(Building.compound_id).join(Dwelling, Dwelling.building_id == Building.id)
+                          .where(Dwelling.id == dwelling_id))
