@@ -62,6 +62,13 @@ def _review(args: argparse.Namespace) -> int:
     from geodata.db import transaction
     from geodata.models import Address, AddressKind, ReviewStatus
 
+    if args.action == "requeue":
+        from geodata.addresses.review import requeue_unlinked
+
+        with transaction() as session:
+            linked, queued = requeue_unlinked(session, threshold=args.match_threshold)
+        print(f"{linked} linked, {queued} queued for review")
+        return 0
     if args.action == "list":
         status = None if args.status == "all" else ReviewStatus(args.status)
         with transaction() as session:
@@ -111,10 +118,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_export)
 
     p = sub.add_parser("review", help="the address review queue: list it, accept or reject a low-score match")
-    p.add_argument("action", choices=("list", "accept", "reject"))
+    p.add_argument("action", choices=("list", "accept", "reject", "requeue"),
+                   help="requeue: match unlinked non-standard addresses that have no review yet")
     p.add_argument("review_id", nargs="?", type=int)
     p.add_argument("--to", help="accept: link to this standard address code instead of the candidate")
     p.add_argument("--user", default="admin", help="the account deciding (admin, command centre or 网格长)")
     p.add_argument("--status", choices=("pending", "accepted", "rejected", "all"), default="pending", help="list: which")
     p.add_argument("--limit", type=int, default=200)
+    p.add_argument("--match-threshold", type=float, default=0.85, help="requeue: link at or above this score")
     p.set_defaults(func=_review)

@@ -39,6 +39,31 @@ def queue_review(
     return _flush(session, review, record)
 
 
+def requeue_unlinked(session: Session, *, threshold: float = 0.85) -> tuple[int, int]:
+    """Match every unlinked non-standard address that has no review yet (e.g. imported before the queue had
+    its table, or after new standard addresses arrived): link it at ``threshold`` or above, else queue it.
+    Returns (linked, queued)."""
+    from geodata.addresses.matcher import AddressIndex, parts_of
+
+    index = AddressIndex.from_session(session)
+    reviewed = select(AddressReview.address_id)
+    pending = session.scalars(select(Address).where(
+        Address.kind == AddressKind.non_standard, Address.standard_id.is_(None), Address.id.not_in(reviewed)
+    ).order_by(Address.id))
+    linked = queued = 0
+    for a in pending:
+        m = index.best(parts_of(a))
+        if m.standard_id is not None and m.score >= threshold:
+            a.standard_id = m.standard_id
+            linked += 1
+        else:
+            queue_review(session, address_id=a.id, raw_text=a.full_text, candidate_id=m.standard_id, score=m.score,
+                         source="requeue")
+            queued += 1
+    session.flush()
+    return linked, queued
+
+
 @dataclass(frozen=True)
 class ReviewItem:
     review_id: int
