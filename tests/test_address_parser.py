@@ -39,6 +39,12 @@ def test_full_address_with_every_level() -> None:
     ("浙江省杭州市余杭区杭州市余杭区闲林街道五常大道", {"district": "余杭区", "street": "闲林街道", "road": "五常大道"}),
     ("金华永康市方岩镇下宅村万里公路832弄125号", {"city": "金华", "district": "永康市", "community": "下宅村", "number": "832", "building": "125"}),
     ("B座3层", {"building": "B", "floor": "3"}),
+    # a county-level city is the district level, unless a district follows it (then it is the city)
+    ("江苏省溧阳市燕山路8号", {"city": None, "district": "溧阳市", "road": "燕山路", "number": "8"}),
+    ("河北省邢台市清河县连庄镇", {"city": "邢台市", "district": "清河县", "street": "连庄镇"}),
+    # remarks are not part of a compound's name; 房 marks a room
+    ("长江路292号测试小区电联", {"compound": "测试小区", "rest": "电联"}),
+    ("南京市江宁区双龙大道1号测试小区3栋1201房", {"district": "江宁区", "building": "3", "room": "1201"}),
 ])
 def test_missing_levels_and_dashed_forms(text: str, parts: dict[str, str]) -> None:
     got = parse_rules(text).as_dict()

@@ -13,7 +13,7 @@ _DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4,
 _UNITS = {"十": 10, "百": 100, "千": 1000}
 _NUMERAL = "零〇一二两三四五六七八九十百千"
 # Markers after which a Chinese numeral is a number, not part of a name (清河新寓二村 keeps its 二).
-_MARKERS = "号幢栋撞单层楼室座弄组户"
+_MARKERS = "号幢栋撞单层楼室房座弄组户"
 _CN_NUMBER = re.compile(rf"第?([{_NUMERAL}]+)(?=[{_MARKERS}])")
 _TYPO_BUILDING = re.compile(r"(?<=[0-9A-Za-z])撞")
 _DROP = re.compile(r"[\s,，。;；:：、\"'“”‘’()（）\[\]【】<>《》]+")
@@ -44,7 +44,7 @@ def normalise(text: str) -> str:
     return _TYPO_BUILDING.sub("幢", text)
 
 
-_NUMBER_MARKS = re.compile(r"(号楼|单元|号|幢|栋|座|层|楼|室|弄|铺|户|#)$")
+_NUMBER_MARKS = re.compile(r"(号楼|单元|号|幢|栋|座|层|楼|室|房|弄|铺|户|#)$")
 
 
 def canonical_number(value: str | None) -> str | None:

@@ -45,8 +45,11 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("building", re.compile(r"[A-Za-z](?:座|栋|幢)|[A-Za-z]?\d+[A-Za-z]?(?:号楼|幢|栋|座|#|号(?=\d))|[A-Za-z]?\d+[A-Za-z]?(?=-\d)")),
     ("unit", re.compile(r"\d+单元|(?<=-)\d+(?=-\d)")),
     ("floor", re.compile(r"-?\d+(?:层|楼)")),
-    ("room", re.compile(r"(?:-)?[A-Za-z]?\d+[A-Za-z]?(?:室|号|铺|户)?")),
+    ("room", re.compile(r"(?:-)?[A-Za-z]?\d+[A-Za-z]?(?:室|房|号|铺|户)?")),
 ]
+# Remarks people add after the place (call me, opposite, beside …): never part of a compound's name.
+_REMARK = re.compile(r"(?:电联|电话联系|对面|旁边|附近|隔壁|门口|左侧|右侧|楼下|旁)$")
+_DISTRICT_NEXT = re.compile(rf"-?{_NAME}{{1,5}}?(?:区|县|市|旗)(?![场委政])")
 _HOUSE_AFTER_NUMBER = re.compile(r"[A-Za-z]?\d+[A-Za-z]?号(?!楼)")
 _REPEATABLE = frozenset({"province", "city", "district", "devzone", "street", "community", "road"})
 _RANK = {name: i for i, (name, _) in enumerate(_PATTERNS)}
@@ -189,15 +192,25 @@ def parse_rules(text: str) -> ParsedAddress:
                 continue
             if name == "room" and out.road is None and out.building is None and value.endswith("号"):
                 name = "number"  # 杨公堤43号: a house number after an unmarked road, not a room
+            if (name == "city" and value.endswith("市") and value[:-1] not in CITIES and value[:-1] not in MUNICIPALITIES
+                    and out.district is None and not _DISTRICT_NEXT.match(s, m.end())):
+                name = "district"  # 义乌市, 慈溪市: a county-level city (no district follows) is the district level
             setattr(out, name, value.lstrip("-"))
             if name in _REPEATABLE:
                 seen_values.add(value)
-            pos, last, taken = m.end(), rank, True
+            pos, last, taken = m.end(), _RANK[name], True
             break
         if taken:
             continue
         m = _NAME_CHUNK.match(s, pos)
         chunk = m.group(0) if m and m.group(0) else s[pos]
+        remark = _REMARK.search(chunk)
+        if remark and remark.start() == 0:  # 电联, 对面 …: a remark, not a place
+            rest.append(chunk)
+            pos += len(chunk)
+            continue
+        if remark:
+            chunk = chunk[:remark.start()]
         if out.compound is None and last <= _RANK["building"]:
             out.compound = chunk
             last = max(last, _COMPOUND_RANK)
