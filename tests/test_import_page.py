@@ -77,6 +77,12 @@ def test_admin_uploads_dry_runs_and_applies(server: str, tmp_path: Path) -> None
         upload(browser, wait, FIX / "addresses.csv")
         browser.find_element(By.ID, "imports-dry-run").click()
         wait.until(EC.text_to_be_present_in_element((By.ID, "imports-summary"), "可以应用"))
+        # another file after a good dry run: apply waits for that file's own dry run
+        upload(browser, wait, messy)
+        assert not browser.find_element(By.ID, "imports-apply").is_enabled() and report_rows(browser) == []
+        upload(browser, wait, FIX / "addresses.csv")
+        browser.find_element(By.ID, "imports-dry-run").click()
+        wait.until(EC.text_to_be_present_in_element((By.ID, "imports-summary"), "可以应用"))
         with transaction() as s:
             assert s.scalar(select(func.count()).select_from(Address)) == 0  # the dry run wrote nothing
         wait.until(lambda b: b.find_element(By.ID, "imports-apply").is_enabled())

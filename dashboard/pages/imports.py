@@ -114,29 +114,43 @@ def _summary(report: Report, *, applied: bool) -> str:
 
 
 @dash.callback(
+    Output("imports-apply", "disabled", allow_duplicate=True),
+    Input("imports-kind", "value"), Input("imports-crs", "value"),
+    prevent_initial_call=True,
+)
+def settings_changed(_kind: str, _crs: str | None) -> bool:
+    """Another kind or CRS than the dry run's: apply waits for a new dry run."""
+    _admin()
+    return True
+
+
+@dash.callback(
     Output("imports-token", "data"), Output("imports-file", "children"), Output("imports-dry-run", "disabled"),
+    Output("imports-apply", "disabled", allow_duplicate=True), Output("imports-report", "data", allow_duplicate=True),
+    Output("imports-summary", "children", allow_duplicate=True),
     Input("imports-upload", "contents"), State("imports-upload", "filename"), State("imports-token", "data"),
     prevent_initial_call=True,
 )
 def receive(contents: str | None, filename: str | None, old_token: str | None):  # noqa: ANN201
+    """A new file: kept under var/imports/; apply waits for its own dry run."""
     _admin()
     if not contents or not filename:
         raise PreventUpdate
     name = Path(filename).name
     if not name.lower().endswith(_SUFFIXES):
-        return None, f"不支持的文件类型：{name}（{', '.join(_SUFFIXES)}）", True
+        return None, f"不支持的文件类型：{name}（{', '.join(_SUFFIXES)}）", True, True, [], ""
     try:
         data = base64.b64decode(contents.split(",", 1)[1], validate=True)
     except (IndexError, binascii.Error):
-        return None, "无法读取上传的文件", True
+        return None, "无法读取上传的文件", True, True, [], ""
     if len(data) > MAX_BYTES:
-        return None, f"文件超过 {MAX_BYTES // 1024 // 1024} MB", True
+        return None, f"文件超过 {MAX_BYTES // 1024 // 1024} MB", True, True, [], ""
     if old_token and re.fullmatch(r"[0-9a-f]{32}/[^/\\]+", old_token):
         shutil.rmtree(UPLOAD_DIR / old_token.split("/")[0], ignore_errors=True)
     folder = uuid.uuid4().hex
     (UPLOAD_DIR / folder).mkdir(parents=True, exist_ok=True)
     (UPLOAD_DIR / folder / name).write_bytes(data)
-    return f"{folder}/{name}", f"已上传：{name}（{len(data):,} 字节）", False
+    return f"{folder}/{name}", f"已上传：{name}（{len(data):,} 字节）", False, True, [], ""
 
 
 @dash.callback(
