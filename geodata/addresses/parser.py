@@ -1,4 +1,11 @@
-"""A rule-based parser of Chinese addresses into the parts the address base stores.
+"""Parsing Chinese addresses into the parts the address base stores: two engines behind ``parse``.
+
+``parse`` uses the CRF tagger trained at run time on the labelled corpus (geodata.addresses.tagger)
+when the corpus is there, its chunks mapped onto the parts by ``from_spans`` after two structural
+``repair``s; without the corpus (or with GRIDPULSE_ADDRESS_PARSER=rules) it uses ``parse_rules``,
+the hand-written rules described below. Accuracy of both: bench/import_bench.py, docs/IMPORT.md.
+
+The rules:
 
 Chinese addresses run from the largest place to the smallest (省 → 市 → 区 → 街道/镇 → 社区/村 → 路 →
 号 → 小区 → 幢 → 单元 → 层 → 室), and each level ends in a small set of marker characters. The parser
@@ -7,9 +14,9 @@ found, in order, and takes the first whose pattern matches there. Text that no l
 name: the first becomes the compound (小区/POI), later ones are kept as ``rest``. A level seen again
 (浙江省杭州市余杭区杭州市余杭区) is skipped as redundant. Levels may be missing anywhere.
 
-No gazetteer of real places ships with the code; a short list of province and city names lets
-"金华永康市" and "湖州安吉" be read without their 市. This is deliberately simple and explainable; its
-accuracy on the labelled corpus is measured by bench/import_bench.py and stated in docs/IMPORT.md.
+No gazetteer of real places ships with the code; a short list of province and prefecture-level city
+names lets "金华永康市" and "湖州安吉" be read without their 市, and tells a county-level city (义乌市,
+溧阳市: the district level) from a prefecture-level one. Remarks (电联, 对面 …) are cut off names.
 """
 from __future__ import annotations
 
