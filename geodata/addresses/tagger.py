@@ -8,7 +8,7 @@ so later processes load it in milliseconds. Without the corpus, ``tagger()`` is 
 falls back to its hand-written rules (geodata.addresses.parser.parse_rules).
 
 The tagger labels tokens (a run of ASCII digits, a run of ASCII letters, or one other character)
-with the corpus's BIO labels (prov, city, district, devzone, town, community, road, roadno, poi,
+with the corpus's labels in BIES form (prov, city, district, devzone, town, community, road, roadno, poi,
 subpoi, houseno, cellno, floorno, roomno, …). Features are the token and its neighbours (±3), their
 shapes, bigrams and a trigram, and the position from either end; digits are reduced to their length
 (the corpus's numbers are perturbed, and a house number's digits say nothing about its role).
@@ -32,7 +32,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-FEATURE_VERSION = "1"
+FEATURE_VERSION = "2"  # 2: BIES labels
 C1, C2, MAX_ITERATIONS = 0.1, 0.01, 150
 _TOKEN = re.compile(r"[0-9]+|[A-Za-z]+|.", re.S)
 # An input-method slip that keeps the text's length: 撞 (collide) for 幢 (building) after a number.
@@ -85,14 +85,30 @@ def features(toks: list[tuple[int, int, str]]) -> list[list[str]]:
     return out
 
 
+def to_bies(bio: list[str]) -> list[str]:
+    """BIO → BIES (a chunk's Single token, or its Begin, Inside and End): the chunk's end is a label of its
+    own, which lets the CRF learn where a name stops (poi|subpoi) and not only where one starts."""
+    out = []
+    for i, tag in enumerate(bio):
+        b, _, label = tag.partition("-")
+        nxt = bio[i + 1] if i + 1 < len(bio) else ""
+        ends = not (nxt.startswith("I-") and nxt[2:] == label)
+        out.append(("S-" if ends else "B-") + label if b == "B" else ("E-" if ends else "I-") + label)
+    return out
+
+
+def to_bio(bies: list[str]) -> list[str]:
+    return [("B-" if t[0] in "BS" else "I-") + t[2:] for t in bies]
+
+
 def labelled(address: str, components: list[list[str]]) -> tuple[list[list[str]], list[str]]:
-    """One corpus row as (features, BIO labels per token); a token takes its first character's label."""
+    """One corpus row as (features, BIES labels per token); a token takes its first character's label."""
     chars: list[str] = []
     for label, value in components:
         chars += [("B-" if k == 0 else "I-") + label.lower() for k in range(len(value))]
     text = clean(address)
     toks = tokens(text)
-    return features(toks), [chars[s] for s, _, _ in toks]
+    return features(toks), to_bies([chars[s] for s, _, _ in toks])
 
 
 def spans(text: str, labels: list[str]) -> list[tuple[str, str]]:
@@ -151,7 +167,7 @@ class Tagger:
             return []
         with self._lock:
             labels = self._tagger.tag(features(toks))
-        return spans(text, labels)
+        return spans(text, to_bio(labels))
 
 
 _cached: dict[tuple[str, str], Tagger | None] = {}
