@@ -76,6 +76,10 @@ def test_repair_of_tagger_chunks() -> None:
     assert repair([("poi", "清河新寓"), ("houseno", "二村十二幢")]) == [("poi", "清河新寓二村"), ("houseno", "十二幢")]
     assert repair([("road", "长江路"), ("poi", "梅园"), ("town", "新村街道")])[-1] == ("town", "新村街道")  # after a road: kept
     assert repair([("poi", "花园"), ("houseno", "B座")]) == [("poi", "花园"), ("houseno", "B座")]
+    # a number is never split, and a "road" without a road's ending inside a compound belongs to it
+    assert repair([("poi", "清河新寓"), ("road", "二村十"), ("houseno", "二幢")]) == [
+        ("poi", "清河新寓二村"), ("houseno", "十二幢")]
+    assert repair([("poi", "测试小区"), ("road", "北京东路"), ("houseno", "3栋")])[1] == ("road", "北京东路")
 
 
 # The project's own hard cases (Nanjing addresses as a street office writes them): both engines.

@@ -126,14 +126,43 @@ _FINE_LABELS = frozenset({"road", "roadno", "houseno", "cellno", "floorno", "roo
 _NAMED_HOUSENO = re.compile(r"^(.*[^\d零〇一二两三四五六七八九十百A-Za-z])([\dA-Za-z零〇一二两三四五六七八九十百]+(?:号楼|幢|栋|座|#|号)?)$")
 
 
+_CN_NUM_TAIL = re.compile(r"[零〇一二两三四五六七八九十百]+$")
+_CN_NUM_HEAD = re.compile(r"^[零〇一二两三四五六七八九十百]")
+_ROAD_END = re.compile(r"(路|街|道|巷|弄|线|胡同|组|段)$")
+_NUMBERED_LABELS = ("houseno", "cellno", "floorno", "roomno")
+
+
+def _rejoin(spans: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A number is never split: 二村十|二幢 → 二村|十二幢 (a chunk's trailing Chinese numerals go to the
+    numbered chunk that continues them)."""
+    out = list(spans)
+    for i in range(1, len(out)):
+        label, value = out[i]
+        prev_label, prev_value = out[i - 1]
+        if label in _NUMBERED_LABELS and _CN_NUM_HEAD.match(value) and prev_label not in _NUMBERED_LABELS:
+            tail = _CN_NUM_TAIL.search(prev_value)
+            if tail and tail.start() > 0:
+                out[i - 1] = (prev_label, prev_value[:tail.start()])
+                out[i] = (label, tail.group(0) + value)
+    return out
+
+
 def repair(spans: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Two structural corrections of the tagger's chunks, from how addresses are built (not from the corpus):
-    a name chunk directly before an administrative chunk, ahead of any road or number, is the start of
-    that administrative name (梅园|新村街道 → 梅园新村街道); and a building chunk that starts with a name
-    (二村十二幢) gives the name back to the compound before it."""
+    """Structural corrections of the tagger's chunks, from how addresses are built (not from the corpus):
+    a number is never split (二村十|二幢 → 二村|十二幢); a name chunk directly before an administrative
+    chunk, ahead of any road or number, is the start of that administrative name (梅园|新村街道 →
+    梅园新村街道); a "road" without a road's ending between a compound and its building is part of the
+    compound's name (清河新寓|二村|十二幢); and a building chunk that starts with a name (二村十二幢)
+    gives the name back to the compound before it."""
+    spans = _rejoin(spans)
     out: list[tuple[str, str]] = []
     fine_seen = False
-    for label, value in spans:
+    for i, (label, value) in enumerate(spans):
+        following = spans[i + 1][0] if i + 1 < len(spans) else None
+        if (label == "road" and out and out[-1][0] == "poi" and following == "houseno"
+                and not _ROAD_END.search(value)):
+            out[-1] = ("poi", out[-1][1] + value)
+            continue
         if (label in _ADMIN_LABELS and out and out[-1][0] == "poi" and not fine_seen
                 and not any(lab == label for lab, _ in out)):
             value = out.pop()[1] + value
