@@ -176,7 +176,7 @@ _lock = threading.Lock()
 
 def tagger(corpus: Path | None = None, cache_dir: Path | None = None) -> Tagger | None:
     """The tagger trained on ``corpus`` (default: settings().address_corpus), or None without a corpus
-    or without python-crfsuite. Trains on first use (about two minutes), then loads from the cache."""
+    or without python-crfsuite. Trains on first use (5–6 minutes on a busy 2-core machine), then loads from the cache."""
     from core.config import PROJECT_ROOT, settings
 
     corpus = corpus if corpus is not None else settings().address_corpus
