@@ -14,6 +14,8 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,13 +26,12 @@ os.environ.setdefault("GRIDPULSE_DATABASE_URL", "postgresql+psycopg://postgres@1
 os.environ.setdefault("GRIDPULSE_REDIS_PREFIX", "gpbench:")
 
 import numpy as np  # noqa: E402
-from fastapi.testclient import TestClient  # noqa: E402
+import httpx  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from bench.common import fresh_database  # noqa: E402
 from core.config import load_secrets, settings  # noqa: E402
 from gate_bridge.access_cache import key_hash  # noqa: E402
-from gate_bridge.api import create_api  # noqa: E402
 from gate_bridge.face_pipeline import FacePipeline, decode  # noqa: E402
 from gate_bridge.hamming_index import HammingGallery  # noqa: E402
 from gate_bridge.matching import Gallery  # noqa: E402
@@ -43,6 +44,27 @@ from geodata.synthetic import run_seed  # noqa: E402
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] * 1000
+
+
+def start_bridge(compound: int) -> tuple[subprocess.Popen, str]:
+    """The real service (`gridpulse bridge`, uvicorn) in its own process, as a gate device sees it."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "bridge", "--compound", str(compound), "--port", str(port)],
+                            cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(base + "/v1/health", timeout=2).json().get("face_models_loaded"):
+                return proc, base
+        except (httpx.HTTPError, ValueError):
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("the bridge did not start")
+        time.sleep(0.3)
 
 
 def qr_ceiling(codes: list[str], policy) -> float:  # noqa: ANN001
@@ -111,7 +133,8 @@ def main() -> None:
             copy.write_row((residents[1 + i % (len(residents) - 1)], "app", "w600k_mbf", [float(x) for x in v / np.linalg.norm(v)],
                             dt.datetime.now(dt.timezone.utc)))
     policy = build_policy(1, cfg, outbox_path=Path("/tmp/gp-bench-outbox.sqlite3"))
-    client = TestClient(create_api(policy, pipeline))
+    server, base = start_bridge(1)
+    client = httpx.Client(base_url=base, timeout=30)
     probe = photos[1].read_bytes()
 
     bare, in_process, http = [], [], []
@@ -125,6 +148,8 @@ def main() -> None:
         t = time.perf_counter()
         res = client.post(f"/v1/gates/{gate}/face", content=probe, headers={"X-Gate-Key": "bench", "Content-Type": "image/jpeg"})
         http.append(time.perf_counter() - t)
+    server.terminate()
+    server.wait(timeout=10)
     assert decision.result == "open" and res.json()["result"] == "open", "the enrolled face should open"
     print(f"face decision, gallery {len(policy.cache.snapshot.gallery)}: bare pipeline p50/p95 {pct(bare, .5):.0f}/{pct(bare, .95):.0f} ms; "
           f"in process {pct(in_process, .5):.0f}/{pct(in_process, .95):.0f} ms; HTTP {pct(http, .5):.0f}/{pct(http, .95):.0f} ms")

@@ -32,7 +32,7 @@ from geodata.masking import mask_name
 from geodata.models import Person
 from residents import consent, declarations, grants, passes, rate_limit, resident_codes
 from residents.app_tokens import AppIdentity, TokenRejected, verify
-from residents.dwellings import owned_dwellings
+from residents.dwellings import OwnedDwelling, owned_dwellings
 from residents.errors import Conflict, ConsentRequired, RateLimited
 from residents.people import resident
 from residents.settings import resident_settings
@@ -46,7 +46,7 @@ STATUS: list[tuple[type[GridPulseError], int]] = [
 ]
 
 
-# --- request and response bodies ------------------------------------------------------------------
+# --- request bodies (responses are the domain's own frozen dataclasses) ------------------------------------------------------------------
 
 class GrantIn(BaseModel):
     id_number: str = Field(min_length=18, max_length=18, description="the grantee's ID number (hashed, never stored)")
@@ -81,72 +81,6 @@ class TemplateIn(BaseModel):
     model_version: str = Field(min_length=1, max_length=64)
 
 
-class DwellingOut(BaseModel):
-    dwelling_id: int
-    code: str
-    compound_id: int
-    compound_name: str
-    building: str
-    unit: int
-    floor: int
-    room: str
-    area_m2: float
-    cap: int
-    active_grants: int
-    remaining: int
-
-
-class GrantOut(BaseModel):
-    id: int
-    dwelling_id: int
-    grantee_name: str
-    grantee_id_masked: str
-    kind: str
-    valid_from: dt.datetime
-    valid_to: dt.datetime | None
-    revoked_at: dt.datetime | None
-
-
-class PassOut(BaseModel):
-    id: uuid.UUID
-    dwelling_id: int
-    compound_id: int
-    visitor_name: str
-    valid_from: dt.datetime
-    valid_to: dt.datetime
-    entries_allowed: int
-    entries_used: int
-    revoked_at: dt.datetime | None
-    payload: str | None = Field(description="the QR text while the pass can open the gate")
-
-
-class CodeOut(BaseModel):
-    compound_id: int
-    payload: str
-    expires_at: dt.datetime
-    refresh_after_s: int
-
-
-class DeclarationOut(BaseModel):
-    id: int
-    dwelling_id: int
-    period_from: dt.date
-    period_to: dt.date | None
-    relation_to_owner: str
-    status: str
-    work_order_id: int | None
-
-
-class ConsentOut(BaseModel):
-    id: int
-    purpose: str
-    notice_version: str
-    granted_at: dt.datetime
-    withdrawn_at: dt.datetime | None
-    templates_deleted: int | None
-    enrolled: bool
-
-
 class MeOut(BaseModel):
     name: str
     id_masked: str
@@ -164,10 +98,6 @@ def identity(authorization: Annotated[str | None, Header(description="Bearer <ap
 
 
 Me = Annotated[AppIdentity, Depends(identity)]
-
-
-def _dump(obj: Any) -> dict:
-    return dict(obj.__dict__) if not isinstance(obj, dict) else obj
 
 
 def create_api(cfg: Settings | None = None, *, face_pipeline: Callable[[], Any] | None = None) -> FastAPI:
@@ -215,47 +145,42 @@ def create_api(cfg: Settings | None = None, *, face_pipeline: Callable[[], Any] 
                          compounds=sorted(compounds_open_to(s, p.id)))
         return acting(who, "resident.me", "person:self", work)
 
-    @api.get("/v1/me/dwellings", response_model=list[DwellingOut])
-    def my_dwellings(who: Me) -> list[DwellingOut]:
-        rows = acting(who, "resident.dwellings", "person:self", lambda s, p, now: owned_dwellings(s, p, now))
-        return [DwellingOut(**_dump(d), remaining=d.remaining) for d in rows]
+    @api.get("/v1/me/dwellings", response_model=list[OwnedDwelling])
+    def my_dwellings(who: Me) -> list[OwnedDwelling]:
+        return acting(who, "resident.dwellings", "person:self", owned_dwellings)
 
-    @api.get("/v1/me/dwellings/{dwelling_id}/grants", response_model=list[GrantOut])
-    def list_grants(dwelling_id: Id, who: Me) -> list[GrantOut]:
-        rows = acting(who, "resident.grants.list", f"dwelling:{dwelling_id}",
+    @api.get("/v1/me/dwellings/{dwelling_id}/grants", response_model=list[grants.GrantView])
+    def list_grants(dwelling_id: Id, who: Me) -> list[grants.GrantView]:
+        return acting(who, "resident.grants.list", f"dwelling:{dwelling_id}",
                       lambda s, p, _now: grants.grants_of(s, p, dwelling_id))
-        return [GrantOut(**_dump(g)) for g in rows]
 
-    @api.post("/v1/me/dwellings/{dwelling_id}/grants", response_model=GrantOut, status_code=201)
-    def add_grant(dwelling_id: Id, body: GrantIn, who: Me) -> GrantOut:
-        grant = acting(who, "resident.grant", f"dwelling:{dwelling_id}", lambda s, p, now: grants.authorise(
+    @api.post("/v1/me/dwellings/{dwelling_id}/grants", response_model=grants.GrantView, status_code=201)
+    def add_grant(dwelling_id: Id, body: GrantIn, who: Me) -> grants.GrantView:
+        return acting(who, "resident.grant", f"dwelling:{dwelling_id}", lambda s, p, now: grants.authorise(
             s, p, dwelling_id, id_number=body.id_number, name=body.name, kind=body.kind,
             valid_from=body.valid_from, valid_to=body.valid_to, now=now), kind=body.kind)
-        return GrantOut(**_dump(grant))
 
-    @api.delete("/v1/me/grants/{grant_id}", response_model=GrantOut)
-    def revoke_grant(grant_id: Id, who: Me) -> GrantOut:
-        grant = acting(who, "resident.grant.revoke", f"grant:{grant_id}", lambda s, p, now: grants.revoke(s, p, grant_id, now))
-        return GrantOut(**_dump(grant))
+    @api.delete("/v1/me/grants/{grant_id}", response_model=grants.GrantView)
+    def revoke_grant(grant_id: Id, who: Me) -> grants.GrantView:
+        return acting(who, "resident.grant.revoke", f"grant:{grant_id}", lambda s, p, now: grants.revoke(s, p, grant_id, now))
 
-    @api.post("/v1/me/dwellings/{dwelling_id}/visitor-passes", response_model=PassOut, status_code=201)
-    def add_pass(dwelling_id: Id, body: PassIn, who: Me) -> PassOut:
+    @api.post("/v1/me/dwellings/{dwelling_id}/visitor-passes", response_model=passes.PassView, status_code=201)
+    def add_pass(dwelling_id: Id, body: PassIn, who: Me) -> passes.PassView:
         def work(s: Session, p: Person, now: dt.datetime) -> passes.PassView:
             rate_limit.check(redis_client, cfg.redis_prefix, "visitor passes", p.id, rcfg.passes_per_hour)
             return passes.issue(s, p, dwelling_id, visitor_name=body.visitor_name,
                                 visitor_id_number=body.visitor_id_number, valid_from=body.valid_from,
                                 hours=body.hours, entries=body.entries, now=now)
-        return PassOut(**_dump(acting(who, "resident.pass", f"dwelling:{dwelling_id}", work)))
+        return acting(who, "resident.pass", f"dwelling:{dwelling_id}", work)
 
-    @api.get("/v1/me/visitor-passes", response_model=list[PassOut])
-    def list_passes(who: Me) -> list[PassOut]:
-        return [PassOut(**_dump(v)) for v in acting(who, "resident.passes.list", "person:self", passes.passes_of)]
+    @api.get("/v1/me/visitor-passes", response_model=list[passes.PassView])
+    def list_passes(who: Me) -> list[passes.PassView]:
+        return acting(who, "resident.passes.list", "person:self", passes.passes_of)
 
-    @api.delete("/v1/me/visitor-passes/{pass_id}", response_model=PassOut)
-    def revoke_pass(pass_id: uuid.UUID, who: Me) -> PassOut:
-        view = acting(who, "resident.pass.revoke", f"visitor_pass:{pass_id}",
+    @api.delete("/v1/me/visitor-passes/{pass_id}", response_model=passes.PassView)
+    def revoke_pass(pass_id: uuid.UUID, who: Me) -> passes.PassView:
+        return acting(who, "resident.pass.revoke", f"visitor_pass:{pass_id}",
                       lambda s, p, now: passes.revoke(s, p, pass_id, now))
-        return PassOut(**_dump(view))
 
     @api.get("/v1/me/visitor-passes/{pass_id}/qr.{fmt}", response_class=Response,
              responses={200: {"content": {"image/svg+xml": {}, "image/png": {}}}})
@@ -265,11 +190,10 @@ def create_api(cfg: Settings | None = None, *, face_pipeline: Callable[[], Any] 
             raise Conflict("this visitor pass is revoked, used up or expired: it has no code", record=f"visitor pass {pass_id}")
         return _qr_response(view.payload, fmt)
 
-    @api.get("/v1/me/resident-code", response_model=list[CodeOut])
-    def resident_code(who: Me, compound_id: Annotated[int | None, Query(ge=1, le=INT4)] = None) -> list[CodeOut]:
-        codes = acting(who, "resident.code", "person:self",
-                       lambda s, p, now: resident_codes.codes_for(s, p, now, compound_id))
-        return [CodeOut(**_dump(c)) for c in codes]
+    @api.get("/v1/me/resident-code", response_model=list[resident_codes.ResidentCode])
+    def resident_code(who: Me, compound_id: Annotated[int | None, Query(ge=1, le=INT4)] = None) -> list[resident_codes.ResidentCode]:
+        return acting(who, "resident.code", "person:self",
+                      lambda s, p, now: resident_codes.codes_for(s, p, now, compound_id))
 
     @api.get("/v1/me/resident-code.{fmt}", response_class=Response,
              responses={200: {"content": {"image/svg+xml": {}, "image/png": {}}}})
@@ -278,48 +202,44 @@ def create_api(cfg: Settings | None = None, *, face_pipeline: Callable[[], Any] 
                        lambda s, p, now: resident_codes.codes_for(s, p, now, compound_id))
         return _qr_response(codes[0].payload, fmt)
 
-    @api.post("/v1/me/declarations", response_model=DeclarationOut, status_code=201)
-    def declare(body: DeclarationIn, who: Me) -> DeclarationOut:
-        view = acting(who, "resident.declaration", f"dwelling:{body.dwelling_id}", lambda s, p, now: declarations.declare(
+    @api.post("/v1/me/declarations", response_model=declarations.DeclarationView, status_code=201)
+    def declare(body: DeclarationIn, who: Me) -> declarations.DeclarationView:
+        return acting(who, "resident.declaration", f"dwelling:{body.dwelling_id}", lambda s, p, now: declarations.declare(
             s, p, dwelling_id=body.dwelling_id, period_from=body.period_from, period_to=body.period_to,
             relation_to_owner=body.relation_to_owner, now=now))
-        return DeclarationOut(**_dump(view))
 
-    @api.get("/v1/me/declarations", response_model=list[DeclarationOut])
-    def my_declarations(who: Me) -> list[DeclarationOut]:
-        rows = acting(who, "resident.declarations.list", "person:self", lambda s, p, _now: declarations.declarations_of(s, p))
-        return [DeclarationOut(**_dump(d)) for d in rows]
+    @api.get("/v1/me/declarations", response_model=list[declarations.DeclarationView])
+    def my_declarations(who: Me) -> list[declarations.DeclarationView]:
+        return acting(who, "resident.declarations.list", "person:self", lambda s, p, _now: declarations.declarations_of(s, p))
 
-    @api.get("/v1/me/face-consent", response_model=ConsentOut | None)
-    def get_consent(who: Me) -> ConsentOut | None:
-        view = acting(who, "resident.consent.read", "person:self", lambda s, p, _now: consent.current(s, p))
-        return ConsentOut(**_dump(view)) if view else None
+    @api.get("/v1/me/face-consent", response_model=consent.ConsentView | None)
+    def get_consent(who: Me) -> consent.ConsentView | None:
+        return acting(who, "resident.consent.read", "person:self", lambda s, p, _now: consent.current(s, p))
 
-    @api.post("/v1/me/face-consent", response_model=ConsentOut, status_code=201)
-    def give_consent(body: ConsentIn, who: Me) -> ConsentOut:
-        view = acting(who, "resident.consent.give", "person:self",
+    @api.post("/v1/me/face-consent", response_model=consent.ConsentView, status_code=201)
+    def give_consent(body: ConsentIn, who: Me) -> consent.ConsentView:
+        return acting(who, "resident.consent.give", "person:self",
                       lambda s, p, now: consent.give(s, p, notice_version=body.notice_version, now=now),
                       notice_version=body.notice_version)
-        return ConsentOut(**_dump(view))
 
-    @api.delete("/v1/me/face-consent", response_model=ConsentOut)
-    def withdraw_consent(who: Me) -> ConsentOut:
-        return ConsentOut(**_dump(acting(who, "resident.consent.withdraw", "person:self", consent.withdraw)))
+    @api.delete("/v1/me/face-consent", response_model=consent.ConsentView)
+    def withdraw_consent(who: Me) -> consent.ConsentView:
+        return acting(who, "resident.consent.withdraw", "person:self", consent.withdraw)
 
-    @api.put("/v1/me/face-template", response_model=ConsentOut)
-    def put_template(body: TemplateIn, who: Me) -> ConsentOut:
+    @api.put("/v1/me/face-template", response_model=consent.ConsentView)
+    def put_template(body: TemplateIn, who: Me) -> consent.ConsentView:
         if body.model_version != MODEL_VERSION:
             raise InvalidInput(f"templates must come from {MODEL_VERSION}, got {body.model_version}", record="face template")
 
         def work(s: Session, p: Person, now: dt.datetime) -> consent.ConsentView:
             consent.enrol(s, p, body.embedding, body.model_version, now)
             return consent.current(s, p)
-        return ConsentOut(**_dump(acting(who, "resident.face.enrol", "person:self", work, source="template")))
+        return acting(who, "resident.face.enrol", "person:self", work, source="template")
 
-    @api.post("/v1/me/face", response_model=ConsentOut, openapi_extra={"requestBody": {"required": True, "content": {
+    @api.post("/v1/me/face", response_model=consent.ConsentView, openapi_extra={"requestBody": {"required": True, "content": {
         "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
         "image/png": {"schema": {"type": "string", "format": "binary"}}}}})
-    async def put_photo(request: Request, who: Me) -> ConsentOut:
+    async def put_photo(request: Request, who: Me) -> consent.ConsentView:
         """A selfie (JPEG/PNG body) → template through the face pipeline; the photo is never stored."""
         pipeline = (face_pipeline or shared_pipeline)()
         try:
@@ -334,8 +254,7 @@ def create_api(cfg: Settings | None = None, *, face_pipeline: Callable[[], Any] 
         def work(s: Session, p: Person, now: dt.datetime) -> consent.ConsentView:
             consent.enrol(s, p, template.embedding, MODEL_VERSION, now)
             return consent.current(s, p)
-        view = await run_in_threadpool(acting, who, "resident.face.enrol", "person:self", work, source="photo")
-        return ConsentOut(**_dump(view))
+        return await run_in_threadpool(acting, who, "resident.face.enrol", "person:self", work, source="photo")
 
     @api.get("/v1/health")
     def health() -> dict:

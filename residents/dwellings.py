@@ -30,10 +30,7 @@ class OwnedDwelling:
     area_m2: float
     cap: int
     active_grants: int
-
-    @property
-    def remaining(self) -> int:
-        return max(0, self.cap - self.active_grants)
+    remaining: int
 
 
 def active_grant_filter(now: object) -> list:  # noqa: ANN401 - a SQLAlchemy clause list
@@ -67,7 +64,8 @@ def owned_dwellings(session: Session, owner: Person, now: object) -> list[OwnedD
         .where(Ownership.person_id == owner.id).order_by(Dwelling.id)
     ).all()
     return [OwnedDwelling(d.id, d.code, cid, cname, bname, d.unit, d.floor, d.room, float(d.area_m2),
-                          cap_for(d.area_m2), int(n)) for d, bname, cid, cname, n in rows]
+                          cap_for(d.area_m2), int(n), max(0, cap_for(d.area_m2) - int(n)))
+            for d, bname, cid, cname, n in rows]
 
 
 def compound_of(session: Session, dwelling_id: int) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import time
 import uuid
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from sqlalchemy import text
 from core.config import load_secrets, settings
 from core.events import parse_fields, stream_key
 from gate_bridge.api import create_api
+from gate_bridge.access_cache import AccessCache
 from gate_bridge.qr_codes import resident_code, visitor_code
 from gate_bridge.reasons import Reason
 from gate_bridge.service import build_policy
@@ -284,3 +286,41 @@ def test_a_code_used_at_one_bridge_is_refused_at_another_platform_wide(world: di
     entries = redis.Redis.from_url(settings().redis_url, decode_responses=True).xrange(stream_key(world["prefix"], 0))
     recorded = {f["event_id"]: (f["result"], f.get("reason")) for _, f in entries}
     assert recorded[first.event_id] == ("open", None) and recorded[again.event_id] == ("deny", "qr_replayed")
+
+
+def test_the_bridge_hears_changes_by_notify_and_relistens_after_losing_its_connection(world: dict) -> None:
+    """Changes arrive by NOTIFY (the poll is set to a minute here); when the platform drops the LISTEN
+    connection (a restart, a failover), the bridge reconnects, reloads once and hears changes again."""
+    w: GateWorld = world["w"]
+    cache = AccessCache(settings().psycopg_dsn, w.compound_a, refresh_s=60)
+    cache.start()
+    tenant = w.people["tenant"]
+
+    def set_revoked(revoked: bool) -> None:
+        with transaction() as s:
+            s.execute(text(f"UPDATE access_grant SET revoked_at = {'now()' if revoked else 'NULL'} "
+                           "WHERE grantee_person_id = :p AND valid_to > now()"), {"p": tenant})
+
+    def wait_for(condition, seconds: float = 8.0) -> None:  # noqa: ANN001
+        deadline = time.monotonic() + seconds
+        while not condition():
+            assert time.monotonic() < deadline, "the bridge did not hear the change"
+            time.sleep(0.05)
+
+    try:
+        wait_for(lambda: tenant in cache.snapshot.allowed)
+        set_revoked(True)
+        wait_for(lambda: tenant not in cache.snapshot.allowed)
+        with transaction() as s:  # the platform drops the bridge's LISTEN connection
+            dropped = s.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                     "WHERE query LIKE 'LISTEN gp_access_changed%' AND datname = current_database() "
+                                     "AND pid <> pg_backend_pid()")).all()
+        assert dropped
+        set_revoked(False)
+        wait_for(lambda: tenant in cache.snapshot.allowed)
+        set_revoked(True)  # … and hears the next change by NOTIFY again
+        wait_for(lambda: tenant not in cache.snapshot.allowed)
+    finally:
+        cache.stop()
+        set_revoked(False)
+        world["policy"].cache.refresh()

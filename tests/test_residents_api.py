@@ -22,7 +22,7 @@ import redis
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from analytics.work_orders import record_finding
 from core.config import settings
@@ -89,11 +89,6 @@ def env(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     server.should_exit = True
     thread.join(timeout=10)
     policy.cache.stop()
-    with transaction() as s:  # people the owner registered through grants
-        extra = s.scalars(select(AccessGrant.grantee_person_id).where(AccessGrant.owner_person_id == world.people["owner"])).all()
-        world.people.update({f"extra{i}": p for i, p in enumerate(extra)})
-        s.execute(text("DELETE FROM work_order WHERE id IN (SELECT work_order_id FROM self_declaration WHERE person_id = ANY(:p))"),
-                  {"p": list(world.people.values())})
     remove_gate_world(world)
     client = redis.Redis.from_url(settings().redis_url)
     keys = list(client.scan_iter(match=prefix + "*"))
