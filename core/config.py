@@ -36,6 +36,8 @@ class Settings:
     ingest_claim_idle_ms: int
     timezone: str
     rules_preset: str
+    basemap_url: str
+    map_refresh_s: int
 
     @property
     def psycopg_dsn(self) -> str:
@@ -71,6 +73,11 @@ def settings() -> Settings:
         timezone=_env("GRIDPULSE_TIMEZONE", "Asia/Shanghai"),
         # Rule parameters per city (analytics/params.py): nanjing (default) or shanghai.
         rules_preset=_env("GRIDPULSE_RULES_PRESET", "nanjing"),
+        # Optional base map: an XYZ tile URL template ({z}/{x}/{y}) of a local tile server or a Tianditu WMTS
+        # with its key. Empty (default): the map draws without one and no tile request is made.
+        basemap_url=_env("GRIDPULSE_BASEMAP_URL", ""),
+        # How often the command centre's wall screen refreshes itself (seconds, at most 10).
+        map_refresh_s=max(1, min(10, int(_env("GRIDPULSE_MAP_REFRESH_S", "5")))),
     )
 
 
