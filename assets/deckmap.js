@@ -85,10 +85,11 @@
     var m = maps[cfg.container];
     if (m && m.el !== el) { m.deck.finalize(); m = null; }
     try {
-      if (!m) { m = maps[cfg.container] = create(el, spec, cfg); }
+      if (!m) { m = maps[cfg.container] = create(el, spec, cfg); window.gpDeckCreatedMs = m.created; }
       var key = JSON.stringify(spec.layers.map(function (l) { return l.id; })) + "|" + spec.viewKey + "|" + (spec.seq || "");
       if (key !== m.specKey) {
         m.specKey = key;
+        m.spec = spec;
         m.layers = {}; m.order = []; m.loaded = false; delete el.dataset.loaded;
         spec.layers.forEach(function (json) { m.layers[json.id] = m.conv.convert(json); m.order.push(json.id); });
         m.basemap = spec.basemap || "";

@@ -287,3 +287,34 @@ def test_the_audit_log_page_is_for_admins(server: str, street: dict, browser) ->
     shown = json.dumps(answer.json(), ensure_ascii=False)
     assert "无权访问审计日志" in shown and "account:" not in shown
     assert audit_rows("access.denied", "page:/audit", street["users"]["police"])
+
+
+def test_big_layers_come_gzipped_and_cached_and_only_with_a_session(server: str, street: dict) -> None:
+    assert requests.get(server + "/layers/buildings.json", timeout=10, allow_redirects=False).status_code in (302, 401)
+    http = _login_session(server, street["users"]["supervisor"])
+    answer = http.get(server + "/layers/buildings.json", headers={"Accept-Encoding": "gzip"}, timeout=20)
+    assert answer.headers["Content-Encoding"] == "gzip" and "ETag" in answer.headers
+    rows = answer.json()
+    assert rows and {r["grid"][:12] for r in rows} == {street["grid"][:12]}  # the supervisor's community only
+    again = http.get(server + "/layers/buildings.json", headers={"If-None-Match": answer.headers["ETag"]}, timeout=20)
+    assert again.status_code == 304
+    bundle = http.get(server + "/vendor/deck.js", headers={"Accept-Encoding": "gzip"}, timeout=30)
+    assert bundle.status_code == 200 and bundle.headers["Content-Encoding"] == "gzip" and b"JSONConverter" in bundle.content
+
+
+def test_the_time_slider_replays_an_hour_of_flows(server: str, street: dict) -> None:
+    http = _login_session(server, street["users"]["street"])
+    with transaction() as s:
+        day = s.execute(text("SELECT (max(minute) AT TIME ZONE 'Asia/Shanghai')::date - 1 FROM gate_flow_minute")).scalar_one()
+
+    def hour(h: int) -> dict:
+        body = {"output": "map-patch.data", "outputs": {"id": "map-patch", "property": "data"},
+                "inputs": [{"id": "replay-hour", "property": "value", "value": h}],
+                "state": [{"id": "replay-day", "property": "data", "value": day.isoformat()}],
+                "changedPropIds": ["replay-hour.value"]}
+        return http.post(server + "/_dash-update-component", json=body, timeout=20).json()["response"]["map-patch"]["data"]
+
+    morning, night = hour(8), hour(3)
+    assert set(morning["layers"]) == {"heatmap", "gates"}  # only the flow layers change; the camera is not touched
+    weight = lambda patch: sum(p["weight"] for p in patch["layers"]["heatmap"])  # noqa: E731
+    assert weight(morning) > weight(night) >= 0
