@@ -56,14 +56,14 @@
       },
       onAfterRender: function () {
         m.renders += 1;
-        el.dataset.renders = String(m.renders);
+        m.el.dataset.renders = String(m.renders);
         if (!m.loaded && m.order.length && allLoaded(m)) {
           m.loaded = true;
-          el.dataset.loaded = "1";
+          m.el.dataset.loaded = "1";
           window.gpFirstLoadMs = performance.now();
         }
       },
-      onError: function (err) { el.dataset.error = String(err && err.message || err); }
+      onError: function (err) { m.el.dataset.error = String(err && err.message || err); }
     });
     return m;
   }
@@ -83,7 +83,13 @@
     var el = document.getElementById(cfg.container);
     if (!el) return window.dash_clientside.no_update;
     var m = maps[cfg.container];
-    if (m && m.el !== el) { m.deck.finalize(); m = null; }
+    if (m && m.el !== el) {
+      // Dash re-rendered the page (a new URL): move the canvas and the deck's widgets into the new container
+      // instead of making a new deck, so the WebGL context and its compiled shaders are kept.
+      while (m.el.firstChild) el.appendChild(m.el.firstChild);
+      m.el = el; m.cfg = cfg; m.specKey = null;
+      if (m.renders) el.dataset.renders = String(m.renders);
+    }
     try {
       if (!m) { m = maps[cfg.container] = create(el, spec, cfg); window.gpDeckCreatedMs = m.created; }
       var key = JSON.stringify(spec.layers.map(function (l) { return l.id; })) + "|" + spec.viewKey + "|" + (spec.seq || "");

@@ -318,3 +318,16 @@ def test_the_time_slider_replays_an_hour_of_flows(server: str, street: dict) -> 
     assert set(morning["layers"]) == {"heatmap", "gates"}  # only the flow layers change; the camera is not touched
     weight = lambda patch: sum(p["weight"] for p in patch["layers"]["heatmap"])  # noqa: E731
     assert weight(morning) > weight(night) >= 0
+
+
+def test_a_click_on_the_one_map_opens_the_building(server: str, street: dict, browser) -> None:  # noqa: ANN001
+    page = login_page(browser, server, street["users"]["supervisor"], PASSWORD, "/")
+    try:
+        wait_map(page)
+        target = page.evaluate(CLICK_FIRST, "buildings")  # the buildings came from the cached /layers route
+        page.mouse.click(target["x"], target["y"])
+        page.wait_for_url(f"**/drill?place=building:{target['id']}", timeout=20000)
+        page.wait_for_function("document.getElementById('drill-children')?.innerText.includes('层（')", timeout=20000)
+        assert page.requests.outside(server) == []
+    finally:
+        page.close()

@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import dash
-from dash import Input, Output, dcc, html, no_update
+from dash import Input, Output, clientside_callback, dcc, html, no_update
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -80,17 +80,17 @@ def show(search: str | None) -> tuple[Any, Any, Any]:
     return links, detail, spec if spec is not None else no_update
 
 
-@dash.callback(Output("drill-url", "search"), Input("map-click", "data"), prevent_initial_call=True)
-def open_clicked(click: dict[str, Any] | None) -> Any:
-    current_viewer()
-    if not click or not click.get("id"):
-        return no_update
-    kind = click.get("kind")
-    if kind == "grid" and click.get("code"):
-        return f"?place=grid:{click['code']}"
-    if kind in ("building", "dwelling"):
-        return f"?place={kind}:{int(click['id'])}"
-    return no_update
+# A click picks the place in the browser (no round trip); the server checks it when it shows the place.
+clientside_callback(
+    """function (click) {
+        var nu = window.dash_clientside.no_update;
+        if (!click || !click.id) return nu;
+        if (click.kind === 'grid' && click.code) return '?place=grid:' + click.code;
+        if (click.kind === 'building' || click.kind === 'dwelling') return '?place=' + click.kind + ':' + parseInt(click.id, 10);
+        return nu;
+    }""",
+    Output("drill-url", "search"), Input("map-click", "data"), prevent_initial_call=True,
+)
 
 
 # --- levels -----------------------------------------------------------------------------------

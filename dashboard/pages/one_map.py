@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-from dash import Input, Output, State, dcc, html, no_update
+from dash import Input, Output, State, clientside_callback, dcc, html
 
 from dashboard.components.deckmap import deck_map
 from dashboard.live import flow_layers, population_by_grid, replay_day
@@ -68,13 +68,14 @@ def step(_n: int, hour: int) -> int:
     return 0 if hour >= LIVE - 1 else hour + 1
 
 
-@dash.callback(Output("map-nav", "href"), Input("map-click", "data"), prevent_initial_call=True)
-def open_clicked(click: dict[str, Any] | None) -> Any:
-    current_viewer()
-    if not click:
-        return no_update
-    if click.get("kind") == "grid" and click.get("code"):
-        return f"/drill?place=grid:{click['code']}"
-    if click.get("kind") == "building" and click.get("id"):
-        return f"/drill?place=building:{int(click['id'])}"
-    return no_update
+# A click on a grid or building opens it in the drill-down, without a round trip; the drill-down checks it.
+clientside_callback(
+    """function (click) {
+        var nu = window.dash_clientside.no_update;
+        if (!click) return nu;
+        if (click.kind === 'grid' && click.code) return '/drill?place=grid:' + click.code;
+        if (click.kind === 'building' && click.id) return '/drill?place=building:' + parseInt(click.id, 10);
+        return nu;
+    }""",
+    Output("map-nav", "href"), Input("map-click", "data"), prevent_initial_call=True,
+)
