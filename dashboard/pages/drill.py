@@ -23,6 +23,7 @@ from core.errors import AccessDenied, GridPulseError
 from core.viewer import Viewer, code_prefix
 from dashboard import places
 from dashboard.components.deckmap import deck_map
+from dashboard.live import population_by_grid
 from dashboard.pages._common import page_viewer
 from dashboard.places import Place
 from dashboard.session import current_viewer
@@ -102,10 +103,14 @@ def _links(items: list[tuple[str, str]], test_id: str) -> html.Div:
 
 
 def _region_map(session: Session, viewer: Viewer, prefix: str) -> dict[str, Any]:
-    grids = [g for g in grid_rows(session, viewer) if g["code"].startswith(prefix)]
-    buildings = [b for b in building_rows(session, viewer) if b["grid"].startswith(prefix)]
-    return deck_spec([grids_layer(grids), buildings_layer(buildings)], view_for(polygon_box(grids), pitch=40),
-                     basemap_url=settings().basemap_url)
+    all_grids = grid_rows(session, viewer, population=population_by_grid(session))
+    grids = [g for g in all_grids if g["code"].startswith(prefix)]
+    if len(grids) == len(all_grids):  # the whole jurisdiction: the cached, gzipped routes carry the big layers
+        layers = [grids_layer("/layers/grids.json"), buildings_layer("/layers/buildings.json")]
+    else:
+        buildings = [b for b in building_rows(session, viewer) if b["grid"].startswith(prefix)]
+        layers = [grids_layer(grids), buildings_layer(buildings)]
+    return deck_spec(layers, view_for(polygon_box(grids), pitch=40), basemap_url=settings().basemap_url)
 
 
 def _building_map(session: Session, viewer: Viewer, building_id: int, floor: int | None = None) -> dict[str, Any]:
@@ -124,7 +129,7 @@ def _level(session: Session, viewer: Viewer, place: Place) -> tuple[Any, dict[st
     if place.kind == "grid":
         buildings = queries.grid_buildings(session, viewer, place.key)
         items = [(f"building:{b.id}", f"{b.compound or ''} {b.name}（{b.floors}层 {b.dwellings}户）") for b in buildings]
-        grids = [g for g in grid_rows(session, viewer) if g["code"] == place.key]
+        grids = [g for g in grid_rows(session, viewer, population=population_by_grid(session)) if g["code"] == place.key]
         bl = building_rows(session, viewer, grid_code=place.key)
         spec = deck_spec([grids_layer(grids), buildings_layer(bl)], view_for(polygon_box(grids), pitch=50),
                          basemap_url=settings().basemap_url)
