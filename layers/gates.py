@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.viewer import Viewer
+from layers.common import ramp
 
 _GATES = text(
     """
@@ -47,13 +48,15 @@ def window_flows(session: Session, start: dt.datetime, end: dt.datetime) -> Flow
 
 
 def heat_rows(gates: list[dict[str, Any]], flows: Flows) -> list[dict[str, Any]]:
-    """Heatmap points: each gate weighted by its passages (in + out) in the window."""
+    """Heat points: each gate weighted by its passages (in + out) in the window, sized and coloured by it."""
+    weights = {g["id"]: flows.get(g["id"], {}).get("in", 0) + flows.get(g["id"], {}).get("out", 0) for g in gates}
+    top = max(weights.values(), default=0)
     out = []
     for g in gates:
-        f = flows.get(g["id"], {})
-        weight = f.get("in", 0) + f.get("out", 0)
+        weight = weights[g["id"]]
         if weight:
-            out.append({"position": [round(g["lon"], 6), round(g["lat"], 6)], "weight": weight})
+            out.append({"position": [round(g["lon"], 6), round(g["lat"], 6)], "weight": weight,
+                        "radius": 25 + 95 * (weight / top) ** 0.5 if top else 25, "color": ramp(weight, top, alpha=110)})
     return out
 
 
@@ -73,9 +76,18 @@ def gate_rows(gates: list[dict[str, Any]], flows: Flows) -> list[dict[str, Any]]
 
 
 def heatmap_layer(data: list[dict[str, Any]]) -> pdk.Layer:
+    """Flow heat as soft discs in metres (radius and colour by passages), drawn additively so overlaps glow.
+
+    deck.gl's HeatmapLayer aggregates on the GPU with programs of its own; on the software WebGL of a
+    wall-screen PC without a GPU (and headless Chromium) compiling them cost about 3 s of a 5 s first
+    render (docs/BENCHMARKS.md). These discs reuse the gate markers' shader, and with a few hundred
+    gates per street there is nothing to aggregate.
+    """
     return pdk.Layer(
-        "HeatmapLayer", data=data, id="heatmap", get_position="position", get_weight="weight",
-        radius_pixels=70, intensity=1.2, threshold=0.03, pickable=False,
+        "ScatterplotLayer", data=data, id="heatmap", get_position="position", get_radius="radius", get_fill_color="color",
+        radius_units=pdk.types.String("meters"), stroked=False, pickable=False, antialiasing=True,
+        parameters={"blend": True, "blendColorSrcFactor": pdk.types.String("src-alpha"),
+                    "blendColorDstFactor": pdk.types.String("one")},
     )
 
 

@@ -93,7 +93,9 @@ def test_heatmap_from_rollups_and_gates(street: dict) -> None:
     marks = gates.gate_rows(visible, flows)
     assert all("进 ↑" in m["tip"] for m in marks)
     spec = common.layer_json(gates.heatmap_layer(heat))
-    assert spec["@@type"] == "HeatmapLayer" and spec["getWeight"] == "@@=weight"
+    assert spec["@@type"] == "ScatterplotLayer" and spec["getRadius"] == "@@=radius" and spec["radiusUnits"] == "meters"
+    busiest = max(heat, key=lambda h: h["weight"])
+    assert busiest["radius"] == max(h["radius"] for h in heat)
     assert common.layer_json(gates.gates_layer(marks))["radiusUnits"] == "pixels"  # a literal, not an accessor
 
 
