@@ -69,7 +69,7 @@ def view_for(box: tuple[float, float, float, float] | None, *, pitch: float = 45
     if zoom is None:
         span = max(box[2] - box[0], (box[3] - box[1]) * 1.2, 1e-4)
         import math
-        zoom = max(3.0, min(19.0, math.log2(360 / span) + 0.6))
+        zoom = max(3.0, min(19.0, math.log2(360 / span) + 1.0))
     return pdk.ViewState(longitude=lon, latitude=lat, zoom=zoom, pitch=pitch, bearing=0)
 
 

@@ -68,7 +68,7 @@ def gate_rows(gates: list[dict[str, Any]], flows: Flows) -> list[dict[str, Any]]
         n_in, n_out, deny = f.get("in", 0), f.get("out", 0), f.get("deny", 0)
         out.append({
             "kind": "gate", "id": g["id"], "position": [round(g["lon"], 6), round(g["lat"], 6)],
-            "radius": 6 + min(30, (n_in + n_out) ** 0.5 * 2),
+            "radius": 4 + min(8, (n_in + n_out) ** 0.5 * 0.6),
             "color": [80, 220, 140, 240] if n_in >= n_out else [255, 170, 60, 240],
             "tip": f"{g['owner']} · {g['name']}\n进 ↑{n_in} · 出 ↓{n_out} · 拒绝 {deny}",
         })
