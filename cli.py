@@ -19,7 +19,8 @@ def _registrars() -> list[Registrar]:
     from geodata import import_commands
 
     registrars: list[Registrar] = [geodata_commands.register, import_commands.register]
-    for module in ("gate_bridge.commands", "ingest.commands", "analytics.commands", "dashboard.commands"):
+    for module in ("gate_bridge.commands", "ingest.commands", "analytics.commands", "residents.commands",
+                   "dashboard.commands"):
         try:
             mod = __import__(module, fromlist=["register"])
         except ModuleNotFoundError as exc:

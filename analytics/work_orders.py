@@ -20,6 +20,7 @@ from geodata.identity import hash_id_number, mask_id_number
 from geodata.models import (
     Alert,
     AlertStatus,
+    Building,
     Dwelling,
     DwellingUse,
     Grid,
@@ -28,6 +29,7 @@ from geodata.models import (
     RelationKind,
     Rental,
     ResidenceKind,
+    SelfDeclaration,
     Severity,
     Sex,
     WorkOrder,
@@ -41,16 +43,17 @@ DUE_BY_SEVERITY = {
     Severity.low: dt.timedelta(days=7),
 }
 OUTCOMES = ("confirmed", "corrected", "dismissed")
+DECLARATION_ORDER = "verify_declaration"
+DECLARATION_DUE = dt.timedelta(hours=72)
 
 
 def dispatch(session: Session, alert_ids: list[int], now: dt.datetime) -> list[WorkOrder]:
     """One work order per alert, to the worker of the alert's grid (the supervisor when the grid has none)."""
     orders = []
     for alert in session.scalars(select(Alert).where(Alert.id.in_(alert_ids)).order_by(Alert.id)):
-        grid = session.get(Grid, alert.grid_id) if alert.grid_id else None
         order = WorkOrder(
             alert_id=alert.id, kind=alert.rule, grid_id=alert.grid_id,
-            assignee_account_id=(grid.worker_account_id or grid.supervisor_account_id) if grid else None,
+            assignee_account_id=_assignee(session, alert.grid_id),
             due_at=now + DUE_BY_SEVERITY[alert.severity], status=WorkOrderStatus.assigned, created_at=now,
         )
         session.add(order)
@@ -58,6 +61,44 @@ def dispatch(session: Session, alert_ids: list[int], now: dt.datetime) -> list[W
         orders.append(order)
     session.flush()
     return orders
+
+
+def _assignee(session: Session, grid_id: int | None) -> int | None:
+    """The grid's worker, or its supervisor when the grid has no worker."""
+    grid = session.get(Grid, grid_id) if grid_id else None
+    return (grid.worker_account_id or grid.supervisor_account_id) if grid else None
+
+
+def open_for_declaration(session: Session, declaration: SelfDeclaration, now: dt.datetime) -> WorkOrder:
+    """A self-declaration changes nothing by itself: the grid worker verifies it at the door first."""
+    grid_id = session.scalar(select(Building.grid_id).join(Dwelling, Dwelling.building_id == Building.id)
+                             .where(Dwelling.id == declaration.dwelling_id))
+    order = WorkOrder(kind=DECLARATION_ORDER, grid_id=grid_id, assignee_account_id=_assignee(session, grid_id),
+                      due_at=now + DECLARATION_DUE, status=WorkOrderStatus.assigned, created_at=now)
+    session.add(order)
+    session.flush()
+    declaration.work_order_id = order.id
+    return order
+
+
+def _settle_declaration(session: Session, order: WorkOrder, outcome: str, now: dt.datetime) -> dict[str, Any] | None:
+    """The worker's finding on a self-declaration: confirmed → the person lives there (with the order as
+    source); dismissed → the declaration is rejected and nothing else changes."""
+    declaration = session.scalar(select(SelfDeclaration).where(SelfDeclaration.work_order_id == order.id))
+    if declaration is None:
+        return None
+    if outcome == "dismissed":
+        declaration.status = "rejected"
+        return {"kind": "declaration_rejected", "declaration_id": declaration.id}
+    declaration.status = "verified"
+    person = session.get(Person, declaration.person_id)
+    before = person.home_dwelling_id
+    person.home_dwelling_id = declaration.dwelling_id
+    session.add(Relation(person_id=person.id, kind=RelationKind.lives_in, dwelling_id=declaration.dwelling_id,
+                         source=f"work_order:{order.id}", confidence=1.0, valid_from=declaration.period_from,
+                         valid_to=declaration.period_to))
+    return {"kind": "declaration_verified", "declaration_id": declaration.id, "person_id": person.id,
+            "home_dwelling_before": before, "dwelling_id": declaration.dwelling_id}
 
 
 def escalate_overdue(session: Session, now: dt.datetime) -> int:
@@ -112,6 +153,8 @@ def record_finding(
     if outcome == "corrected" and not correction:
         raise InvalidInput("a corrected outcome needs the correction", record=f"work_order {order_id}")
     applied = _apply(session, order, correction, now) if correction else None
+    if order.kind == DECLARATION_ORDER:
+        applied = _settle_declaration(session, order, outcome, now) or applied
     order.status, order.outcome, order.finding, order.closed_at = WorkOrderStatus.done, outcome, notes.strip(), now
     order.correction = applied
     if order.alert_id:

@@ -89,19 +89,33 @@ class Secrets:
     qr_signing_key: Ed25519PrivateKey
     qr_key_id: str
     session_secret: str
+    # The demo street's stand-in for the city app's token issuer (a real deployment configures the
+    # issuer's public key instead; see residents/settings.py).
+    demo_issuer_key: Ed25519PrivateKey
+
+
+def _raw_ed25519() -> str:
+    private = Ed25519PrivateKey.generate()
+    return private.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    ).hex()
 
 
 def _new_secrets_document() -> dict[str, str]:
-    private = Ed25519PrivateKey.generate()
-    raw = private.private_bytes(
-        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
-    )
     return {
         "id_hash_key": secrets.token_hex(32),
-        "qr_signing_key": raw.hex(),
+        "qr_signing_key": _raw_ed25519(),
         "qr_key_id": secrets.token_hex(4),
         "session_secret": secrets.token_hex(32),
+        "demo_issuer_key": _raw_ed25519(),
     }
+
+
+def _write_private(path: Path, doc: dict[str, str], *, exclusive: bool) -> None:
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
+    fd = os.open(path, flags, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(doc, fh, indent=2)
 
 
 def load_secrets(path: Path | None = None) -> Secrets:
@@ -109,16 +123,19 @@ def load_secrets(path: Path | None = None) -> Secrets:
     path = path or settings().key_file
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(_new_secrets_document(), fh, indent=2)
+        _write_private(path, _new_secrets_document(), exclusive=True)
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise PermissionError(f"{path} is readable by others (mode {mode:o}); run: chmod 600 {path}")
     doc = json.loads(path.read_text())
+    missing = {k: v for k, v in _new_secrets_document().items() if k not in doc}
+    if missing:  # a key file from an older release: add the new keys, never replace the old ones
+        doc.update(missing)
+        _write_private(path, doc, exclusive=False)
     return Secrets(
         id_hash_key=bytes.fromhex(doc["id_hash_key"]),
         qr_signing_key=Ed25519PrivateKey.from_private_bytes(bytes.fromhex(doc["qr_signing_key"])),
         qr_key_id=doc["qr_key_id"],
         session_secret=doc["session_secret"],
+        demo_issuer_key=Ed25519PrivateKey.from_private_bytes(bytes.fromhex(doc["demo_issuer_key"])),
     )

@@ -24,9 +24,11 @@ from dataclasses import dataclass, field
 
 import psycopg
 
+from gate_bridge.hamming_index import HammingGallery
 from gate_bridge.matching import Gallery
 from gate_bridge.reasons import Reason
 from gate_bridge.settings import bridge_settings
+from geodata.access_rules import apply_bars
 
 log = logging.getLogger("gridpulse.bridge")
 
@@ -49,7 +51,7 @@ class Snapshot:
     passes: dict[uuid.UUID, PassInfo] = field(default_factory=dict)
     gates: dict[int, bytes | None] = field(default_factory=dict)  # gate id → sha256 of its key
     gallery: Gallery = field(default_factory=Gallery.empty)
-    population: Gallery = field(default_factory=Gallery.empty)
+    population: Gallery | HammingGallery = field(default_factory=Gallery.empty)
     population_version: tuple = ()
     loaded_at: float = 0.0
 
@@ -58,32 +60,14 @@ class Snapshot:
         return self.barred.get(person_id, Reason.no_access) if person_id is not None else Reason.no_access
 
 
-_IN_COMPOUND = "JOIN dwelling d ON d.id = {t}.dwelling_id JOIN building b ON b.id = d.building_id AND b.compound_id = %(c)s"
+# Who may enter and who is refused are the views access_allowed / access_barred (migration 0003),
+# shared with the resident services so the gate and the app never disagree.
+_ALLOWED = "SELECT person_id, basis FROM access_allowed WHERE compound_id = %(c)s"
+_BARRED = "SELECT person_id, reason FROM access_barred WHERE compound_id = %(c)s"
 
-_ALLOWED = f"""
-SELECT o.person_id, 'owner' FROM ownership o {_IN_COMPOUND.format(t='o')}
-UNION
-SELECT p.id, 'resident' FROM person p JOIN dwelling d ON d.id = p.home_dwelling_id
-  JOIN building b ON b.id = d.building_id AND b.compound_id = %(c)s
-UNION
-SELECT m.person_id, 'household' FROM household_member m JOIN household h ON h.id = m.household_id {_IN_COMPOUND.format(t='h')}
-UNION
-SELECT g.grantee_person_id, 'grant' FROM access_grant g {_IN_COMPOUND.format(t='g')}
-WHERE g.revoked_at IS NULL AND g.valid_from <= now() AND (g.valid_to IS NULL OR g.valid_to > now())
-"""
-
-_BARRED = f"""
-SELECT g.grantee_person_id, CASE WHEN g.revoked_at IS NOT NULL THEN 'grant_revoked' ELSE 'grant_expired' END
-FROM access_grant g {_IN_COMPOUND.format(t='g')}
-WHERE NOT (g.revoked_at IS NULL AND g.valid_from <= now() AND (g.valid_to IS NULL OR g.valid_to > now()))
-UNION ALL
-SELECT r.lessee_person_id, 'blacklisted' FROM rental r {_IN_COMPOUND.format(t='r')}
-WHERE r.blacklisted AND (r.end_date IS NULL OR r.end_date >= current_date)
-"""
-
-_PASSES = f"""
+_PASSES = """
 SELECT v.id, b.compound_id, v.valid_from, v.valid_to, v.entries_allowed, v.entries_used, v.revoked_at IS NOT NULL
-FROM visitor_pass v {_IN_COMPOUND.format(t='v')}
+FROM visitor_pass v JOIN dwelling d ON d.id = v.dwelling_id JOIN building b ON b.id = d.building_id AND b.compound_id = %(c)s
 WHERE v.valid_to > now() - interval '1 day'
 """
 
@@ -95,18 +79,10 @@ def load_snapshot(dsn: str, compound_id: int, previous: Snapshot | None = None) 
     and rarely changes: it is reloaded only when its row count, newest id or newest row changed."""
     with psycopg.connect(dsn, connect_timeout=3) as conn:
         snap = Snapshot(compound_id=compound_id, loaded_at=time.monotonic())
-        bases: dict[int, set[str]] = {}
-        for person_id, basis in conn.execute(_ALLOWED, {"c": compound_id}):
-            bases.setdefault(person_id, set()).add(basis)
-        barred: dict[int, Reason] = {}
-        for person_id, reason in conn.execute(_BARRED, {"c": compound_id}):
-            if reason == Reason.blacklisted.value or person_id not in barred:
-                barred[person_id] = Reason(reason)
-        for person_id, reason in barred.items():
-            if reason is Reason.blacklisted and "owner" not in bases.get(person_id, set()):
-                bases.pop(person_id, None)  # a barred rental overrides the tenancy it came with
-        snap.allowed = set(bases)
-        snap.barred = {p: r for p, r in barred.items() if p not in snap.allowed}
+        allowed, barred = apply_bars(conn.execute(_ALLOWED, {"c": compound_id}).fetchall(),
+                                     conn.execute(_BARRED, {"c": compound_id}).fetchall())
+        snap.allowed = allowed
+        snap.barred = {p: Reason(r) for p, r in barred.items()}
         snap.passes = {r[0]: PassInfo(*r[1:]) for r in conn.execute(_PASSES, {"c": compound_id})}
         snap.gates = {r[0]: r[1] for r in conn.execute("SELECT id, key_hash FROM gate WHERE compound_id = %s", (compound_id,))}
         snap.gallery = Gallery.from_rows(conn.execute(
@@ -117,9 +93,17 @@ def load_snapshot(dsn: str, compound_id: int, previous: Snapshot | None = None) 
         if previous is not None and previous.population_version == snap.population_version:
             snap.population = previous.population
         else:
-            snap.population = Gallery.from_rows(conn.execute(
+            snap.population = population_gallery(conn.execute(
                 "SELECT person_id, embedding FROM face_template WHERE library = 'population' ORDER BY id").fetchall())
     return snap
+
+
+def population_gallery(rows: list[tuple[int, list[float]]]) -> Gallery | HammingGallery:
+    """Exact search for a small library; the sign-bit index once it is large enough to pay."""
+    gallery = Gallery.from_rows(rows)
+    if len(gallery) >= bridge_settings().hamming_min_templates:
+        return HammingGallery(gallery.person_ids, gallery.matrix)
+    return gallery
 
 
 def key_hash(key: str) -> bytes:
@@ -128,12 +112,21 @@ def key_hash(key: str) -> bytes:
 
 
 class AccessCache:
+    """The compound's snapshot, reloaded within about a second of a change (PostgreSQL NOTIFY on
+    gp_access_changed, sent by triggers on grants, passes, ownership, rentals and app face templates)
+    and every ``refresh_s`` seconds besides, for what changes with the clock (a grant's end) and for
+    whatever a lost LISTEN connection missed."""
+
+    CHANNEL = "gp_access_changed"
+
     def __init__(self, dsn: str, compound_id: int, refresh_s: float | None = None) -> None:
         self.dsn, self.compound_id = dsn, compound_id
         self.refresh_s = refresh_s if refresh_s is not None else bridge_settings().refresh_s
         self.snapshot = load_snapshot(dsn, compound_id)
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._wake = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.notified = 0  # notifications for this compound received (health and tests)
 
     def refresh(self) -> bool:
         try:
@@ -145,15 +138,38 @@ class AccessCache:
             return False
 
     def start(self) -> None:
-        def loop() -> None:
-            while not self._stop.wait(self.refresh_s):
-                self.refresh()
-
-        self._thread = threading.Thread(target=loop, name="access-cache", daemon=True)
-        self._thread.start()
+        for target, name in ((self._refresh_loop, "access-cache"), (self._listen_loop, "access-listen")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
+
+    def _refresh_loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.refresh_s)
+            self._wake.clear()
+            if not self._stop.is_set():
+                self.refresh()
+
+    def _listen_loop(self) -> None:
+        """LISTEN on a connection of its own; after losing it, reconnect and reload once (a change
+        may have been missed meanwhile)."""
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self.dsn, autocommit=True, connect_timeout=3) as conn:
+                    conn.execute(f"LISTEN {self.CHANNEL}")
+                    self._wake.set()
+                    while not self._stop.is_set():
+                        for note in conn.notifies(timeout=1.0):
+                            if note.payload in ("*", str(self.compound_id)):
+                                self.notified += 1
+                                self._wake.set()
+            except psycopg.Error as exc:
+                log.warning("LISTEN %s lost (%s); polling every %.0f s until it is back", self.CHANNEL, exc, self.refresh_s)
+                self._stop.wait(2.0)
 
     def age_s(self) -> float:
         return time.monotonic() - self.snapshot.loaded_at

@@ -27,7 +27,12 @@ class TemplateRequest(BaseModel):
 
 
 class ExitRequest(BaseModel):
-    method: Literal["face", "resident_qr", "card", "count"] = "count"
+    """How the person left: a count (no identification), or identified by a QR code shown on the way
+    out (``payload``) or a face template (``embedding``). Exit always opens."""
+
+    method: Literal["face", "resident_qr", "visitor_qr", "card", "count"] = "count"
+    payload: str | None = Field(None, min_length=1, max_length=400, description="a QR code shown on exit")
+    embedding: list[float] | None = Field(None, min_length=DIM, max_length=DIM, description="a face template on exit")
 
 
 class DecisionOut(BaseModel):
@@ -92,6 +97,13 @@ def create_api(policy: GatePolicy, pipeline: FacePipeline | None = None, model_v
     @api.post("/v1/gates/{gate_id}/exit", response_model=DecisionOut)
     def exit_(gate_id: int, body: ExitRequest, x_gate_key: Annotated[str | None, Header()] = None) -> DecisionOut:
         authorise(gate_id, x_gate_key)
+        if body.payload is not None:
+            return out(policy.exit_qr(gate_id, body.payload))
+        if body.embedding is not None:
+            vector = np.asarray(body.embedding, dtype=np.float32)
+            if not np.isfinite(vector).all() or float(np.linalg.norm(vector)) == 0.0:
+                raise HTTPException(status_code=422, detail="the embedding must be finite and non-zero")
+            return out(policy.exit_face(gate_id, vector))
         return out(policy.exit(gate_id, body.method))
 
     @api.get("/v1/health")

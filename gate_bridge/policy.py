@@ -14,6 +14,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import threading
@@ -108,9 +109,14 @@ class GatePolicy:
         if claims.person_id not in snap.allowed:
             return self._emit(gate_id, "in", _deny(method, snap.refusal(claims.person_id), person_id=claims.person_id), now)
         ttl = max(1, int((claims.not_after - now).total_seconds()) + 5)
-        if not self.replay.first_use(claims.nonce, ttl):
-            return self._emit(gate_id, "in", _deny(method, Reason.qr_replayed, person_id=claims.person_id), now)
-        return self._emit(gate_id, "in", Decision("open", method, person_id=claims.person_id), now)
+        replayed = _deny(method, Reason.qr_replayed, person_id=claims.person_id)
+        if not self.replay.first_here(claims.nonce, ttl):
+            return self._emit(gate_id, "in", replayed, now)
+        opened = Decision("open", method, person_id=claims.person_id)
+        event = self._event(gate_id, "in", opened, now)
+        claimed = self.publisher.publish_first_use(claims.nonce, ttl, event,
+                                                   {"result": replayed.result, "reason": replayed.reason})
+        return dataclasses.replace(opened if claimed else replayed, event_id=str(event.event_id))
 
     def _visitor(self, gate_id: int, pass_id: uuid.UUID | None, now: dt.datetime) -> Decision:
         info = self.cache.snapshot.passes.get(pass_id) if pass_id else None
@@ -126,28 +132,33 @@ class GatePolicy:
             reason = Reason.pass_revoked
         elif not info.valid_from <= now <= info.valid_to:
             reason = Reason.pass_outside_validity
-        elif info.entries_used >= info.entries_allowed or not self._count_entry(pass_id, info):
+        elif info.entries_used >= info.entries_allowed:
             reason = Reason.pass_used_up
+        else:
+            reason = self._count_entry(pass_id, info)
         decision = _deny("visitor_qr", reason, pass_id=_s(pass_id)) if reason else Decision("open", "visitor_qr", pass_id=_s(pass_id))
         return self._emit(gate_id, "in", decision, now)
 
-    def _count_entry(self, pass_id: uuid.UUID, info: PassInfo) -> bool:
-        """Count the entry in PostGIS (so every gate agrees, and a revocation seconds ago wins);
-        locally while the platform is unreachable."""
+    def _count_entry(self, pass_id: uuid.UUID, info: PassInfo) -> Reason | None:
+        """Count the entry in PostGIS (so every gate agrees, and a revocation seconds ago wins: the
+        reason says which); locally while the platform is unreachable. None: counted, open."""
         with self.db.lock:
             try:
-                row = self.db.connection().execute(
+                conn = self.db.connection()
+                row = conn.execute(
                     """UPDATE visitor_pass SET entries_used = entries_used + 1
                        WHERE id = %s AND revoked_at IS NULL AND entries_used < entries_allowed RETURNING entries_used""",
                     (pass_id,),
                 ).fetchone()
+                if row is None:
+                    revoked = conn.execute("SELECT revoked_at IS NOT NULL FROM visitor_pass WHERE id = %s", (pass_id,)).fetchone()
+                    info.revoked = bool(revoked and revoked[0])
+                    return Reason.pass_revoked if info.revoked else Reason.pass_used_up
             except psycopg.OperationalError:
                 self.db.drop()
                 row = (info.entries_used + 1,)
-        if row is None:
-            return False
         info.entries_used = row[0]
-        return True
+        return None
 
     # --- faces ------------------------------------------------------------------------------
 
@@ -220,16 +231,41 @@ class GatePolicy:
         return self._emit(gate_id, "out", Decision("open", method, person_id=person_id, pass_id=_s(pass_id)),
                           now or dt.datetime.now(dt.timezone.utc))
 
-    def _emit(self, gate_id: int, direction: str, decision: Decision, now: dt.datetime,
-              stranger_id: uuid.UUID | None = None) -> Decision:
-        event = GateEvent(
+    def exit_qr(self, gate_id: int, payload: str, now: dt.datetime | None = None) -> Decision:
+        """A code shown on the way out names who left (a visitor's pass: overstays can be seen). The
+        gate opens whatever the code says — exits are never blocked — but only a genuine code of this
+        compound names anyone; an expired one still does (shown late, at the door), a forged one not."""
+        now = now or dt.datetime.now(dt.timezone.utc)
+        try:
+            claims = verify(payload, self.public_keys, now, skew=dt.timedelta(hours=24))
+        except QrRejected as exc:
+            return self._emit(gate_id, "out", Decision("open", "count", reason=exc.record), now)
+        method = "resident_qr" if claims.kind == "resident" else "visitor_qr"
+        if claims.compound_id != self.compound_id:
+            return self._emit(gate_id, "out", Decision("open", "count", reason=Reason.qr_other_compound.value), now)
+        return self.exit(gate_id, method, person_id=claims.person_id, pass_id=claims.pass_id, now=now)
+
+    def exit_face(self, gate_id: int, embedding: np.ndarray, now: dt.datetime | None = None) -> Decision:
+        """A face on the way out names a resident of this compound's gallery; anyone else is a count."""
+        match = self.cache.snapshot.gallery.best(embedding)
+        if accepted(match):
+            return self.exit(gate_id, "face", person_id=match.person_id, now=now)
+        return self.exit(gate_id, "count", now=now)
+
+    def _event(self, gate_id: int, direction: str, decision: Decision, now: dt.datetime,
+               stranger_id: uuid.UUID | None = None) -> GateEvent:
+        return GateEvent(
             event_id=uuid7(int(now.timestamp() * 1000)), ts=now, gate_id=gate_id, compound_id=self.compound_id,
             direction=direction, method=decision.method, result=decision.result, person_id=decision.person_id,
             pass_id=uuid.UUID(decision.pass_id) if decision.pass_id else None, score=decision.score,
             reason=decision.reason, stranger_id=stranger_id,
         )
+
+    def _emit(self, gate_id: int, direction: str, decision: Decision, now: dt.datetime,
+              stranger_id: uuid.UUID | None = None) -> Decision:
+        event = self._event(gate_id, direction, decision, now, stranger_id)
         self.publisher.publish(event)
-        return Decision(**{**decision.as_dict(), "event_id": str(event.event_id), "stranger_id": _s(stranger_id)})
+        return dataclasses.replace(decision, event_id=str(event.event_id), stranger_id=_s(stranger_id))
 
 
 def _s(value: object) -> str | None:

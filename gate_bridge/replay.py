@@ -1,33 +1,33 @@
-"""Single use of resident codes: the first scan of a nonce wins (Redis SET NX, shared by every gate of
-the platform); while Redis is down, a local cache of seen nonces keeps the guarantee at this bridge."""
+"""Single use of resident codes: the first scan of a nonce wins.
+
+Two guards: a local cache of nonces seen at this bridge (which holds alone while Redis is
+unreachable), and platform-wide a Redis key set with NX, which the publisher sets in the same round
+trip as the decision's event (publisher.publish_first_use), so a resident-code decision costs one
+round trip to Redis, not two. The key carries the event stream's hash tag, so in a Redis Cluster it
+lives in the stream's slot and the script touching both is allowed.
+"""
 from __future__ import annotations
 
 import threading
 import time
 
-import redis
 
-from core.redis_client import RedisLike
-
-_REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
+def nonce_key(prefix: str, shard: int, nonce: str) -> str:
+    return f"{prefix}qr:used:{{{shard}}}:{nonce}"
 
 
 class ReplayGuard:
-    def __init__(self, client: RedisLike, prefix: str) -> None:
-        self.client = client
-        self.prefix = prefix
+    def __init__(self) -> None:
         self._local: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def first_use(self, nonce: str, ttl_s: int) -> bool:
-        """True the first time a nonce is seen (within its code's lifetime), False on a replay."""
+    def first_here(self, nonce: str, ttl_s: int) -> bool:
+        """True the first time this bridge sees the nonce within its code's lifetime (and marks it)."""
         now = time.monotonic()
         with self._lock:
-            self._local = {k: v for k, v in self._local.items() if v > now} if len(self._local) > 10_000 else self._local
+            if len(self._local) > 10_000:
+                self._local = {k: v for k, v in self._local.items() if v > now}
             if self._local.get(nonce, 0) > now:
                 return False
             self._local[nonce] = now + ttl_s
-        try:
-            return bool(self.client.set(f"{self.prefix}qr:used:{nonce}", "1", nx=True, ex=max(1, ttl_s)))
-        except _REDIS_DOWN:
-            return True  # unseen locally and the platform unreachable: the local cache is the guard
+        return True

@@ -12,7 +12,7 @@ from gate_bridge.replay import ReplayGuard
 
 
 def build_policy(compound_id: int, cfg: Settings | None = None, *, outbox_path: Path | None = None,
-                 refresh_s: float = 5.0) -> GatePolicy:
+                 refresh_s: float | None = None) -> GatePolicy:
     cfg = cfg or settings()
     secrets = load_secrets()
     client = connect(cfg)
@@ -20,4 +20,4 @@ def build_policy(compound_id: int, cfg: Settings | None = None, *, outbox_path: 
     publisher = EventPublisher(cfg, client=client,
                                outbox_path=outbox_path or cfg.key_file.parent / f"outbox-compound-{compound_id}.sqlite3")
     public_keys = {secrets.qr_key_id: secrets.qr_signing_key.public_key()}
-    return GatePolicy(cache, publisher, ReplayGuard(client, cfg.redis_prefix), public_keys, cfg.psycopg_dsn)
+    return GatePolicy(cache, publisher, ReplayGuard(), public_keys, cfg.psycopg_dsn)

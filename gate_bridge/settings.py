@@ -33,6 +33,7 @@ class BridgeSettings:
     stranger_retention: dt.timedelta
     refresh_s: float
     onnx_threads: int
+    hamming_min_templates: int
 
 
 @lru_cache(maxsize=1)
@@ -57,7 +58,11 @@ def bridge_settings() -> BridgeSettings:
         face_threshold=float(_env("GRIDPULSE_FACE_THRESHOLD", "0.35")),
         face_margin=float(_env("GRIDPULSE_FACE_MARGIN", "0.05")),
         stranger_retention=dt.timedelta(days=float(_env("GRIDPULSE_STRANGER_RETENTION_DAYS", "7"))),
-        # Galleries, grants, passes and gate keys are reloaded from PostGIS this often.
-        refresh_s=float(_env("GRIDPULSE_BRIDGE_REFRESH_S", "3")),
+        # Galleries, grants, passes and gate keys are reloaded within ~1 s of a change (NOTIFY), and
+        # this often besides (for grants ending with the clock, and a lost LISTEN connection).
+        refresh_s=float(_env("GRIDPULSE_BRIDGE_REFRESH_S", "10")),
         onnx_threads=int(_env("GRIDPULSE_FACE_THREADS", "2")),
+        # A population library this large is searched through its sign bits (hamming_index.py): exact
+        # search costs ~0.3 ms per 1,000 templates here, the index ~14 ms at 10⁶ (docs/BENCHMARKS.md).
+        hamming_min_templates=int(_env("GRIDPULSE_HAMMING_MIN_TEMPLATES", "50000")),
     )

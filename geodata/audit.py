@@ -31,5 +31,12 @@ def record(
     session.flush()
 
 
+def record_resident(session: Session, person_pid: object, action: str, subject: str, **detail: Any) -> None:
+    """A resident acting on their own data through the city app (no account: the app token's subject)."""
+    session.add(AuditLog(account_id=None, username=f"resident:{person_pid}", role="resident", action=action,
+                         subject=subject, detail=detail))
+    session.flush()
+
+
 def entries_for(session: Session, subject: str) -> list[AuditLog]:
     return list(session.scalars(select(AuditLog).where(AuditLog.subject == subject).order_by(AuditLog.id)))

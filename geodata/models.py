@@ -548,6 +548,27 @@ class FaceTemplate(Base):
     )
 
 
+class FaceConsent(Base):
+    """人脸信息单独同意: a resident's explicit, separate consent to enrol a face template for the gates.
+
+    Withdrawing it deletes every app template of the person (the gate galleries drop it on the next
+    refresh, pushed by NOTIFY); the row stays as the record that consent was given and withdrawn.
+    """
+
+    __tablename__ = "face_consent"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(128))
+    notice_version: Mapped[str] = mapped_column(String(32))
+    granted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    templates_deleted: Mapped[int | None] = mapped_column(Integer)
+    __table_args__ = (
+        CheckConstraint("withdrawn_at IS NULL OR withdrawn_at >= granted_at", name="withdrawal_order"),
+        Index("uq_face_consent_live", "person_id", unique=True, postgresql_where="withdrawn_at IS NULL"),
+    )
+
+
 class AccessEvent(Base):
     """One gate decision. Partitioned by day on ``ts``; ``event_id`` (UUIDv7) makes writes idempotent.
 
@@ -638,6 +659,8 @@ class SelfDeclaration(Base):
     relation_to_owner: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16), server_default="pending")
     declared_at: Mapped[dt.datetime] = _now()
+    # The doorstep verification it opened: a self-declaration changes nothing until a worker confirms it.
+    work_order_id: Mapped[int | None] = mapped_column(ForeignKey("work_order.id", ondelete="SET NULL"))
     __table_args__ = (
         CheckConstraint("period_to IS NULL OR period_to >= period_from", name="period_order"),
         CheckConstraint("status IN ('pending', 'verified', 'rejected')", name="status_values"),

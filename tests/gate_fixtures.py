@@ -165,9 +165,13 @@ def build_gate_world(pipeline: FacePipeline | None = None, *, fake_faces_seed: i
 def remove_gate_world(world: GateWorld) -> None:
     """Delete everything the world created (strangers seen at its compounds included)."""
     compounds = [world.compound_a, world.compound_b]
-    people = list(world.people.values())
+    with transaction() as s:  # people the world's owners registered through grants (resident services)
+        grantees = s.execute(text("SELECT grantee_person_id FROM access_grant WHERE owner_person_id = ANY(:p)"),
+                             {"p": list(world.people.values())}).scalars().all()
+    people = sorted(set(world.people.values()) | set(grantees))
     with transaction() as s:
         for sql in (
+            "DELETE FROM work_order WHERE id IN (SELECT work_order_id FROM self_declaration WHERE person_id = ANY(:p))",
             "DELETE FROM face_template WHERE person_id = ANY(:p) OR compound_id = ANY(:c)",
             "DELETE FROM visitor_pass WHERE issued_by_person_id = ANY(:p)",
             "DELETE FROM access_grant WHERE owner_person_id = ANY(:p)",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import time
 import uuid
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from sqlalchemy import text
 from core.config import load_secrets, settings
 from core.events import parse_fields, stream_key
 from gate_bridge.api import create_api
+from gate_bridge.access_cache import AccessCache
 from gate_bridge.qr_codes import resident_code, visitor_code
 from gate_bridge.reasons import Reason
 from gate_bridge.service import build_policy
@@ -239,3 +241,86 @@ def test_every_decision_is_an_event_per_the_stream_contract_and_health_reports(w
     health = world["client"].get("/v1/health").json()
     assert health["redis"] is True and health["gallery_size"] == 3 and health["outbox_depth"] == 0
     assert health["allowed_people"] == 3 and health["face_models_loaded"] is False
+
+
+def test_exits_always_open_and_name_who_left_by_code_or_face(world: dict) -> None:
+    key, kid = sign()
+    w: GateWorld = world["w"]
+
+    def leave(body: dict) -> dict:
+        res = world["client"].post(f"/v1/gates/{w.gate_a}/exit", json=body, headers={"X-Gate-Key": w.gate_key})
+        assert res.status_code == 200, res.text
+        return res.json()
+
+    resident = leave({"payload": resident_code(key, kid, w.people["member"], w.compound_a)})
+    assert (resident["result"], resident["method"], resident["person_id"]) == ("open", "resident_qr", w.people["member"])
+    late = leave({"payload": resident_code(key, kid, w.people["member"], w.compound_a, now=NOW - dt.timedelta(hours=2))})
+    assert late["person_id"] == w.people["member"]  # an expired code shown at the door still names who left
+    visitor = leave({"payload": visitor_code(key, kid, w.passes["twice"], w.compound_a, NOW - dt.timedelta(hours=1),
+                                             NOW + dt.timedelta(hours=5))})
+    assert visitor["method"] == "visitor_qr" and visitor["pass_id"] == str(w.passes["twice"])
+    forged = leave({"payload": _flip(resident_code(key, kid, w.people["member"], w.compound_a), 30)})
+    assert (forged["result"], forged["method"], forged["person_id"]) == ("open", "count", None)
+    assert forged["reason"] in ("qr_bad_signature", "qr_malformed")
+    elsewhere = leave({"payload": resident_code(key, kid, w.people["outsider"], w.compound_b)})
+    assert elsewhere["person_id"] is None and elsewhere["reason"] == "qr_other_compound"
+    face = leave({"embedding": [float(x) for x in w.embeddings["member"]]})
+    assert (face["method"], face["person_id"]) == ("face", w.people["member"])
+    stranger = np.random.default_rng(99).normal(size=512)
+    assert leave({"embedding": [float(x) for x in stranger]})["person_id"] is None
+    assert world["client"].post(f"/v1/gates/{w.gate_a}/exit", json={"embedding": [0.0] * 512},
+                                headers={"X-Gate-Key": w.gate_key}).status_code == 422
+
+
+def test_a_code_used_at_one_bridge_is_refused_at_another_platform_wide(world: dict, tmp_path: Path) -> None:
+    """Two bridge processes of one compound share nothing but Redis: the first scan claims the nonce
+    (in the same round trip as its event), the second is a replay, recorded as such on the stream."""
+    key, kid = sign()
+    w: GateWorld = world["w"]
+    cfg = dataclasses.replace(settings(), redis_prefix=world["prefix"])
+    second = build_policy(w.compound_a, cfg, outbox_path=tmp_path / "second.sqlite3")
+    code = resident_code(key, kid, w.people["owner"], w.compound_a)
+    first = world["policy"].qr(w.gate_a, code)
+    again = second.qr(w.gate_a, code)
+    assert first.result == "open" and (again.result, again.reason) == ("deny", "qr_replayed")
+    entries = redis.Redis.from_url(settings().redis_url, decode_responses=True).xrange(stream_key(world["prefix"], 0))
+    recorded = {f["event_id"]: (f["result"], f.get("reason")) for _, f in entries}
+    assert recorded[first.event_id] == ("open", None) and recorded[again.event_id] == ("deny", "qr_replayed")
+
+
+def test_the_bridge_hears_changes_by_notify_and_relistens_after_losing_its_connection(world: dict) -> None:
+    """Changes arrive by NOTIFY (the poll is set to a minute here); when the platform drops the LISTEN
+    connection (a restart, a failover), the bridge reconnects, reloads once and hears changes again."""
+    w: GateWorld = world["w"]
+    cache = AccessCache(settings().psycopg_dsn, w.compound_a, refresh_s=60)
+    cache.start()
+    tenant = w.people["tenant"]
+
+    def set_revoked(revoked: bool) -> None:
+        with transaction() as s:
+            s.execute(text(f"UPDATE access_grant SET revoked_at = {'now()' if revoked else 'NULL'} "
+                           "WHERE grantee_person_id = :p AND valid_to > now()"), {"p": tenant})
+
+    def wait_for(condition, seconds: float = 8.0) -> None:  # noqa: ANN001
+        deadline = time.monotonic() + seconds
+        while not condition():
+            assert time.monotonic() < deadline, "the bridge did not hear the change"
+            time.sleep(0.05)
+
+    try:
+        wait_for(lambda: tenant in cache.snapshot.allowed)
+        set_revoked(True)
+        wait_for(lambda: tenant not in cache.snapshot.allowed)
+        with transaction() as s:  # the platform drops the bridge's LISTEN connection
+            dropped = s.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                     "WHERE query LIKE 'LISTEN gp_access_changed%' AND datname = current_database() "
+                                     "AND pid <> pg_backend_pid()")).all()
+        assert dropped
+        set_revoked(False)
+        wait_for(lambda: tenant in cache.snapshot.allowed)
+        set_revoked(True)  # … and hears the next change by NOTIFY again
+        wait_for(lambda: tenant not in cache.snapshot.allowed)
+    finally:
+        cache.stop()
+        set_revoked(False)
+        world["policy"].cache.refresh()

@@ -59,11 +59,14 @@ def test_the_simulated_street_passes_the_real_bridge_into_postgis(database_url: 
             "SELECT method::text, count(*) FROM access_event WHERE ts >= :m AND direction = 'in' AND person_id IS NOT NULL GROUP BY 1"),
             {"m": morning - dt.timedelta(minutes=1)}).all())
         refused = s.execute(text(
-            "SELECT count(*) FROM access_event WHERE ts >= :m AND result = 'deny' AND method <> 'face' AND person_id IS NOT NULL"),
-            {"m": morning - dt.timedelta(minutes=1)}).scalar_one()
+            "SELECT method::text, reason, person_id, ts FROM access_event "
+            "WHERE ts >= :m AND result = 'deny' AND method <> 'face' AND person_id IS NOT NULL"),
+            {"m": morning - dt.timedelta(minutes=1)}).all()
     # Residents came home by face (templates and real photos), by signed QR code and by card; a face the
-    # camera could not match fell back to the QR code, so no resident was refused at the door.
-    assert {"face", "resident_qr", "card"} <= set(methods) and refused == 0
+    # camera could not match fell back to the QR code, so no resident was refused at the door — except a
+    # lessee of a blacklisted rental (the seed bars some, by date), who is refused with that reason.
+    assert {"face", "resident_qr", "card"} <= set(methods)
+    assert [r for r in refused if r.reason != "blacklisted"] == []
     client = redis.Redis.from_url(cfg.redis_url)
     keys = list(client.scan_iter(match=prefix + "*"))
     if keys:
