@@ -47,7 +47,8 @@ def layout(**_query: str) -> html.Div:
     if refused is not None:
         return refused
     return html.Div(children=[
-        dcc.Location(id="drill-url", refresh="callback-nav"),
+        # refresh=False: a click changes the URL (shareable) without making Dash re-render the page.
+        dcc.Location(id="drill-url", refresh=False),
         html.Div(id="breadcrumbs", className="breadcrumbs"),
         html.Div(className="drill", children=[
             deck_map(None, ["grids", "buildings", "dwellings"], height="calc(100vh - 170px)", legend=False),
