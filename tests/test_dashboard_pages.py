@@ -42,6 +42,10 @@ NAV = {
 
 @pytest.fixture(scope="module")
 def street(database_url: str) -> dict:
+    from dashboard.vendor import deck_bundle_missing
+
+    if deck_bundle_missing():
+        pytest.fail(f"deck.gl is not installed: run `scripts/bootstrap.sh node` (npm ci) — missing {deck_bundle_missing()}")
     run_seed(preset="tiny", seed=11, anchor=ANCHOR, reset=True)
     as_of = dt.datetime.fromtimestamp(local_midnight_ms(ANCHOR) / 1000, tz=dt.timezone.utc)
     with transaction() as s:
@@ -331,3 +335,25 @@ def test_a_click_on_the_one_map_opens_the_building(server: str, street: dict, br
         assert page.requests.outside(server) == []
     finally:
         page.close()
+
+
+def test_layer_toggles_hide_a_layer_and_the_wall_reads_on_4k(server: str, street: dict, browser) -> None:  # noqa: ANN001
+    page = login_page(browser, server, street["users"]["street"], PASSWORD, "/")
+    try:
+        wait_map(page)
+        page.get_by_label("楼栋（三维）").uncheck()
+        page.wait_for_function("!window.gpMaps['deck-map'].deck.props.layers.find(l => l.id === 'buildings').props.visible",
+                               timeout=10000)
+        assert page.evaluate("window.gpMaps['deck-map'].deck.props.layers.find(l => l.id === 'grids').props.visible")
+        assert "实时人口" in page.evaluate("window.gpMaps['deck-map'].deck.props.layers.find(l => l.id === 'grids').props.data[0].tip")
+    finally:
+        page.close()
+    wall = login_page(browser, server, street["users"]["street"], PASSWORD, "/wall", width=3840, height=2160)
+    try:
+        wait_map(wall)
+        size = wall.evaluate("parseFloat(getComputedStyle(document.getElementById('kpi-population')).fontSize)")
+        assert size >= 100  # KPI figures scale with the screen: readable across a room on a 4K wall
+        box = wall.locator("#deck-map").bounding_box()
+        assert box["width"] > 3700 and box["height"] > 1500
+    finally:
+        wall.close()
