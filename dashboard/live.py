@@ -22,7 +22,7 @@ from core.viewer import Viewer
 from ingest.live_state import LiveState
 from layers.alerts import alert_rows
 from layers.common import RULE_LABELS, SEVERITY_LABELS
-from layers.gates import Flows, gate_rows, heat_rows, visible_gates, window_flows
+from layers.gates import Flows, arrow_rows, gate_rows, heat_rows, visible_gates, window_flows
 
 POPULATION_TTL_S = 30.0
 LIVE_MINUTES = 60
@@ -71,7 +71,7 @@ def replay_day(session: Session) -> dt.date | None:
 def flow_layers(session: Session, viewer: Viewer, hour: int | None = None, day: dt.date | None = None) -> dict[str, list[dict[str, Any]]]:
     gates = visible_gates(session, viewer)
     flows = flows_for(session, hour, day)
-    return {"heatmap": heat_rows(gates, flows), "gates": gate_rows(gates, flows)}
+    return {"heatmap": heat_rows(gates, flows), "gates": gate_rows(gates, flows), "gate_arrows": arrow_rows(gates, flows)}
 
 
 @dataclass(frozen=True)

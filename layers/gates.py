@@ -8,6 +8,7 @@ buildings or their key site lie in the viewer's grids.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
 import pydeck as pdk
@@ -21,6 +22,7 @@ _GATES = text(
     """
     SELECT g.id, g.name, g.kind::text AS kind, ST_X(g.geom) AS lon, ST_Y(g.geom) AS lat,
            coalesce(c.name, k.name) AS owner,
+           ST_X(ST_Centroid(coalesce(c.geom, k.geom))) AS cx, ST_Y(ST_Centroid(coalesce(c.geom, k.geom))) AS cy,
            coalesce((SELECT min(gr.code) FROM building b JOIN grid gr ON gr.id = b.grid_id WHERE b.compound_id = g.compound_id),
                     (SELECT gr.code FROM grid gr WHERE gr.id = k.grid_id)) AS grid_code
     FROM gate g LEFT JOIN compound c ON c.id = g.compound_id LEFT JOIN key_site k ON k.id = g.key_site_id
@@ -73,6 +75,42 @@ def gate_rows(gates: list[dict[str, Any]], flows: Flows) -> list[dict[str, Any]]
             "tip": f"{g['owner']} · {g['name']}\n进 ↑{n_in} · 出 ↓{n_out} · 拒绝 {deny}",
         })
     return out
+
+
+def arrow_rows(gates: list[dict[str, Any]], flows: Flows) -> list[dict[str, Any]]:
+    """Two arrows per gate with traffic: green pointing in (towards its compound or site), amber pointing out;
+    length by passages (20–80 m). Paths, so they share the polygon outlines' shader."""
+    out = []
+    for g in gates:
+        f = flows.get(g["id"], {})
+        dx, dy = (g["cx"] or g["lon"]) - g["lon"], (g["cy"] or g["lat"]) - g["lat"]
+        norm = math.hypot(dx * math.cos(math.radians(g["lat"])), dy) or 1.0
+        ux, uy = dx / norm, dy / norm  # unit vector inwards, in degrees per degree of latitude
+        for kind, sign, color, side in (("in", 1, [80, 220, 140, 255], 1), ("out", -1, [255, 170, 60, 255], -1)):
+            n = f.get(kind, 0)
+            if not n:
+                continue
+            metres = 20 + min(60.0, 4 * math.sqrt(n))
+            length = metres / 111_320
+            # side by side, not on top of each other: shift perpendicular by 6 m
+            px, py = -uy * side * 6 / 111_320, ux * side * 6 / 111_320
+            tail = (g["lon"] - sign * ux * length / 2 + px, g["lat"] - sign * uy * length / 2 + py)
+            head = (g["lon"] + sign * ux * length / 2 + px, g["lat"] + sign * uy * length / 2 + py)
+            barb = length * 0.3
+            bx, by = sign * ux * barb, sign * uy * barb
+            left = (head[0] - bx - by * 0.6, head[1] - by + bx * 0.6)
+            right = (head[0] - bx + by * 0.6, head[1] - by - bx * 0.6)
+            out.append({"path": [list(map(lambda v: round(v, 7), p)) for p in (tail, head, left, head, right)],
+                        "color": color, "kind": "gate", "id": g["id"],
+                        "tip": f"{g['owner']} · {g['name']}\n{'进' if kind == 'in' else '出'} {n} 人次"})
+    return out
+
+
+def gate_arrows_layer(data: list[dict[str, Any]]) -> pdk.Layer:
+    return pdk.Layer(
+        "PathLayer", data=data, id="gate_arrows", get_path="path", get_color="color", get_width=3,
+        width_units=pdk.types.String("pixels"), joint_rounded=True, cap_rounded=True, pickable=True,
+    )
 
 
 def heatmap_layer(data: list[dict[str, Any]]) -> pdk.Layer:

@@ -319,7 +319,7 @@ def test_the_time_slider_replays_an_hour_of_flows(server: str, street: dict) -> 
         return http.post(server + "/_dash-update-component", json=body, timeout=20).json()["response"]["map-patch"]["data"]
 
     morning, night = hour(8), hour(3)
-    assert set(morning["layers"]) == {"heatmap", "gates"}  # only the flow layers change; the camera is not touched
+    assert set(morning["layers"]) == {"heatmap", "gates", "gate_arrows"}  # only the flow layers change; the camera is not touched
     weight = lambda patch: sum(p["weight"] for p in patch["layers"]["heatmap"])  # noqa: E731
     assert weight(morning) > weight(night) >= 0
 

@@ -90,6 +90,10 @@ def test_heatmap_from_rollups_and_gates(street: dict) -> None:
     assert len(visible) == n_gates and 0 < len(grid_gates) < n_gates
     heat = gates.heat_rows(visible, flows)
     assert heat and all(h["weight"] > 0 for h in heat)
+    arrows = gates.arrow_rows(visible, flows)
+    assert arrows and all(len(a["path"]) == 5 for a in arrows)
+    assert {tuple(a["color"]) for a in arrows} == {(80, 220, 140, 255), (255, 170, 60, 255)}  # in and out
+    assert common.layer_json(gates.gate_arrows_layer(arrows))["@@type"] == "PathLayer"
     marks = gates.gate_rows(visible, flows)
     assert all("进 ↑" in m["tip"] for m in marks)
     spec = common.layer_json(gates.heatmap_layer(heat))

@@ -14,11 +14,11 @@ from dashboard.session import viewer_or_none
 from layers.alerts import alert_rows, alerts_layer
 from layers.buildings import buildings_layer
 from layers.common import deck_spec, polygon_box, view_for
-from layers.gates import gates_layer, heatmap_layer
+from layers.gates import gate_arrows_layer, gates_layer, heatmap_layer
 from layers.grids import grid_rows, grids_layer
 from layers.key_sites import key_site_rows, key_sites_layer
 
-MAP_LAYERS = ["grids", "buildings", "key_sites", "heatmap", "gates", "alerts"]
+MAP_LAYERS = ["grids", "buildings", "key_sites", "heatmap", "gate_arrows", "gates", "alerts"]
 
 
 def page_viewer(path: str) -> tuple[Viewer | None, html.Div | None]:
@@ -38,7 +38,8 @@ def street_map_spec(session: Session, viewer: Viewer, flows: dict[str, list[dict
     grids = grid_rows(session, viewer, population=population)  # for the camera; the layer loads the cached route
     layers = [
         grids_layer("/layers/grids.json"), buildings_layer("/layers/buildings.json"),
-        key_sites_layer(key_site_rows(session, viewer)), heatmap_layer(flows["heatmap"]), gates_layer(flows["gates"]),
+        key_sites_layer(key_site_rows(session, viewer)), heatmap_layer(flows["heatmap"]), gate_arrows_layer(flows["gate_arrows"]),
+        gates_layer(flows["gates"]),
         alerts_layer(alert_rows(session, viewer)),
     ]
     spec = deck_spec(layers, view_for(polygon_box(grids), pitch=40), basemap_url=settings().basemap_url)

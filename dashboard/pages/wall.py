@@ -23,7 +23,7 @@ from layers.alerts import alert_rows
 
 dash.register_page(__name__, path="/wall", name="指挥中心", title="GridPulse 指挥中心", order=1)
 
-WALL_LAYERS = ["grids", "buildings", "key_sites", "heatmap", "gates", "alerts"]
+WALL_LAYERS = ["grids", "buildings", "key_sites", "heatmap", "gate_arrows", "gates", "alerts"]
 KPI_LABELS = [("population", "实时人口"), ("entries_hour", "近1小时进"), ("exits_hour", "近1小时出"),
               ("open_alerts", "未结预警"), ("overdue_orders", "超期工单")]
 
