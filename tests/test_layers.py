@@ -122,3 +122,10 @@ def test_deck_spec_is_plain_json_without_a_map_provider(street: dict) -> None:
     assert spec["layers"][0]["data"] == "/layers/grids.json" and spec["basemap"] == ""
     assert "mapbox" not in text_spec.lower() and "http" not in text_spec
     assert 118 < spec["initialViewState"]["longitude"] < 119
+
+
+def test_a_base_map_is_only_there_when_configured(street: dict) -> None:
+    view = common.view_for(None)
+    assert common.deck_spec([], view)["basemap"] == ""
+    local = "http://127.0.0.1:8080/tiles/{z}/{x}/{y}.png"
+    assert common.deck_spec([], view, basemap_url=local)["basemap"] == local  # drawn by a TileLayer in assets/deckmap.js
