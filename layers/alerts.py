@@ -37,4 +37,5 @@ def alerts_layer(data: list[dict[str, Any]]) -> pdk.Layer:
         "ScatterplotLayer", data=data, id="alerts", get_position="position", get_radius="radius", get_fill_color="color",
         get_line_color=[20, 20, 20, 255], radius_units=pdk.types.String("pixels"), stroked=True,
         line_width_min_pixels=2, pickable=True,
+        parameters={"depthCompare": pdk.types.String("always")},  # drawn over the 3D buildings, never hidden by them
     )

@@ -133,5 +133,5 @@ def gates_layer(data: list[dict[str, Any]]) -> pdk.Layer:
     return pdk.Layer(
         "ScatterplotLayer", data=data, id="gates", get_position="position", get_radius="radius",
         get_fill_color="color", get_line_color=[255, 255, 255, 255], radius_units=pdk.types.String("pixels"),
-        stroked=True, line_width_min_pixels=1, pickable=True,
+        stroked=True, line_width_min_pixels=1, pickable=True, parameters={"depthCompare": pdk.types.String("always")},
     )

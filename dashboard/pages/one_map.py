@@ -35,7 +35,7 @@ def layout(**_query: str) -> html.Div:
             html.Span(f"通行回放 {day:%Y-%m-%d}" if day else "通行回放（无数据）"),
             dcc.Store(id="replay-day", data=str(day or "")),
             html.Button("▶ 播放", id="replay-play", n_clicks=0),
-            html.Div(dcc.Slider(id="replay-hour", min=0, max=LIVE, step=1, value=LIVE, marks=marks), className="slider"),
+            html.Div(dcc.Slider(id="replay-hour", min=0, max=LIVE, step=1, value=LIVE, marks=marks, updatemode="mouseup"), className="slider"),
             dcc.Interval(id="replay-tick", interval=1500, disabled=True),
         ]),
         deck_map(spec, MAP_LAYERS),
