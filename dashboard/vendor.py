@@ -73,13 +73,20 @@ def _cached(key: Any, ttl: float, make: Callable[[], bytes], content_type: str) 
     return value
 
 
-def layer_payload(name: str, viewer: Viewer) -> Gzipped:
-    """The cached, gzipped rows of a big layer for this viewer's jurisdiction."""
+FILLS = {"grids": ("population", "alerts"), "buildings": ("occupancy", "alerts")}
+
+
+def layer_payload(name: str, viewer: Viewer, fill: str | None = None) -> Gzipped:
+    """The cached, gzipped rows of a big layer for this viewer's jurisdiction, coloured by ``fill``."""
+    fill = fill if fill in FILLS[name] else FILLS[name][0]
+
     def make() -> bytes:
+        from dashboard.live import population_by_grid
         with transaction() as session:
-            rows = grid_rows(session, viewer) if name == "grids" else building_rows(session, viewer)
+            rows = (grid_rows(session, viewer, fill=fill, population=population_by_grid(session)) if name == "grids"
+                    else building_rows(session, viewer, fill=fill))
         return json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode()
-    return _cached(("layer", name, viewer.role.value, viewer.prefixes), LAYER_TTL_S, make, "application/json")
+    return _cached(("layer", name, fill, viewer.role.value, viewer.prefixes), LAYER_TTL_S, make, "application/json")
 
 
 def _joined_bundles() -> bytes:
@@ -101,6 +108,6 @@ def install(server: flask.Flask, viewer_of_request: Callable[[], Viewer | None])
         viewer = viewer_of_request()
         if viewer is None:
             return flask.jsonify({"error": "login required"}), 401
-        if name not in ("grids", "buildings"):
+        if name not in FILLS:
             flask.abort(404)
-        return layer_payload(name, viewer).response(max_age=int(LAYER_TTL_S))
+        return layer_payload(name, viewer, flask.request.args.get("fill")).response(max_age=int(LAYER_TTL_S))

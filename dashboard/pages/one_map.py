@@ -34,6 +34,8 @@ def layout(**_query: str) -> html.Div:
             html.Span(f"楼栋 {spec['building_count']}", id="building-count"),
             html.Span(f"通行回放 {day:%Y-%m-%d}" if day else "通行回放（无数据）"),
             dcc.Store(id="replay-day", data=str(day or "")),
+            dcc.RadioItems(id="fill-by", value="people", inline=True, className="layer-toggles",
+                           options=[{"label": "着色：人口", "value": "people"}, {"label": "着色：预警", "value": "alerts"}]),
             html.Button("▶ 播放", id="replay-play", n_clicks=0),
             html.Div(dcc.Slider(id="replay-hour", min=0, max=LIVE, step=1, value=LIVE, marks=marks, updatemode="mouseup"), className="slider"),
             dcc.Interval(id="replay-tick", interval=1500, disabled=True),
@@ -53,6 +55,17 @@ def replay(hour: int, day: str) -> dict[str, Any]:
         rows = flow_layers(session, viewer, None if hour == LIVE or not day else hour,
                            dt.date.fromisoformat(day) if day else None)
     return {"seq": f"h{hour}", "layers": rows}
+
+
+@dash.callback(Output("map-patch", "data", allow_duplicate=True), Input("fill-by", "value"), prevent_initial_call=True)
+def fill_by(value: str) -> dict[str, Any]:
+    """Grids by real-time population or open alerts, buildings by residents per dwelling or open alerts:
+    the same cached routes with another colouring; only these two layers are replaced."""
+    current_viewer()
+    if value == "alerts":
+        return {"seq": "fill-alerts", "layers": {"grids": "/layers/grids.json?fill=alerts",
+                                                 "buildings": "/layers/buildings.json?fill=alerts"}}
+    return {"seq": "fill-people", "layers": {"grids": "/layers/grids.json", "buildings": "/layers/buildings.json"}}
 
 
 @dash.callback(Output("replay-tick", "disabled"), Output("replay-play", "children"), Input("replay-play", "n_clicks"),
