@@ -351,15 +351,16 @@ def test_layer_toggles_hide_a_layer_and_the_wall_reads_on_4k(server: str, street
         page.get_by_label("着色：预警").check()  # grids and buildings re-coloured from the cached routes
         page.wait_for_function("document.getElementById('deck-map').dataset.patch === 'fill-alerts'", timeout=10000)
         page.wait_for_function(f"Array.isArray(window.gpMaps['deck-map'].deck.props.layers.find(l => l.id === 'grids').props.data)"
-                               f" && {colours} !== {json.dumps(before)}", timeout=10000)
+                               f" && {colours} !== {json.dumps(before)}", timeout=20000)
         page.get_by_label("楼栋（三维）").check()
         page.wait_for_function("window.gpMaps['deck-map'].deck.props.layers.find(l => l.id === 'buildings').props.visible",
                                timeout=10000)
         target = page.evaluate(CLICK_FIRST, "buildings")
         page.mouse.move(target["x"] - 2, target["y"] - 2)
         page.mouse.move(target["x"], target["y"])  # a Chinese tooltip on hover
-        page.wait_for_function("[...document.querySelectorAll('.deck-tooltip')].some(e => e.innerText.includes('层 ·'))",
-                               timeout=10000)
+        # whatever is on top there (the building, or an alert or gate marker drawn over it) explains itself in Chinese
+        page.wait_for_function("[...document.querySelectorAll('.deck-tooltip')].some(e => /[层预警进出]/.test(e.innerText))",
+                               timeout=20000)
     finally:
         page.close()
     wall = login_page(browser, server, street["users"]["street"], PASSWORD, "/wall", width=3840, height=2160)
