@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
 from core.config import load_secrets
@@ -21,6 +21,7 @@ from geodata.identity import hash_id_number
 from geodata.masking import name_for
 from geodata.models import (
     Building,
+    Compound,
     Dwelling,
     Grid,
     Household,
@@ -311,7 +312,6 @@ def grid_buildings(session: Session, viewer: Viewer, grid_code: str) -> list[Bui
     if grid is None:
         raise NotFound(f"no grid with code {grid_code}")
     _require_grid(session, viewer, grid.code, f"grid:{grid_code}")
-    from geodata.models import Compound
     rows = session.execute(
         select(Building, Compound.name, func.count(Dwelling.id))
         .outerjoin(Compound, Compound.id == Building.compound_id)
@@ -323,24 +323,10 @@ def grid_buildings(session: Session, viewer: Viewer, grid_code: str) -> list[Bui
     return [BuildingInfo(b.id, b.code, b.name, c, b.floors, b.units, n) for b, c, n in rows]
 
 
-def building_grid_code(session: Session, viewer: Viewer, building_id: int) -> str:
-    """The grid code of a building the viewer may see (refused and audited otherwise)."""
-    code = _building_grid_code(session, building_id)
-    _require_grid(session, viewer, code, f"building:{building_id}")
-    return code
-
-
-def dwelling_grid_code(session: Session, viewer: Viewer, dwelling_id: int) -> str:
-    code = _dwelling_grid_code(session, dwelling_id)
-    _require_grid(session, viewer, code, f"dwelling:{dwelling_id}")
-    return code
-
-
 def person_access_history(session: Session, viewer: Viewer, person_id: int, *, limit: int = 50,
                           reason: str | None = None) -> list[AccessView]:
     """A person's latest gate passages (how they move), newest first; audited like every read of people."""
     require_person(session, viewer, person_id)
-    from sqlalchemy import text
     rows = session.execute(
         text(
             """SELECT e.ts, g.name AS gate, coalesce(c.name, k.name, '') AS place, e.direction::text, e.method::text,

@@ -163,8 +163,6 @@ def _level(session: Session, viewer: Viewer, place: Place) -> tuple[Any, dict[st
                 html.Td("男" if p.sex == "male" else "女" if p.sex == "female" else p.sex), html.Td(p.age),
                 html.Td(KIND_LABELS.get(p.residence_kind, p.residence_kind)), html.Td(code), html.Td(rel), html.Td("、".join(p.tags)),
             ]))
-        grid_code = queries.dwelling_grid_code(session, viewer, int(place.key))
-        del grid_code  # checked above by dwelling_people; kept for the map's building
         building_id = session.execute(text("SELECT building_id, floor FROM dwelling WHERE id = :d"), {"d": int(place.key)}).one()
         return ([html.H3(f"住户（{len(people)}）"), html.Table(rows, className="grid-table", id="drill-people")],
                 _building_map(session, viewer, building_id[0], building_id[1]), None)
