@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 DEMO_DB := gridpulse
 TEST_DB := gridpulse_test
 
-.PHONY: demo test setup system services venv demo-db
+.PHONY: demo test setup system services venv node demo-db
 
 demo: setup demo-db
 	GRIDPULSE_DATABASE_URL=$${GRIDPULSE_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/$(DEMO_DB)} \
@@ -19,13 +19,17 @@ test: setup
 	GRIDPULSE_REDIS_PREFIX=gptest: \
 	  $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-setup: system services venv
+setup: system services venv node
 
 system:
 	@scripts/bootstrap.sh system
 
 services:
 	@scripts/bootstrap.sh services
+
+# deck.gl for the map, from the committed package-lock.json (npm ci); skipped while the lockfile is unchanged.
+node:
+	@scripts/bootstrap.sh node
 
 # The venv is rebuilt only when a requirements file or pyproject.toml changes.
 venv: $(VENV)/.installed

@@ -38,6 +38,8 @@ class Settings:
     rules_preset: str
     address_corpus: Path | None
     address_parser: str
+    basemap_url: str
+    map_refresh_s: int
 
     @property
     def psycopg_dsn(self) -> str:
@@ -78,6 +80,11 @@ def settings() -> Settings:
             PROJECT_ROOT.parent / "shared" / "geodata" / "addresses" / "ncap_train.csv"))) else None,
         # auto: the trained tagger when the corpus is there, else the rules; rules: the rules only.
         address_parser=_env("GRIDPULSE_ADDRESS_PARSER", "auto"),
+        # Optional base map: an XYZ tile URL template ({z}/{x}/{y}) of a local tile server or a Tianditu WMTS
+        # with its key. Empty (default): the map draws without one and no tile request is made.
+        basemap_url=_env("GRIDPULSE_BASEMAP_URL", ""),
+        # How often the command centre's wall screen refreshes itself (seconds, at most 10).
+        map_refresh_s=max(1, min(10, int(_env("GRIDPULSE_MAP_REFRESH_S", "5")))),
     )
 
 

@@ -1,4 +1,9 @@
-"""Builds the Dash app: multi-page (dash.page_registry), every asset served locally, debug off."""
+"""Builds the Dash app: multi-page (dash.page_registry), every asset served locally, debug off.
+
+deck.gl comes from ``/vendor/deck.js`` (dashboard/vendor.py, from node_modules), so no page loads
+anything from outside the server. The shell's navigation is built per request from the session's
+role (dashboard/roles.py).
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,7 +12,33 @@ import dash
 from dash import dcc, html
 
 from core.config import PROJECT_ROOT
-from dashboard import auth
+from dashboard import auth, vendor
+from dashboard.roles import may_open
+
+
+def _shell() -> html.Div:
+    viewer = auth.viewer_from_session() if _in_request() else None
+    pages = [p for p in dash.page_registry.values() if viewer is not None and may_open(viewer, p["path"])]
+    who = f"{viewer.username}" if viewer else ""
+    return html.Div(
+        className="shell",
+        children=[
+            html.Header(
+                className="topbar",
+                children=[
+                    html.H1("GridPulse · 一张图"),
+                    html.Nav([dcc.Link(page["name"], href=page["relative_path"]) for page in pages]
+                             + [html.Span(who, className="who"), html.A("退出", href="/logout")]),
+                ],
+            ),
+            dash.page_container,
+        ],
+    )
+
+
+def _in_request() -> bool:
+    import flask
+    return flask.has_request_context()
 
 
 def create_app() -> dash.Dash:
@@ -17,24 +48,12 @@ def create_app() -> dash.Dash:
         pages_folder=str(Path(__file__).parent / "pages"),
         assets_folder=str(PROJECT_ROOT / "assets"),
         serve_locally=True,
+        external_scripts=["/vendor/deck.js"],
+        suppress_callback_exceptions=True,
         title="GridPulse 一张图",
         update_title=None,
     )
     auth.install(app.server)
-    app.layout = html.Div(
-        className="shell",
-        children=[
-            html.Header(
-                className="topbar",
-                children=[
-                    html.H1("GridPulse · 一张图"),
-                    html.Nav(
-                        [dcc.Link(page["name"], href=page["relative_path"]) for page in dash.page_registry.values()]
-                        + [html.A("退出", href="/logout")]
-                    ),
-                ],
-            ),
-            dash.page_container,
-        ],
-    )
+    vendor.install(app.server, auth.viewer_from_session)
+    app.layout = _shell
     return app

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
 from core.config import load_secrets
@@ -21,6 +21,7 @@ from geodata.identity import hash_id_number
 from geodata.masking import name_for
 from geodata.models import (
     Building,
+    Compound,
     Dwelling,
     Grid,
     Household,
@@ -277,3 +278,64 @@ def person_by_id_number(session: Session, viewer: Viewer, id_number: str, *, rea
         raise deny(session, viewer, f"person:{found.id}", "that person has no home or tie in your jurisdiction")
     return person_views(session, viewer, [found])[0]
 
+
+
+# --- drill-down (dashboard 网格 page) ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BuildingInfo:
+    id: int
+    code: str
+    name: str
+    compound: str | None
+    floors: int
+    units: int
+    dwellings: int
+
+
+@dataclass(frozen=True)
+class AccessView:
+    """One gate passage of a person, as the drill-down shows it (no score, no face data)."""
+
+    ts: dt.datetime
+    gate: str
+    place: str
+    direction: str
+    method: str
+    result: str
+
+
+def grid_buildings(session: Session, viewer: Viewer, grid_code: str) -> list[BuildingInfo]:
+    """The buildings of one grid; a grid outside the jurisdiction is refused and audited."""
+    grid = session.scalars(select(Grid).where(Grid.code == grid_code)).first()
+    if grid is None:
+        raise NotFound(f"no grid with code {grid_code}")
+    _require_grid(session, viewer, grid.code, f"grid:{grid_code}")
+    rows = session.execute(
+        select(Building, Compound.name, func.count(Dwelling.id))
+        .outerjoin(Compound, Compound.id == Building.compound_id)
+        .outerjoin(Dwelling, Dwelling.building_id == Building.id)
+        .where(Building.grid_id == grid.id)
+        .group_by(Building.id, Compound.name)
+        .order_by(Building.code)
+    ).all()
+    return [BuildingInfo(b.id, b.code, b.name, c, b.floors, b.units, n) for b, c, n in rows]
+
+
+def person_access_history(session: Session, viewer: Viewer, person_id: int, *, limit: int = 50,
+                          reason: str | None = None) -> list[AccessView]:
+    """A person's latest gate passages (how they move), newest first; audited like every read of people."""
+    require_person(session, viewer, person_id)
+    rows = session.execute(
+        text(
+            """SELECT e.ts, g.name AS gate, coalesce(c.name, k.name, '') AS place, e.direction::text, e.method::text,
+                      e.result::text
+               FROM access_event e JOIN gate g ON g.id = e.gate_id
+               LEFT JOIN compound c ON c.id = e.compound_id LEFT JOIN key_site k ON k.id = e.key_site_id
+               WHERE e.person_id = :p ORDER BY e.ts DESC LIMIT :n"""
+        ),
+        {"p": person_id, "n": max(1, min(limit, 500))},
+    ).all()
+    audit.record(session, viewer, "person.access_history", f"person:{person_id}", reason=reason, count=len(rows))
+    return [AccessView(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]

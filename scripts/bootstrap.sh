@@ -3,6 +3,7 @@
 #   scripts/bootstrap.sh system    apt-get what is missing (PostgreSQL 15 + PostGIS, Redis, Chromium)
 #   scripts/bootstrap.sh services  start PostgreSQL and Redis when they are not answering
 #   scripts/bootstrap.sh database NAME   create database NAME if missing (migrations run from Python)
+#   scripts/bootstrap.sh node      npm ci: deck.gl from the committed package-lock.json into node_modules/
 set -euo pipefail
 
 SUDO=""
@@ -17,6 +18,9 @@ system() {
   for pkg in postgresql postgresql-contrib redis-server chromium chromium-driver fonts-noto-cjk; do
     have_pkg "$pkg" || need_apt+=("$pkg")
   done
+  # Node.js + npm install the map's JavaScript (deck.gl) from the npm registry; any node ≥ 18 will do.
+  command -v node >/dev/null 2>&1 || have_pkg nodejs || need_apt+=(nodejs)
+  command -v npm >/dev/null 2>&1 || have_pkg npm || need_apt+=(npm)
   # PostGIS for whichever PostgreSQL major version is (or will be) installed.
   local pgver
   pgver=$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1 || true)
@@ -68,9 +72,21 @@ database() {
   fi
 }
 
+node() {
+  cd "$(dirname "$0")/.."
+  # The dashboard serves deck.gl from node_modules (dashboard/vendor.py); reinstall only when the lockfile changed.
+  local stamp=node_modules/.gridpulse-lock.sha256 want
+  want=$(sha256sum package-lock.json | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -f node_modules/deck.gl/dist.min.js ]; then return 0; fi
+  echo "bootstrap: npm ci (deck.gl for the map)"
+  npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+  echo "$want" > "$stamp"
+}
+
 case "${1:-}" in
   system) system ;;
   services) services ;;
   database) database "$2" ;;
-  *) echo "usage: $0 system|services|database NAME" >&2; exit 64 ;;
+  node) node ;;
+  *) echo "usage: $0 system|services|node|database NAME" >&2; exit 64 ;;
 esac

@@ -26,9 +26,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def app_server(env: dict[str, str]) -> Iterator[str]:
-    """`python app.py` in a subprocess on a free port; yields its base URL."""
-    port = free_port()
+def app_server(env: dict[str, str], port: int | None = None) -> Iterator[str]:
+    """`python app.py` in a subprocess on a free port (or the one given); yields its base URL."""
+    port = port or free_port()
     full_env = {**os.environ, **env, "GRIDPULSE_PORT": str(port)}
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -65,3 +65,45 @@ def chromium(width: int = 1920, height: int = 1080) -> Iterator[webdriver.Chrome
         yield driver
     finally:
         driver.quit()
+
+
+# --- Playwright (the dashboard's deck.gl pages) -------------------------------------------------
+
+PLAYWRIGHT_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                   "--disable-sync", "--no-first-run", "--lang=zh-CN", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
+
+
+@contextmanager
+def playwright_chromium():  # noqa: ANN201 - a playwright Browser
+    """Debian's chromium driven by Playwright, headless; WebGL runs on SwiftShader (no GPU, no download)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=PLAYWRIGHT_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class RequestLog:
+    """Every URL a page asked for, to prove that nothing left 127.0.0.1."""
+
+    def __init__(self, page) -> None:  # noqa: ANN001
+        self.urls: list[str] = []
+        page.on("request", lambda request: self.urls.append(request.url))
+
+    def outside(self, base_url: str) -> list[str]:
+        return [u for u in self.urls if not (u.startswith(base_url + "/") or u.startswith("data:") or u.startswith("blob:"))]
+
+
+def login_page(browser, base_url: str, username: str, password: str, next_path: str, *, width: int = 1920,  # noqa: ANN001, ANN201
+               height: int = 1080):
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.requests = RequestLog(page)
+    page.goto(f"{base_url}/login?next={next_path}")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("load")
+    return page

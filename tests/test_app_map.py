@@ -53,7 +53,7 @@ def test_map_page_renders_the_grids_in_chromium(places: P.Places, tmp_path: Path
         # Community A has two grids and one building; community B's are outside this viewer's jurisdiction.
         assert browser.find_element(By.ID, "grid-count").text == "网格 2"
         assert browser.find_element(By.ID, "building-count").text == "楼栋 1"
-        wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#places-map canvas")) > 0)
+        wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#deck-map canvas")) > 0)
         assert "GridPulse" in browser.title
         errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
         assert errors == [], errors

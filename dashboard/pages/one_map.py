@@ -1,37 +1,94 @@
-"""一张图: the street's grids and buildings on one map (the full command dashboard is its own issue)."""
+"""一张图: every layer of the viewer's jurisdiction on one deck.gl map, with toggles, legend and a
+time slider that replays a day of gate flows hour by hour. Clicking a grid or a building opens it
+in the drill-down (网格) page.
+"""
 from __future__ import annotations
 
+from typing import Any
+
 import dash
-from dash import dcc, html
+from dash import Input, Output, State, clientside_callback, dcc, html
 
-from dashboard.figures import places_figure
-from dashboard.session import viewer_or_none
+from dashboard.components.deckmap import deck_map
+from dashboard.live import flow_layers, population_by_grid, replay_day
+from dashboard.pages._common import MAP_LAYERS, page_viewer, street_map_spec
+from dashboard.session import current_viewer
 from geodata.db import transaction
-from layers.places import buildings_geojson, grids_geojson
 
-dash.register_page(__name__, path="/", name="一张图", title="GridPulse 一张图")
+dash.register_page(__name__, path="/", name="一张图", title="GridPulse 一张图", order=0)
+
+LIVE = 24  # the slider's last stop: the live last hour
 
 
 def layout(**_query: str) -> html.Div:
-    viewer = viewer_or_none()
-    if viewer is None:  # layout validation at start-up; real requests are guarded by dashboard/auth.py
-        return html.Div()
+    viewer, refused = page_viewer("/")
+    if refused is not None:
+        return refused
     with transaction() as session:
-        grids = grids_geojson(session, viewer)
-        buildings = buildings_geojson(session, viewer)
-    return html.Div(
-        className="one-map",
-        children=[
-            html.Div(
-                className="summary",
-                children=[
-                    html.Span(f"网格 {len(grids['features'])}", id="grid-count"),
-                    html.Span(f"楼栋 {len(buildings['features'])}", id="building-count"),
-                ],
-            ),
-            dcc.Graph(
-                id="places-map", figure=places_figure(grids, buildings), style={"height": "calc(100vh - 110px)"},
-                config={"displaylogo": False, "scrollZoom": True},
-            ),
-        ],
-    )
+        spec = street_map_spec(session, viewer, flow_layers(session, viewer), population_by_grid(session))
+        day = replay_day(session)
+    marks = {h: f"{h:02d}时" for h in range(0, 24, 3)} | {LIVE: "实时"}
+    return html.Div(className="one-map", children=[
+        html.Div(className="timebar", children=[
+            html.Span(f"网格 {len(spec['grid_codes'])}", id="grid-count"),
+            html.Span(f"楼栋 {spec['building_count']}", id="building-count"),
+            html.Span(f"通行回放 {day:%Y-%m-%d}" if day else "通行回放（无数据）"),
+            dcc.Store(id="replay-day", data=str(day or "")),
+            dcc.RadioItems(id="fill-by", value="people", inline=True, className="layer-toggles",
+                           options=[{"label": "着色：人口", "value": "people"}, {"label": "着色：预警", "value": "alerts"}]),
+            html.Button("▶ 播放", id="replay-play", n_clicks=0),
+            html.Div(dcc.Slider(id="replay-hour", min=0, max=LIVE, step=1, value=LIVE, marks=marks, updatemode="mouseup"), className="slider"),
+            dcc.Interval(id="replay-tick", interval=1500, disabled=True),
+        ]),
+        deck_map(spec, MAP_LAYERS),
+        dcc.Location(id="map-nav", refresh="callback-nav"),
+    ])
+
+
+@dash.callback(Output("map-patch", "data"), Input("replay-hour", "value"), State("replay-day", "data"),
+               prevent_initial_call=True)
+def replay(hour: int, day: str) -> dict[str, Any]:
+    """Only the heatmap and gate layers change: the camera and the other layers stay as they are."""
+    import datetime as dt
+    viewer = current_viewer()
+    with transaction() as session:
+        rows = flow_layers(session, viewer, None if hour == LIVE or not day else hour,
+                           dt.date.fromisoformat(day) if day else None)
+    return {"seq": f"h{hour}", "layers": rows}
+
+
+@dash.callback(Output("map-patch", "data", allow_duplicate=True), Input("fill-by", "value"), prevent_initial_call=True)
+def fill_by(value: str) -> dict[str, Any]:
+    """Grids by real-time population or open alerts, buildings by residents per dwelling or open alerts:
+    the same cached routes with another colouring; only these two layers are replaced."""
+    current_viewer()
+    if value == "alerts":
+        return {"seq": "fill-alerts", "layers": {"grids": "/layers/grids.json?fill=alerts",
+                                                 "buildings": "/layers/buildings.json?fill=alerts"}}
+    return {"seq": "fill-people", "layers": {"grids": "/layers/grids.json", "buildings": "/layers/buildings.json"}}
+
+
+@dash.callback(Output("replay-tick", "disabled"), Output("replay-play", "children"), Input("replay-play", "n_clicks"),
+               prevent_initial_call=True)
+def play(n: int) -> tuple[bool, str]:
+    playing = n % 2 == 1
+    return (not playing, "⏸ 暂停" if playing else "▶ 播放")
+
+
+@dash.callback(Output("replay-hour", "value"), Input("replay-tick", "n_intervals"), State("replay-hour", "value"),
+               prevent_initial_call=True)
+def step(_n: int, hour: int) -> int:
+    return 0 if hour >= LIVE - 1 else hour + 1
+
+
+# A click on a grid or building opens it in the drill-down, without a round trip; the drill-down checks it.
+clientside_callback(
+    """function (click) {
+        var nu = window.dash_clientside.no_update;
+        if (!click) return nu;
+        if (click.kind === 'grid' && click.code) return '/drill?place=grid:' + click.code;
+        if (click.kind === 'building' && click.id) return '/drill?place=building:' + parseInt(click.id, 10);
+        return nu;
+    }""",
+    Output("map-nav", "href"), Input("map-click", "data"), prevent_initial_call=True,
+)

@@ -1,0 +1,1 @@
+"""Reusable page parts (the deck.gl map with its stores, KPI tiles)."""

@@ -1,0 +1,117 @@
+"""What the wall screen and the map refresh: KPIs, the alert ticker and the live layers' rows.
+
+Read per refresh for the session's viewer. The real-time population is a heavier query
+(analytics/population.py) and changes slowly, so it is kept ``POPULATION_TTL_S`` per process;
+the flows come from the live state in Redis (one pipeline) and cost a few milliseconds.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from analytics.population import realtime_population
+from core.config import settings
+from core.redis_client import connect
+from core.viewer import Viewer
+from ingest.live_state import LiveState
+from layers.alerts import alert_rows
+from layers.common import RULE_LABELS, SEVERITY_LABELS
+from layers.gates import Flows, arrow_rows, gate_rows, heat_rows, visible_gates, window_flows
+
+POPULATION_TTL_S = 30.0
+LIVE_MINUTES = 60
+
+_pop_lock = threading.Lock()
+_pop_cache: tuple[float, dict[int, int]] | None = None
+_live: LiveState | None = None
+
+
+def live_state() -> LiveState:
+    global _live
+    if _live is None:
+        _live = LiveState(connect(), settings().redis_prefix)
+    return _live
+
+
+def population_by_grid(session: Session) -> dict[int, int]:
+    global _pop_cache
+    with _pop_lock:
+        if _pop_cache and time.monotonic() - _pop_cache[0] < POPULATION_TTL_S:
+            return _pop_cache[1]
+    value = {p.id: p.realtime for p in realtime_population(session, "grid")}
+    with _pop_lock:
+        _pop_cache = (time.monotonic(), value)
+    return value
+
+
+def flows_for(session: Session, hour: int | None, day: dt.date | None) -> Flows:
+    """Live flows of the last hour (hour None), or the rollups of one hour of a day (the slider's replay)."""
+    if hour is None or day is None:
+        return live_state().gate_flows(LIVE_MINUTES)
+    tz = dt.timezone(dt.timedelta(hours=8)) if settings().timezone == "Asia/Shanghai" else dt.timezone.utc
+    start = dt.datetime.combine(day, dt.time(hour), tz)
+    return window_flows(session, start, start + dt.timedelta(hours=1))
+
+
+def replay_day(session: Session) -> dt.date | None:
+    """The last whole local day the rollups hold (the slider replays it)."""
+    latest = session.execute(text("SELECT max(minute) FROM gate_flow_minute")).scalar()
+    if latest is None:
+        return None
+    local = latest.astimezone(dt.timezone(dt.timedelta(hours=8)))
+    return local.date() if local.hour >= 23 else local.date() - dt.timedelta(days=1)
+
+
+def flow_layers(session: Session, viewer: Viewer, hour: int | None = None, day: dt.date | None = None) -> dict[str, list[dict[str, Any]]]:
+    gates = visible_gates(session, viewer)
+    flows = flows_for(session, hour, day)
+    return {"heatmap": heat_rows(gates, flows), "gates": gate_rows(gates, flows), "gate_arrows": arrow_rows(gates, flows)}
+
+
+@dataclass(frozen=True)
+class Kpis:
+    population: int
+    entries_hour: int
+    exits_hour: int
+    open_alerts: int
+    overdue_orders: int
+
+
+_COUNTS = text(
+    """
+    SELECT (SELECT count(*) FROM alert a JOIN grid g ON g.id = a.grid_id
+            WHERE a.status IN ('open', 'dispatched') AND g.code LIKE ANY(:patterns)) AS alerts,
+           (SELECT count(*) FROM work_order w JOIN grid g ON g.id = w.grid_id
+            WHERE w.status IN ('assigned', 'in_progress') AND w.due_at < now() AND g.code LIKE ANY(:patterns)) AS overdue
+    """
+)
+_GRID_IDS = text("SELECT id FROM grid WHERE code LIKE ANY(:patterns)")
+
+
+def kpis(session: Session, viewer: Viewer) -> Kpis:
+    grid_ids = set(session.scalars(_GRID_IDS, {"patterns": viewer.like_patterns}))
+    population = sum(n for g, n in population_by_grid(session).items() if g in grid_ids)
+    gate_ids = {g["id"] for g in visible_gates(session, viewer)}
+    flows = live_state().gate_flows(LIVE_MINUTES)
+    counts = session.execute(_COUNTS, {"patterns": viewer.like_patterns}).one()
+    return Kpis(
+        population=population,
+        entries_hour=sum(f["in"] for g, f in flows.items() if g in gate_ids),
+        exits_hour=sum(f["out"] for g, f in flows.items() if g in gate_ids),
+        open_alerts=int(counts.alerts), overdue_orders=int(counts.overdue),
+    )
+
+
+def ticker(session: Session, viewer: Viewer, limit: int = 12) -> list[str]:
+    """The newest alerts as one line each (rule, place, time): no names on a wall screen."""
+    lines = []
+    for row in alert_rows(session, viewer)[:limit]:
+        grid_name = row["tip"].split("\n")[1].split(" · ")[-1]
+        lines.append(f"【{SEVERITY_LABELS.get(row['severity'], '')}】{RULE_LABELS.get(row['rule'], row['rule'])} · {grid_name}")
+    return lines

@@ -1,0 +1,113 @@
+"""Routes that serve what the map needs without any request leaving the server.
+
+- ``/vendor/deck.js``: the deck.gl and @deck.gl/json UMD bundles from ``node_modules`` (installed by
+  ``npm ci`` from the committed lockfile at set-up, never copied into git), joined into one file,
+  gzipped once per process and cached by the browser (ETag).
+- ``/layers/<name>.json``: the big layers (grids, buildings) for the session's viewer, gzipped once
+  and kept for ``LAYER_TTL_S`` per jurisdiction, so the Dash layout and callbacks never carry them.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import flask
+
+from core.config import PROJECT_ROOT
+from core.viewer import Viewer
+from geodata.db import transaction
+from layers.buildings import building_rows
+from layers.grids import grid_rows
+
+NODE_MODULES = PROJECT_ROOT / "node_modules"
+BUNDLES = (NODE_MODULES / "deck.gl" / "dist.min.js", NODE_MODULES / "@deck.gl" / "json" / "dist.min.js")
+LAYER_TTL_S = 30.0
+
+# Each UMD bundle assigns globalThis.deck; keep the core's exports when the json module loads after it.
+_GLUE_BEFORE = "\n;globalThis.__gpDeckCore = globalThis.deck;\n"
+_GLUE_AFTER = "\n;globalThis.deck = Object.assign({}, globalThis.__gpDeckCore, globalThis.deck);\n"
+
+
+class Gzipped:
+    """A body kept gzipped, with its ETag."""
+
+    def __init__(self, raw: bytes, content_type: str) -> None:
+        self.body = gzip.compress(raw, compresslevel=6)
+        self.raw_size = len(raw)
+        self.etag = hashlib.sha256(raw).hexdigest()[:24]
+        self.content_type = content_type
+        self.made = time.monotonic()
+
+    def response(self, max_age: int) -> flask.Response:
+        if flask.request.if_none_match and self.etag in flask.request.if_none_match:
+            return flask.Response(status=304, headers={"ETag": f'"{self.etag}"'})
+        headers = {"ETag": f'"{self.etag}"', "Cache-Control": f"private, max-age={max_age}", "Vary": "Accept-Encoding"}
+        if "gzip" in flask.request.headers.get("Accept-Encoding", ""):
+            headers["Content-Encoding"] = "gzip"
+            return flask.Response(self.body, content_type=self.content_type, headers=headers)
+        return flask.Response(gzip.decompress(self.body), content_type=self.content_type, headers=headers)
+
+
+def deck_bundle_missing() -> list[Path]:
+    return [p for p in BUNDLES if not p.exists()]
+
+
+_cache: dict[Any, Gzipped] = {}
+_lock = threading.Lock()
+
+
+def _cached(key: Any, ttl: float, make: Callable[[], bytes], content_type: str) -> Gzipped:
+    with _lock:
+        hit = _cache.get(key)
+    if hit is not None and time.monotonic() - hit.made < ttl:
+        return hit
+    value = Gzipped(make(), content_type)
+    with _lock:
+        _cache[key] = value
+    return value
+
+
+FILLS = {"grids": ("population", "alerts"), "buildings": ("occupancy", "alerts")}
+
+
+def layer_payload(name: str, viewer: Viewer, fill: str | None = None) -> Gzipped:
+    """The cached, gzipped rows of a big layer for this viewer's jurisdiction, coloured by ``fill``."""
+    fill = fill if fill in FILLS[name] else FILLS[name][0]
+
+    def make() -> bytes:
+        from dashboard.live import population_by_grid
+        with transaction() as session:
+            rows = (grid_rows(session, viewer, fill=fill, population=population_by_grid(session)) if name == "grids"
+                    else building_rows(session, viewer, fill=fill))
+        return json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode()
+    return _cached(("layer", name, fill, viewer.role.value, viewer.prefixes), LAYER_TTL_S, make, "application/json")
+
+
+def _joined_bundles() -> bytes:
+    return BUNDLES[0].read_bytes() + _GLUE_BEFORE.encode() + BUNDLES[1].read_bytes() + _GLUE_AFTER.encode()
+
+
+def install(server: flask.Flask, viewer_of_request: Callable[[], Viewer | None]) -> None:
+    @server.route("/vendor/deck.js")
+    def deck_js():  # noqa: ANN202
+        missing = deck_bundle_missing()
+        if missing:
+            return flask.Response(f"console.error('deck.gl missing: run npm ci ({missing[0]})');", 503,
+                                  content_type="application/javascript")
+        bundle = _cached("deck.js", float("inf"), _joined_bundles, "application/javascript")
+        return bundle.response(max_age=86400)
+
+    @server.route("/layers/<name>.json")
+    def layer(name: str):  # noqa: ANN202
+        viewer = viewer_of_request()
+        if viewer is None:
+            return flask.jsonify({"error": "login required"}), 401
+        if name not in FILLS:
+            flask.abort(404)
+        return layer_payload(name, viewer, flask.request.args.get("fill")).response(max_age=int(LAYER_TTL_S))
