@@ -38,6 +38,7 @@ class Settings:
     rules_preset: str
     address_corpus: Path | None
     address_parser: str
+    model_cache: Path
     basemap_url: str
     map_refresh_s: int
 
@@ -80,6 +81,10 @@ def settings() -> Settings:
             PROJECT_ROOT.parent / "shared" / "geodata" / "addresses" / "ncap_train.csv"))) else None,
         # auto: the trained tagger when the corpus is there, else the rules; rules: the rules only.
         address_parser=_env("GRIDPULSE_ADDRESS_PARSER", "auto"),
+        # Models trained at run time (the address tagger), keyed by a hash of their data: outside the
+        # checkout, so a fresh clone on the same machine (CI) reuses them; a fresh machine trains once.
+        model_cache=Path(_env("GRIDPULSE_MODEL_CACHE", str(Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+                                                             / "gridpulse"))),
         # Optional base map: an XYZ tile URL template ({z}/{x}/{y}) of a local tile server or a Tianditu WMTS
         # with its key. Empty (default): the map draws without one and no tile request is made.
         basemap_url=_env("GRIDPULSE_BASEMAP_URL", ""),

@@ -3,7 +3,7 @@
 Nothing learned from the corpus ships with the code: the corpus (NCAP, research use only, see
 ../shared/geodata/SOURCES.md) is read from ``settings().address_corpus`` (default
 ``../shared/geodata/addresses/ncap_train.csv``) and the model is trained from it on first use, then
-cached under ``var/`` (ignored by git) keyed by a hash of the corpus and of this module's feature set,
+cached under GRIDPULSE_MODEL_CACHE (default ~/.cache/gridpulse, outside the checkout) keyed by a hash of the corpus and of this module's feature set,
 so later processes load it in milliseconds. Without the corpus, ``tagger()`` is None and the parser
 falls back to its hand-written rules (geodata.addresses.parser.parse_rules).
 
@@ -177,10 +177,10 @@ _lock = threading.Lock()
 def tagger(corpus: Path | None = None, cache_dir: Path | None = None) -> Tagger | None:
     """The tagger trained on ``corpus`` (default: settings().address_corpus), or None without a corpus
     or without python-crfsuite. Trains on first use (5–6 minutes on a busy 2-core machine), then loads from the cache."""
-    from core.config import PROJECT_ROOT, settings
+    from core.config import settings
 
     corpus = corpus if corpus is not None else settings().address_corpus
-    cache_dir = cache_dir or PROJECT_ROOT / "var"
+    cache_dir = cache_dir or settings().model_cache
     key = (str(corpus), str(cache_dir))
     with _lock:
         if key in _cached:
