@@ -64,3 +64,13 @@ def shared_dir() -> Path:
     if not SHARED.exists():
         pytest.fail(f"test data missing: {SHARED} (the shared/ folder must sit beside the checkout)")
     return SHARED
+
+
+@pytest.fixture(scope="module")
+def places(database_url: str):  # noqa: ANN201 - tests.places.Places
+    """The small hand-built place hierarchy (tests/places.py), once per module that asks for it."""
+    from geodata.db import transaction
+    from tests import places as P
+
+    with transaction() as session:
+        return P.build(session)

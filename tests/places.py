@@ -130,3 +130,13 @@ def compound_gate(session: Session) -> tuple[int, int]:
     """(gate id, compound id) of the test compound's gate."""
     row = session.execute(text("SELECT id, compound_id FROM gate WHERE code = 'XW-C001-G1'")).one()
     return row.id, row.compound_id
+
+
+def count(model) -> int:  # noqa: ANN001 - an ORM model class
+    """Rows of a table now (for "nothing was written" checks)."""
+    from sqlalchemy import func, select
+
+    from geodata.db import transaction
+
+    with transaction() as s:
+        return s.scalar(select(func.count()).select_from(model))

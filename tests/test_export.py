@@ -21,12 +21,6 @@ STREET_VIEWER = Viewer(7, Role.street, (P.STREET,), "street_ops")
 WORKER_B = Viewer(8, Role.worker, (P.COMMUNITY_B,), "worker_b")
 
 
-@pytest.fixture(scope="module")
-def places(database_url: str) -> P.Places:
-    with transaction() as session:
-        return P.build(session)
-
-
 def test_people_csv_is_masked_for_the_street_role_audited_and_watermarked(places: P.Places, tmp_path: Path) -> None:
     path = tmp_path / "people.csv"
     with transaction() as s:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 
 from core.errors import InvalidInput
 from geodata.coords import wgs84_to_gcj02
@@ -17,19 +17,9 @@ from geodata.db import transaction
 from geodata.importers import ImportRefused, run_import
 from geodata.models import Building, Gate, KeySite
 from tests import places as P
+from tests.places import count
 
 FIX = Path(__file__).parent / "fixtures" / "import"
-
-
-@pytest.fixture(scope="module")
-def places(database_url: str) -> P.Places:
-    with transaction() as session:
-        return P.build(session)
-
-
-def count(model) -> int:  # noqa: ANN001
-    with transaction() as s:
-        return s.scalar(select(func.count()).select_from(model))
 
 
 def problems(report) -> dict[tuple[int, str], str]:  # noqa: ANN001

@@ -5,27 +5,17 @@ from pathlib import Path
 
 import pytest
 from openpyxl import Workbook
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from geodata.addresses.matcher import review_queue
 from geodata.db import transaction
 from geodata.importers import ImportRefused, run_import
 from geodata.models import Address, Dwelling, Ownership, Person, Rental
 from tests import places as P
+from tests.places import count
 
 FIX = Path(__file__).parent / "fixtures" / "import"
 ID_1 = "320102198001010112"
-
-
-@pytest.fixture(scope="module")
-def places(database_url: str) -> P.Places:
-    with transaction() as session:
-        return P.build(session)
-
-
-def count(model) -> int:  # noqa: ANN001
-    with transaction() as s:
-        return s.scalar(select(func.count()).select_from(model))
 
 
 def reasons(report) -> dict[int, list[str]]:  # noqa: ANN001

@@ -17,12 +17,6 @@ SUPERVISOR_A = Viewer(3, Role.supervisor, (P.COMMUNITY_A,), "sup-a")
 POLICE = Viewer(5, Role.police, (P.STREET,), "police")
 
 
-@pytest.fixture(scope="module")
-def places(database_url: str) -> P.Places:
-    with transaction() as session:
-        return P.build(session)
-
-
 def worker(grid_code: str) -> Viewer:
     return Viewer(4, Role.worker, (grid_code,), "worker")
 

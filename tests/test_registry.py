@@ -5,26 +5,16 @@ import json
 
 import pytest
 from shapely.geometry import Polygon, box
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 
 from core.errors import BadCodeFormat, DuplicateCode, InvalidGeometry, InvalidInput, OutsideParent
 from geodata import registry
 from geodata.db import transaction
 from geodata.models import Building, Dwelling, GateKind, Grid, RegionLevel
 from tests import places as P
+from tests.places import count
 
 BOWTIE = Polygon([(118.801, 32.041), (118.802, 32.042), (118.802, 32.041), (118.801, 32.042), (118.801, 32.041)])
-
-
-@pytest.fixture(scope="module")
-def places(database_url: str) -> P.Places:
-    with transaction() as session:
-        return P.build(session)
-
-
-def count(model) -> int:  # noqa: ANN001
-    with transaction() as s:
-        return s.scalar(select(func.count()).select_from(model))
 
 
 def test_self_intersecting_polygon_is_refused_with_the_reason(places: P.Places) -> None:

@@ -17,6 +17,7 @@ from geodata.models import (
     Address, AddressKind, KeySite, KeySiteCategory, Ownership, Person, Rental, ResidenceKind, Sex,
 )
 from tests import places as P
+from tests.places import count
 
 TODAY = dt.date(2026, 6, 1)
 
@@ -24,17 +25,6 @@ TODAY = dt.date(2026, 6, 1)
 def idn(seq: int, birth: str = "19900101") -> str:
     first17 = f"320102{birth}{seq:03d}"
     return first17 + check_digit(first17)
-
-
-@pytest.fixture(scope="module")
-def places(database_url: str) -> P.Places:
-    with transaction() as session:
-        return P.build(session)
-
-
-def count(model) -> int:  # noqa: ANN001
-    with transaction() as s:
-        return s.scalar(select(func.count()).select_from(model))
 
 
 SITE = box(118.8031, 32.0431, 118.8039, 32.0439)

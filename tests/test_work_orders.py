@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from analytics import police
 from analytics.alerts import dismissals_per_rule
