@@ -355,6 +355,10 @@ def test_layer_toggles_hide_a_layer_and_the_wall_reads_on_4k(server: str, street
         page.get_by_label("楼栋（三维）").check()
         page.wait_for_function("window.gpMaps['deck-map'].deck.props.layers.find(l => l.id === 'buildings').props.visible",
                                timeout=10000)
+        # the re-coloured buildings arrive from their cached route after the toggle: wait for the rows
+        page.wait_for_function("(() => { const d = window.gpMaps['deck-map'].deck.props.layers"
+                               ".find(l => l.id === 'buildings').props.data; return Array.isArray(d) && d.length > 0; })()",
+                               timeout=20000)
         target = page.evaluate(CLICK_FIRST, "buildings")
         page.mouse.move(target["x"] - 2, target["y"] - 2)
         page.mouse.move(target["x"], target["y"])  # a Chinese tooltip on hover
