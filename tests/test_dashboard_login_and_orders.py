@@ -12,14 +12,12 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select, text
 
-from analytics.sweep import run_rules
 from core.config import settings
 from core.passwords import hash_password
 from geodata.db import transaction
 from geodata.models import Account, AuditLog, Person, WorkOrder
-from geodata.synthetic import run_seed
-from geodata.synthetic.events import local_midnight_ms
 from tests.browser import app_server, chromium
+from tests.seeded import seed_tiny_swept
 
 pytestmark = pytest.mark.browser
 ANCHOR = dt.date(2026, 11, 20)
@@ -28,10 +26,8 @@ PASSWORD = "test-pass-1234"
 
 @pytest.fixture(scope="module")
 def street(database_url: str) -> dict:
-    run_seed(preset="tiny", seed=11, anchor=ANCHOR, reset=True)
-    as_of = dt.datetime.fromtimestamp(local_midnight_ms(ANCHOR) / 1000, tz=dt.timezone.utc)
+    seed_tiny_swept(ANCHOR)
     with transaction() as s:
-        run_rules(s, as_of)
         order = s.execute(text(
             """SELECT w.id, w.assignee_account_id, a.subject_id FROM work_order w JOIN alert a ON a.id = w.alert_id
                WHERE w.kind = 'departure'""")).one()

@@ -16,17 +16,15 @@ import pytest
 import requests
 from sqlalchemy import select, text
 
-from analytics.sweep import run_rules
 from core.config import settings
 from core.passwords import hash_password
 from core.redis_client import connect
 from geodata.db import transaction
 from geodata.models import Account, AuditLog
-from geodata.synthetic import run_seed
-from geodata.synthetic.events import local_midnight_ms
 from ingest.live_state import LiveState
 from ingest.writer import LandedSummary
 from tests.browser import app_server, free_port, login_page, playwright_chromium
+from tests.seeded import seed_tiny_swept
 
 pytestmark = pytest.mark.browser
 ANCHOR = dt.date(2026, 11, 20)
@@ -46,10 +44,8 @@ def street(database_url: str) -> dict:
 
     if deck_bundle_missing():
         pytest.fail(f"deck.gl is not installed: run `scripts/bootstrap.sh node` (npm ci) — missing {deck_bundle_missing()}")
-    run_seed(preset="tiny", seed=11, anchor=ANCHOR, reset=True)
-    as_of = dt.datetime.fromtimestamp(local_midnight_ms(ANCHOR) / 1000, tz=dt.timezone.utc)
+    seed_tiny_swept(ANCHOR)
     with transaction() as s:
-        run_rules(s, as_of)
         busiest = s.execute(text(
             """SELECT g.community_code, g.code FROM building b JOIN grid g ON g.id = b.grid_id
                GROUP BY 1, 2 ORDER BY count(*) DESC, 2 LIMIT 1""")).one()

@@ -5,16 +5,14 @@ import datetime as dt
 import json
 
 import pytest
+from sqlalchemy import select, text
 
-from analytics.sweep import run_rules
 from core.errors import AccessDenied
 from core.viewer import Role, Viewer
 from geodata.db import transaction
 from geodata.models import AuditLog
-from geodata.synthetic import run_seed
-from geodata.synthetic.events import local_midnight_ms
 from layers import alerts, buildings, common, dwellings, gates, grids, key_sites
-from sqlalchemy import select, text
+from tests.seeded import seed_tiny_swept
 
 ANCHOR = dt.date(2026, 11, 20)
 STREET = "320106001000"
@@ -23,10 +21,8 @@ COMMUNITY = "320106001004"
 
 @pytest.fixture(scope="module")
 def street(database_url: str) -> dict:
-    run_seed(preset="tiny", seed=11, anchor=ANCHOR, reset=True)
-    as_of = dt.datetime.fromtimestamp(local_midnight_ms(ANCHOR) / 1000, tz=dt.timezone.utc)
+    as_of = seed_tiny_swept(ANCHOR)
     with transaction() as s:
-        run_rules(s, as_of)
         mine, grid = s.execute(text("""SELECT b.id, g.code FROM building b JOIN grid g ON g.id = b.grid_id
                                         ORDER BY b.id LIMIT 1""")).one()
         other = s.execute(text("""SELECT b.id FROM building b JOIN grid g ON g.id = b.grid_id
