@@ -4,15 +4,23 @@ The outbox is SQLite in WAL mode on the bridge's own disk: a decision is never l
 platform is down, and events are replayed in their original order with their original ids when
 Redis answers again (the ingest worker's event-id key makes a replay that overlaps harmless).
 While the outbox holds anything, new events queue behind it, so order is kept.
+
+Decisions taken at the same moment share one round trip (group commit): a thread that finds no
+send in flight sends everything waiting as one pipeline; threads arriving meanwhile queue and the
+next of them sends their batch. A lone decision waits for nobody; under load Redis costs a round
+trip per batch, not per decision. That is what lets one process decide more QR codes per second
+than one Ed25519 check plus one round trip would allow (bench/gate_bench.py).
 """
 from __future__ import annotations
 
 import json
 import sqlite3
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
+from redis.cluster import RedisCluster
 
 from core.config import Settings, settings
 from core.events import GateEvent, shard_of, stream_key
@@ -44,22 +52,82 @@ class Outbox:
         return self._db.execute("SELECT count(*) FROM outbox").fetchone()[0]
 
 
-# Mark a resident code's nonce used and publish the decision in one round trip: the "first use"
-# event when the key was new, the "replayed" one when another gate had set it. Returns 1 or 0.
-_FIRST_USE = """
-local first = redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1])
-local n_first, n_repeat = tonumber(ARGV[2]), tonumber(ARGV[3])
-local offset, n = 3, n_first
-if not first then offset, n = 3 + n_first, n_repeat end
-local args = {KEYS[2], '*'}
-for i = 1, n do args[#args + 1] = ARGV[offset + i] end
-redis.call('XADD', unpack(args))
-if first then return 1 else return 0 end
+# One shard's share of a batch in one command. Per decision: its stream (and for a resident code its
+# nonce key) in KEYS; in ARGV its kind ('x' publish, 'f' first use: also the nonce's TTL), the
+# override pairs that a replay puts in or adds (the replay's result and reason), the event's fields.
+# A first use marks the nonce used (SET NX) and publishes the event, or the replay's version of it
+# when another gate had the nonce. Returns 1 (claimed or published) or 0 (replayed) per decision.
+_BATCH = """
+local out, k, a = {}, 1, 1
+while a <= #ARGV do
+  local kind, stream = ARGV[a], KEYS[k]
+  a, k = a + 1, k + 1
+  local first = true
+  if kind == 'f' then
+    first = redis.call('SET', KEYS[k], '1', 'NX', 'EX', ARGV[a]) and true or false
+    a, k = a + 1, k + 1
+  end
+  local n_over = tonumber(ARGV[a])
+  local o_from = a + 1
+  a = o_from + n_over
+  local over = {}
+  if not first then
+    for j = o_from, a - 1, 2 do over[ARGV[j]] = ARGV[j + 1] end
+  end
+  local n_fields = tonumber(ARGV[a])
+  local f_from = a + 1
+  a = f_from + n_fields
+  local args = {stream, '*'}
+  for i = f_from, a - 1, 2 do
+    local name, value = ARGV[i], over[ARGV[i]]
+    if value then over[name] = nil else value = ARGV[i + 1] end
+    args[#args + 1] = name
+    args[#args + 1] = value
+  end
+  for j = o_from, o_from + n_over - 1, 2 do
+    if over[ARGV[j]] then
+      args[#args + 1] = ARGV[j]
+      args[#args + 1] = over[ARGV[j]]
+    end
+  end
+  redis.call('XADD', unpack(args))
+  out[#out + 1] = first and 1 or 0
+end
+return out
 """
+MAX_BATCH = 256  # decisions per script call: Redis runs a script alone, so keep each short (~5 ms)
 
 
 def _flat(fields: dict[str, str]) -> list[str]:
     return [x for pair in fields.items() for x in pair]
+
+
+def _script_call(sends: list[_Send]) -> tuple[list[str], list[str | int]]:
+    keys: list[str] = []
+    args: list[str | int] = []
+    for send in sends:
+        keys.append(send.stream)
+        if send.nonce_key is None:
+            args.append("x")
+        else:
+            keys.append(send.nonce_key)
+            args += ["f", send.ttl_s]
+        over, fields = _flat(send.repeat), _flat(send.fields)
+        args += [len(over), *over, len(fields), *fields]
+    return keys, args
+
+
+@dataclass(eq=False)
+class _Send:
+    """One decision's event on its way: a plain XADD, or (with a nonce key) the first-use script."""
+    stream: str
+    fields: dict[str, str]
+    nonce_key: str | None = None
+    ttl_s: int = 0
+    repeat: dict[str, str] = field(default_factory=dict)
+    done: bool = False
+    result: bool = False
+    error: Exception | None = None  # a reply Redis refused (not an outage): raised in the deciding thread
 
 
 class EventPublisher:
@@ -67,9 +135,13 @@ class EventPublisher:
         self.cfg = cfg or settings()
         self.client = client or connect(self.cfg)
         self.outbox = Outbox(outbox_path or self.cfg.key_file.parent / "outbox.sqlite3")
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # held by the one thread sending (or replaying the outbox)
+        self._waiting: list[_Send] = []
+        self._waiting_lock = threading.Lock()
         self._queued = self.outbox.depth()  # kept in memory: no SQLite read per event
-        self._first_use = None
+        self._script_sha: str | None = None
+        self._conn: redis.connection.AbstractConnection | None = None  # the sender's own, standalone Redis only
+        self._conn_client: RedisLike | None = None
 
     def _stream(self, event: GateEvent) -> str:
         return stream_key(self.cfg.redis_prefix, shard_of(event.shard_owner, self.cfg.stream_shards))
@@ -80,39 +152,97 @@ class EventPublisher:
 
     def publish(self, event: GateEvent) -> bool:
         """True when the event is on its stream now, False when it waits in the outbox."""
-        key, fields = self._stream(event), event.to_fields()
-        with self._lock:
-            if self._queued and not self._flush_locked():
-                self._queue(key, fields)
-                return False
-            try:
-                self.client.xadd(key, fields)
-                return True
-            except _REDIS_DOWN:
-                self._queue(key, fields)
-                return False
+        return self._submit(_Send(self._stream(event), event.to_fields()))
 
     def publish_first_use(self, nonce: str, ttl_s: int, first: GateEvent, repeat: dict[str, str]) -> bool:
         """Claim a resident code's nonce platform-wide and publish ``first`` (claimed) or ``first``
         with the ``repeat`` fields changed (another gate had it: same event id, the replay's result and
-        reason) in one round trip. True when claimed — also when Redis is unreachable: then this
+        reason) in one command. True when claimed — also when Redis is unreachable: then this
         bridge's local guard has decided and ``first`` waits in the outbox."""
-        key = self._stream(first)
-        fields = first.to_fields()
+        shard = shard_of(first.shard_owner, self.cfg.stream_shards)
+        return self._submit(_Send(stream_key(self.cfg.redis_prefix, shard), first.to_fields(),
+                                  nonce_key(self.cfg.redis_prefix, shard, nonce), ttl_s, repeat))
+
+    def _submit(self, send: _Send) -> bool:
+        with self._waiting_lock:
+            self._waiting.append(send)
         with self._lock:
-            if self._queued and not self._flush_locked():
-                self._queue(key, fields)
-                return True
+            if not send.done:  # nobody sent it yet: send it with everything else waiting
+                with self._waiting_lock:
+                    batch, self._waiting = self._waiting, []
+                self._send_locked(batch)
+        if send.error is not None:
+            raise send.error
+        return send.result
+
+    def _send_locked(self, batch: list[_Send]) -> None:
+        if not (self._queued and not self._flush_locked()):
             try:
-                if self._first_use is None:
-                    self._first_use = self.client.register_script(_FIRST_USE)
-                first_fields, repeat_fields = _flat(fields), _flat({**fields, **repeat})
-                return bool(self._first_use(
-                    keys=[nonce_key(self.cfg.redis_prefix, shard_of(first.shard_owner, self.cfg.stream_shards), nonce), key],
-                    args=[ttl_s, len(first_fields), len(repeat_fields), *first_fields, *repeat_fields]))
+                for send, reply in zip(batch, self._pipeline(batch)):
+                    if isinstance(reply, Exception):
+                        send.error = reply
+                    send.result, send.done = not isinstance(reply, Exception) and bool(reply), True
+                return
             except _REDIS_DOWN:
-                self._queue(key, fields)
-                return True
+                pass
+        for send in batch:  # Redis is away (or the outbox still holds older events): keep them in order
+            self._queue(send.stream, send.fields)
+            send.result, send.done = send.nonce_key is not None, True
+
+    def _pipeline(self, batch: list[_Send]) -> list[object]:
+        """One round trip for the batch: a script call per stream shard (its keys share the shard's
+        hash tag, so each call stays in one Cluster slot), each reply in its decision's place (an
+        error reply too). A script that Redis forgot (it restarted) is loaded and its calls sent
+        again — only those: the others are already on their streams."""
+        groups: dict[str, list[int]] = {}
+        for i, send in enumerate(batch):
+            groups.setdefault(send.stream, []).append(i)
+        calls = [ids[j:j + MAX_BATCH] for ids in groups.values() for j in range(0, len(ids), MAX_BATCH)]
+        replies: list[object] = [None] * len(batch)
+        for _attempt in range(2):
+            if self._script_sha is None:
+                self._script_sha = self.client.script_load(_BATCH)
+            commands = []
+            for ids in calls:
+                keys, args = _script_call([batch[i] for i in ids])
+                commands.append(("EVALSHA", self._script_sha, len(keys), *keys, *args))
+            forgotten = []
+            for ids, reply in zip(calls, self._execute(commands)):
+                if isinstance(reply, redis.exceptions.NoScriptError):
+                    forgotten.append(ids)
+                for n, i in enumerate(ids):
+                    replies[i] = reply if isinstance(reply, Exception) else reply[n]
+            if not forgotten:
+                break
+            calls, self._script_sha = forgotten, None
+        return replies
+
+    def _execute(self, commands: list[tuple]) -> list[object]:
+        """Send the commands in one write and read their replies (an error reply in its place).
+        Against a standalone Redis this uses the sender's own connection, not a redis-py pipeline:
+        the pipeline's bookkeeping cost 100 µs a round trip, as much as the round trip itself
+        (bench/gate_bench.py). A Cluster routes each call to its slot's node through a pipeline."""
+        if isinstance(self.client, RedisCluster):
+            pipe = self.client.pipeline(transaction=False)
+            for command in commands:
+                pipe.execute_command(*command)
+            return pipe.execute(raise_on_error=False)
+        if self._conn is None or self._conn_client is not self.client:
+            pool = self.client.connection_pool
+            self._conn, self._conn_client = pool.connection_class(**pool.connection_kwargs), self.client
+        conn = self._conn
+        try:
+            conn.send_packed_command(conn.pack_commands(commands))
+            replies: list[object] = []
+            for _ in commands:
+                try:
+                    replies.append(conn.read_response())
+                except redis.ResponseError as exc:
+                    replies.append(exc)
+            return replies
+        except BaseException:
+            conn.disconnect()  # replies may be left unread: start clean next time
+            raise
 
     def flush(self) -> bool:
         """Replay the outbox in order; True when it is empty afterwards."""

@@ -288,6 +288,61 @@ def test_a_code_used_at_one_bridge_is_refused_at_another_platform_wide(world: di
     assert recorded[first.event_id] == ("open", None) and recorded[again.event_id] == ("deny", "qr_replayed")
 
 
+def test_the_local_replay_guard_forgets_a_nonce_when_its_code_expires() -> None:
+    """Seen nonces are refused while their code lives and leave once it expired, a few per call, so
+    the guard neither grows without bound nor rebuilds itself on every scan."""
+    from gate_bridge.replay import ReplayGuard
+
+    guard = ReplayGuard()
+    assert guard.first_here("short", 1) and not guard.first_here("short", 1)
+    assert all(guard.first_here(f"n{i}", 60) for i in range(20_000))
+    assert not guard.first_here("n7", 60) and len(guard) == 20_001
+    time.sleep(1.05)
+    assert guard.first_here("late", 60)  # the expired one left on this call …
+    assert len(guard) == 20_001 and guard.first_here("short", 1)  # … and may be scanned again
+
+
+def test_decisions_taken_at_once_share_round_trips_and_each_code_opens_once(world: dict, tmp_path: Path) -> None:
+    """Sixty codes, each scanned at two bridges by eight threads at once, while Redis forgets the
+    script midway (a restart would): every code opens exactly once, every scan is one event on the
+    stream with the decision's own id and result, and sends were batched (fewer round trips than
+    decisions)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    key, kid = sign()
+    w: GateWorld = world["w"]
+    cfg = dataclasses.replace(settings(), redis_prefix=world["prefix"])
+    bridges = [world["policy"], build_policy(w.compound_a, cfg, outbox_path=tmp_path / "other.sqlite3")]
+    codes = [resident_code(key, kid, w.people[name], w.compound_a) for name in ("owner", "member", "tenant") for _ in range(20)]
+    scans = [(bridges[i % 2], code) for code in codes for i in range(2)]
+    r = redis.Redis.from_url(settings().redis_url, decode_responses=True)
+    before = len(r.xrange(stream_key(world["prefix"], 0)))
+    batches = []
+    for bridge in bridges:
+        send = bridge.publisher._send_locked
+        bridge.publisher._send_locked = lambda batch, send=send: (batches.append(len(batch)), send(batch))[1]
+
+    def scan(job: tuple) -> tuple[str, object]:
+        if job[1] == codes[30]:
+            r.script_flush()
+        return job[1], job[0].qr(w.gate_a, job[1])
+
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(scan, scans))
+    finally:
+        for bridge in bridges:
+            del bridge.publisher._send_locked
+    opened = [code for code, d in results if d.result == "open"]
+    assert sorted(opened) == sorted(codes)  # each code opened once, at one of the two bridges
+    assert {d.reason for _, d in results if d.result == "deny"} == {"qr_replayed"}
+    entries = r.xrange(stream_key(world["prefix"], 0))[before:]
+    recorded = {f["event_id"]: f["result"] for _, f in entries}
+    assert len(entries) == len(recorded) == len(scans)
+    assert recorded == {d.event_id: d.result for _, d in results}
+    assert sum(batches) == len(scans) and len(batches) < len(scans)
+
+
 def test_the_bridge_hears_changes_by_notify_and_relistens_after_losing_its_connection(world: dict) -> None:
     """Changes arrive by NOTIFY (the poll is set to a minute here); when the platform drops the LISTEN
     connection (a restart, a failover), the bridge reconnects, reloads once and hears changes again."""
