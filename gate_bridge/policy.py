@@ -53,6 +53,9 @@ class Decision:
         return asdict(self)
 
 
+_REPLAYED = {"result": "deny", "reason": Reason.qr_replayed.value}  # how a first use reads when another gate had it
+
+
 def _deny(method: str, reason: Reason, **kw) -> Decision:  # noqa: ANN003
     return Decision("deny", method, reason=reason.value, **kw)
 
@@ -109,14 +112,12 @@ class GatePolicy:
         if claims.person_id not in snap.allowed:
             return self._emit(gate_id, "in", _deny(method, snap.refusal(claims.person_id), person_id=claims.person_id), now)
         ttl = max(1, int((claims.not_after - now).total_seconds()) + 5)
-        replayed = _deny(method, Reason.qr_replayed, person_id=claims.person_id)
         if not self.replay.first_here(claims.nonce, ttl):
-            return self._emit(gate_id, "in", replayed, now)
-        opened = Decision("open", method, person_id=claims.person_id)
-        event = self._event(gate_id, "in", opened, now)
-        claimed = self.publisher.publish_first_use(claims.nonce, ttl, event,
-                                                   {"result": replayed.result, "reason": replayed.reason})
-        return dataclasses.replace(opened if claimed else replayed, event_id=str(event.event_id))
+            return self._emit(gate_id, "in", _deny(method, Reason.qr_replayed, person_id=claims.person_id), now)
+        event = self._event(gate_id, "in", Decision("open", method, person_id=claims.person_id), now)
+        if self.publisher.publish_first_use(claims.nonce, ttl, event, _REPLAYED):
+            return Decision("open", method, person_id=claims.person_id, event_id=str(event.event_id))
+        return _deny(method, Reason.qr_replayed, person_id=claims.person_id, event_id=str(event.event_id))
 
     def _visitor(self, gate_id: int, pass_id: uuid.UUID | None, now: dt.datetime) -> Decision:
         info = self.cache.snapshot.passes.get(pass_id) if pass_id else None

@@ -127,7 +127,8 @@ class _Send:
     repeat: dict[str, str] = field(default_factory=dict)
     done: bool = False
     result: bool = False
-    error: Exception | None = None  # a reply Redis refused (not an outage): raised in the deciding thread
+    error: BaseException | None = None  # a reply Redis refused (not an outage): raised in the deciding thread
+    wakeup: threading.Event = field(default_factory=threading.Event)
 
 
 class EventPublisher:
@@ -137,7 +138,8 @@ class EventPublisher:
         self.outbox = Outbox(outbox_path or self.cfg.key_file.parent / "outbox.sqlite3")
         self._lock = threading.Lock()  # held by the one thread sending (or replaying the outbox)
         self._waiting: list[_Send] = []
-        self._waiting_lock = threading.Lock()
+        self._waiting_lock = threading.Lock()  # guards _waiting and _sending
+        self._sending = False  # a leader is sending (see _submit)
         self._queued = self.outbox.depth()  # kept in memory: no SQLite read per event
         self._script_sha: str | None = None
         self._conn: redis.connection.AbstractConnection | None = None  # the sender's own, standalone Redis only
@@ -164,13 +166,34 @@ class EventPublisher:
                                   nonce_key(self.cfg.redis_prefix, shard, nonce), ttl_s, repeat))
 
     def _submit(self, send: _Send) -> bool:
+        """Send ``send`` with whatever else waits. One thread leads at a time; the others wait on
+        their own event. The leader sends one batch, wakes its members and hands the lead to the
+        oldest decision still waiting (one wake-up per batch, not a queue of threads passing a lock)."""
         with self._waiting_lock:
             self._waiting.append(send)
-        with self._lock:
-            if not send.done:  # nobody sent it yet: send it with everything else waiting
+            lead, self._sending = not self._sending, True
+        if not lead:
+            send.wakeup.wait()  # set when sent, or when asked to lead
+        if not send.done:
+            with self._waiting_lock:
+                batch, self._waiting = self._waiting, []
+            try:
+                with self._lock:
+                    self._send_locked(batch)
+            except BaseException as exc:  # the outbox failed too (a full disk): every member hears of it
+                for member in batch:
+                    if not member.done:
+                        member.error, member.done = exc, True
+                raise
+            finally:
                 with self._waiting_lock:
-                    batch, self._waiting = self._waiting, []
-                self._send_locked(batch)
+                    if self._waiting:
+                        self._waiting[0].wakeup.set()  # the next leader
+                    else:
+                        self._sending = False
+                for member in batch:
+                    if member is not send:
+                        member.wakeup.set()
         if send.error is not None:
             raise send.error
         return send.result
