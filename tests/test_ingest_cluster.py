@@ -109,3 +109,39 @@ def test_sharded_streams_on_a_cluster_are_ingested_exactly_once(database_url: st
     for key in keys:
         assert client.xpending(key, GROUP)["pending"] == 0
     assert shard_of(compound_id, SHARDS) == compound_id % SHARDS
+
+
+def test_the_gate_publisher_batches_across_cluster_slots(cluster: str, tmp_path) -> None:  # noqa: ANN001
+    """The bridge's group commit on a Cluster: one batch holds events of three shards (three slots,
+    on at least two nodes) and resident-code claims; each lands on its own shard once, and a nonce
+    claimed in one batch is refused in the next."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gate_bridge.publisher import EventPublisher
+
+    prefix = f"gptest:cp{uuid.uuid4().hex[:6]}:"
+    cfg = dataclasses.replace(settings(), redis_url=cluster, redis_prefix=prefix, stream_shards=SHARDS)
+    publisher = EventPublisher(cfg, outbox_path=tmp_path / "outbox.sqlite3")
+    events = [e for shard in range(SHARDS) for e in make_events(40, gate_id=1, compound_id=shard, seed=shard)]
+    repeat = {"result": "deny", "reason": "qr_replayed"}
+
+    def send(job: tuple[int, object]) -> bool:
+        i, event = job
+        return publisher.publish_first_use(f"n{i}", 60, event, repeat) if i % 2 else publisher.publish(event)
+
+    with ThreadPoolExecutor(8) as pool:
+        assert all(pool.map(send, enumerate(events)))
+    again = make_events(1, gate_id=1, compound_id=0, seed=99)[0]
+    assert not publisher.publish_first_use("n1", 60, again, repeat)  # n1 was claimed with compound 0's event
+    client = connect(cfg)
+    for shard in range(SHARDS):
+        landed = {f["event_id"]: f for _, f in client.xrange(stream_key(prefix, shard))}
+        expected = {str(e.event_id) for e in events if e.compound_id == shard} | ({str(again.event_id)} if shard == 0 else set())
+        assert sorted(landed) == sorted(expected) and len(landed) == len(client.xrange(stream_key(prefix, shard)))
+    assert landed_again(client, prefix, again) == ("deny", "qr_replayed")
+    assert publisher.outbox_depth() == 0
+
+
+def landed_again(client: RedisCluster, prefix: str, event) -> tuple[str, str]:  # noqa: ANN001
+    fields = next(f for _, f in client.xrange(stream_key(prefix, 0)) if f["event_id"] == str(event.event_id))
+    return fields["result"], fields["reason"]
