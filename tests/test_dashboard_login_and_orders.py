@@ -62,7 +62,8 @@ def test_pages_and_callbacks_refuse_without_a_session(server: str) -> None:
 def test_a_wrong_password_is_refused_and_audited(server: str, street: dict) -> None:
     with chromium() as browser:
         login(browser, server, street["worker"], "wrong")
-        assert "用户名或密码错误" in browser.page_source
+        # the refusal page comes after an argon2 check: wait for it rather than read the old form
+        WebDriverWait(browser, 30).until(lambda b: "用户名或密码错误" in b.page_source)
     with transaction() as s:
         assert s.scalars(select(AuditLog).where(AuditLog.action == "login.failed")).first() is not None
 
