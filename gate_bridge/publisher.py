@@ -6,10 +6,11 @@ Redis answers again (the ingest worker's event-id key makes a replay that overla
 While the outbox holds anything, new events queue behind it, so order is kept.
 
 Decisions taken at the same moment share one round trip (group commit): a thread that finds no
-send in flight sends everything waiting as one pipeline; threads arriving meanwhile queue and the
-next of them sends their batch. A lone decision waits for nobody; under load Redis costs a round
-trip per batch, not per decision. That is what lets one process decide more QR codes per second
-than one Ed25519 check plus one round trip would allow (bench/gate_bench.py).
+send in flight sends everything waiting, one script call per stream shard; threads arriving
+meanwhile wait, and the oldest of them sends their batch next. A lone decision waits for nobody;
+under load Redis costs a round trip per batch, not per decision, which is what lets one process
+decide more QR codes per second than one Ed25519 check plus one round trip would allow
+(bench/gate_bench.py).
 """
 from __future__ import annotations
 
