@@ -34,6 +34,14 @@ log = logging.getLogger(__name__)
 
 FEATURE_VERSION = "2"  # 2: BIES labels
 C1, C2, MAX_ITERATIONS = 0.1, 0.01, 150
+# Optional feature groups (part of the model's cache key); see features().
+FEATURES: frozenset[str] = frozenset()
+# Characters that end an address level or a place's name (general knowledge of how Chinese addresses
+# are written, not read off the corpus): administrative, road, village, numbered parts, kinds of place.
+MARKERS = frozenset("省市区县旗镇乡街道路巷弄组村号楼幢栋座单元层室房户苑园厦场寓司店院心厂站馆局所期门口城府庭湾坊-_#")
+_MARKER_CLASS = {**dict.fromkeys("省市区县旗", "admin"), **dict.fromkeys("镇乡", "town"),
+                 **dict.fromkeys("街道路巷弄组", "road"), "村": "village",
+                 **dict.fromkeys("号楼幢栋座单元层室房户#", "number"), **dict.fromkeys("-_", "sep")}
 _TOKEN = re.compile(r"[0-9]+|[A-Za-z]+|.", re.S)
 # An input-method slip that keeps the text's length: 撞 (collide) for 幢 (building) after a number.
 _TYPO = re.compile(r"(?<=[0-9零〇一二两三四五六七八九十百])撞")
@@ -82,7 +90,56 @@ def features(toks: list[tuple[int, int, str]]) -> list[list[str]]:
         f += [f"bg{d:+d}={w(i + d)}|{w(i + d + 1)}" for d in (-2, -1, 0, 1)]
         f.append(f"tg={w(i - 1)}|{ws[i]}|{w(i + 1)}")
         out.append(f)
+    if "markers" in FEATURES:
+        _marker_features(toks, out)
     return out
+
+
+def _bucket(d: int) -> str:
+    return str(d) if d <= 3 else "4-5" if d <= 5 else "6+"
+
+
+def _marker_features(toks: list[tuple[int, int, str]], out: list[list[str]]) -> None:
+    """Beyond the ±3 window: the nearest marker character to the right and to the left (路, 号, 村, 幢 …)
+    with its distance, the distance to the next and previous number, and which kinds of marker have
+    been passed (a road, a 号 …): what the name being read is most likely to turn out to be."""
+    n = len(toks)
+    ws = [t[2] for t in toks]
+    nxt: list[tuple[str, int] | None] = [None] * n
+    cur: tuple[str, int] | None = None
+    for i in range(n - 1, -1, -1):
+        nxt[i] = (cur[0], cur[1] - i) if cur else None
+        if ws[i] in MARKERS:
+            cur = (ws[i], i)
+    digit_next: list[int | None] = [None] * n
+    nd = None
+    for i in range(n - 1, -1, -1):
+        digit_next[i] = nd - i if nd is not None else None
+        if ws[i].isdigit():
+            nd = i
+    prev: tuple[str, int] | None = None
+    pd = None
+    passed: set[str] = set()
+    for i in range(n):
+        f = out[i]
+        if nxt[i]:
+            m, d = nxt[i]
+            f += [f"nm={m}", f"nm={m}|{_bucket(d)}", f"nmc={_MARKER_CLASS.get(m, 'place')}|{_bucket(d)}"]
+        else:
+            f.append("nm=none")
+        if prev:
+            m, j = prev
+            f += [f"pm={m}", f"pm={m}|{_bucket(i - j)}"]
+        else:
+            f.append("pm=none")
+        f.append(f"nd={_bucket(digit_next[i]) if digit_next[i] is not None else 'none'}")
+        f.append(f"pd={_bucket(i - pd) if pd is not None else 'none'}")
+        f += [f"passed={k}" for k in sorted(passed)]
+        if ws[i] in MARKERS:
+            prev = (ws[i], i)
+            passed.add(_MARKER_CLASS.get(ws[i], "place"))
+        if ws[i].isdigit():
+            pd = i
 
 
 def to_bies(bio: list[str]) -> list[str]:
@@ -127,6 +184,8 @@ def spans(text: str, labels: list[str]) -> list[tuple[str, str]]:
 def _model_path(corpus: Path, cache_dir: Path) -> Path:
     h = hashlib.sha256(corpus.read_bytes())
     h.update(f"{FEATURE_VERSION}|{C1}|{C2}|{MAX_ITERATIONS}".encode())
+    if FEATURES:
+        h.update(f"|{','.join(sorted(FEATURES))}".encode())
     return cache_dir / f"address-crf-{h.hexdigest()[:16]}.crfsuite"
 
 
