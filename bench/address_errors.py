@@ -17,7 +17,20 @@ from bench.address_holdout import split
 from core.config import settings
 from geodata.addresses import tagger as T
 from geodata.addresses.evaluate import PARTS, gold_parts
+from geodata.addresses.normalise import normalise
 from geodata.addresses.parser import from_spans
+
+
+def _poi_region(spans: list) -> str | None:
+    """The first poi chunk and the subpoi chunks right after it, as one text."""
+    for i, (label, value) in enumerate(spans):
+        if label == "poi":
+            for label2, value2 in spans[i + 1:]:
+                if label2 != "subpoi":
+                    break
+                value += value2
+            return normalise(value)
+    return None
 
 
 def main() -> None:
@@ -31,6 +44,7 @@ def main() -> None:
     examples: dict[str, list] = {}
     whole = whole_norepair = n = 0
     wrong_parts_per_address: Counter = Counter()
+    poi_split = only_compound = 0
     import geodata.addresses.parser as P
     for row in csv.DictReader(open(hold, encoding="utf-8")):
         comps = [[lab.lower(), v] for lab, v in json.loads(row["components_json"])]
@@ -46,6 +60,9 @@ def main() -> None:
         n += 1
         bad = [p for p in PARTS if (got.get(p) or None) != gold[p]]
         whole += not bad
+        if bad == ["compound"]:
+            only_compound += 1
+            poi_split += _poi_region(comps) == _poi_region(P.repair(spans))
         whole_norepair += all((got_nr.get(p) or None) == gold[p] for p in PARTS)
         wrong_parts_per_address[len(bad)] += 1
         for p in bad:
@@ -64,6 +81,8 @@ def main() -> None:
         if len(gl) == len(tl):
             confusion.update((a, b) for a, b in zip(gl, tl) if a != b)
     print(f"hold-out {n}: whole {whole / n:.4f}, without repair {whole_norepair / n:.4f}")
+    print(f"only the compound wrong: {only_compound}, of which the POI and its sub-POIs cover the same text "
+          f"(only where poi ends and subpoi begins differs): {poi_split}")
     print("wrong parts per address:", dict(sorted(wrong_parts_per_address.items())))
     for p in PARTS:
         row = {k: kinds[(p, k)] for k in ("missed", "spurious", "boundary", "wrong") if kinds[(p, k)]}

@@ -13,6 +13,7 @@ Reads ../shared/geodata/addresses/ncap_{train,dev}.csv at run time (nothing of i
   the share of dev addresses with a character whose window train has seen only with another label;
 - segments: scored chunks of dev (e.g. a compound's text) that train contains as a chunk with another
   label, or not as a chunk at all;
+- repeated administrative names: how often the first copy, and how often a later one, is labelled redundant;
 - the oracle: the gold labels pushed through the tagger's tokens, ``from_spans`` (repairs included) and the
   benchmark's scoring. What it loses is lost by the mapping and scoring, not by the model.
 
@@ -135,7 +136,18 @@ def main() -> None:
     out["dev_addresses_with_a_name_chunk_train_labels_only_otherwise"] = addr_seg_other
     out["dev_name_chunks_train_labels_only_otherwise_by_part"] = dict(seg_other.most_common())
 
-    # 5. the oracle
+    # 5. a repeated administrative name (浙江省杭州市浙江省杭州市…): which copy the corpus calls redundant
+    conv = Counter()
+    for _, comps in train:
+        labels_of: dict[str, list[str]] = defaultdict(list)
+        for label, value in comps:
+            labels_of[value].append(label.lower())
+        for labels in labels_of.values():
+            if len(labels) > 1 and "redundant" in labels and any(lab in ("prov", "city", "district", "town") for lab in labels):
+                conv["first_copy_redundant" if labels[0] == "redundant" else "later_copy_redundant"] += 1
+    out["train_repeated_admin_names"] = dict(conv)
+
+    # 6. the oracle
     for split, data in (("train", train), ("dev", dev)):
         acc, parts = oracle(data)
         out[f"oracle_{split}_whole_address"] = round(acc, 4)

@@ -82,6 +82,19 @@ def test_repair_of_tagger_chunks() -> None:
     assert repair([("poi", "测试小区"), ("road", "北京东路"), ("houseno", "3栋")])[1] == ("road", "北京东路")
 
 
+def test_repair_leaves_places_of_their_own_kind_alone() -> None:
+    """Only a short name before a 街道 is glued to it; an industrial zone, a town or a company before a
+    village, a town or a street is a place of its own, and a numbered building keeps its 第 and its
+    numbers (the name given back to the compound holds no digit)."""
+    for spans in ([("poi", "白云工业区"), ("community", "五马塘"), ("road", "珊瑚路")],
+                  [("poi", "瓯北镇"), ("community", "王家坞村")],
+                  [("poi", "华佳印刷机有限公司"), ("town", "丁桥镇"), ("road", "广场路")],
+                  [("district", "闽侯县"), ("poi", "鼓楼区"), ("town", "五凤街道")],
+                  [("poi", "至尊门第"), ("houseno", "第10栋")],
+                  [("poi", "高山头小区"), ("houseno", "155幢6号楼")]):
+        assert repair(spans) == spans
+
+
 # The project's own hard cases (Nanjing addresses as a street office writes them): both engines.
 HARD_CASES = [
     ("江苏省南京市玄武区梅园新村街道长江路２９２号清河新寓二村十二撞三单元五楼５０１室",

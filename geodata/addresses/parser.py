@@ -123,13 +123,16 @@ LABEL_TO_PART = {
 _ADMIN_LABELS = ("district", "town", "community")
 _FINE_LABELS = frozenset({"road", "roadno", "houseno", "cellno", "floorno", "roomno"})
 # A building number with a name stuck in front (二村十二幢): the name, then the number and its marker.
-_NAMED_HOUSENO = re.compile(r"^(.*[^\d零〇一二两三四五六七八九十百A-Za-z])([\dA-Za-z零〇一二两三四五六七八九十百]+(?:号楼|幢|栋|座|#|号)?)$")
+_NAMED_HOUSENO = re.compile(r"^([^\d]*[^\d零〇一二两三四五六七八九十百A-Za-z第])(第?[\dA-Za-z零〇一二两三四五六七八九十百]+(?:号楼|幢|栋|座|#|号)?)$")
 
 
 _CN_NUM_TAIL = re.compile(r"[零〇一二两三四五六七八九十百]+$")
 _CN_NUM_HEAD = re.compile(r"^[零〇一二两三四五六七八九十百]")
 _ROAD_END = re.compile(r"(路|街|道|巷|弄|线|胡同|组|段)$")
 _NUMBERED_LABELS = ("houseno", "cellno", "floorno", "roomno")
+# A name that is a place of its own kind (an administrative area, a village, an institution): not the
+# first half of the street (街道) name that follows it.
+_PLACE_END = re.compile(r"[省市区县旗镇乡村司局院校厂店]$")
 
 
 def _rejoin(spans: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -163,7 +166,8 @@ def repair(spans: list[tuple[str, str]]) -> list[tuple[str, str]]:
                 and not _ROAD_END.search(value)):
             out[-1] = ("poi", out[-1][1] + value)
             continue
-        if (label in _ADMIN_LABELS and out and out[-1][0] == "poi" and not fine_seen
+        if (label == "town" and value.endswith("街道") and out and out[-1][0] == "poi" and not fine_seen
+                and len(out[-1][1]) <= 3 and not _PLACE_END.search(out[-1][1])
                 and not any(lab == label for lab, _ in out)):
             value = out.pop()[1] + value
         if label == "houseno" and out and out[-1][0] in ("poi", "subpoi"):

@@ -90,8 +90,8 @@ def features(toks: list[tuple[int, int, str]]) -> list[list[str]]:
         f += [f"bg{d:+d}={w(i + d)}|{w(i + d + 1)}" for d in (-2, -1, 0, 1)]
         f.append(f"tg={w(i - 1)}|{ws[i]}|{w(i + 1)}")
         out.append(f)
-    if "markers" in FEATURES:
-        _marker_features(toks, out)
+    if "markers" in FEATURES or "nextmarker" in FEATURES:
+        _marker_features(toks, out, only_next="markers" not in FEATURES)
     return out
 
 
@@ -99,7 +99,7 @@ def _bucket(d: int) -> str:
     return str(d) if d <= 3 else "4-5" if d <= 5 else "6+"
 
 
-def _marker_features(toks: list[tuple[int, int, str]], out: list[list[str]]) -> None:
+def _marker_features(toks: list[tuple[int, int, str]], out: list[list[str]], only_next: bool = False) -> None:
     """Beyond the ±3 window: the nearest marker character to the right and to the left (路, 号, 村, 幢 …)
     with its distance, the distance to the next and previous number, and which kinds of marker have
     been passed (a road, a 号 …): what the name being read is most likely to turn out to be."""
@@ -127,6 +127,8 @@ def _marker_features(toks: list[tuple[int, int, str]], out: list[list[str]]) -> 
             f += [f"nm={m}", f"nm={m}|{_bucket(d)}", f"nmc={_MARKER_CLASS.get(m, 'place')}|{_bucket(d)}"]
         else:
             f.append("nm=none")
+        if only_next:
+            continue
         if prev:
             m, j = prev
             f += [f"pm={m}", f"pm={m}|{_bucket(i - j)}"]
@@ -158,9 +160,30 @@ def to_bio(bies: list[str]) -> list[str]:
     return [("B-" if t[0] in "BS" else "I-") + t[2:] for t in bies]
 
 
+_ADMIN = ("prov", "city", "district", "devzone", "town")
+
+
+def canonical_repeats(components: list[list[str]]) -> list[list[str]]:
+    """One convention for a repeated administrative name (浙江省杭州市浙江省杭州市…): the first copy
+    carries the level, later copies are redundant. The corpus labels the first copy redundant in some
+    addresses and the second in others; the text of the level is the same either way, so this changes
+    no scored part, only what the tagger is asked to learn."""
+    comps = [[label.lower(), value] for label, value in components]
+    for i, (label, value) in enumerate(comps):
+        if label != "redundant":
+            continue
+        for j in range(i + 1, len(comps)):
+            if comps[j][1] == value and comps[j][0] in _ADMIN and not any(c[0] == comps[j][0] for c in comps[:i]):
+                comps[i][0], comps[j][0] = comps[j][0], "redundant"
+                break
+    return comps
+
+
 def labelled(address: str, components: list[list[str]]) -> tuple[list[list[str]], list[str]]:
     """One corpus row as (features, BIES labels per token); a token takes its first character's label."""
     chars: list[str] = []
+    if "canon" in FEATURES:
+        components = canonical_repeats(components)
     for label, value in components:
         chars += [("B-" if k == 0 else "I-") + label.lower() for k in range(len(value))]
     text = clean(address)
