@@ -8,6 +8,8 @@ Reads ../shared/geodata/addresses/ncap_{train,dev}.csv at run time (nothing of i
   (all labels, and only the parts the benchmark scores, i.e. evaluate.gold_parts);
 - dev addresses whose exact string is in train, and how many of those train labels differently
   (a parser that memorised train perfectly would get those wrong);
+- the same two with the numbers masked (the corpus's numbers are perturbed, so repeats rarely keep their
+  digits): addresses identical but for their numbers whose scored parts are labelled differently;
 - identical contexts: every character's window of ±K characters (K = 4 here: nine characters) that occurs in
   train more than once, and how often its centre character's label (mapped to the scored parts) differs;
   the share of dev addresses with a character whose window train has seen only with another label;
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -53,6 +56,22 @@ def key(comps: list[list[str]]) -> str:
 
 def gold_key(comps: list[list[str]]) -> str:
     return json.dumps(gold_parts([[lab.lower(), v] for lab, v in comps]), ensure_ascii=False, sort_keys=True)
+
+
+def _wilson(k: int, n: int, z: float = 1.96) -> list[float]:
+    if not n:
+        return []
+    p = k / n
+    centre, half = p + z * z / (2 * n), z * ((p * (1 - p) + z * z / (4 * n)) / n) ** 0.5
+    return [round((centre - half) / (1 + z * z / n), 3), round((centre + half) / (1 + z * z / n), 3)]
+
+
+def _mask(text: str) -> str:
+    return re.sub(r"[0-9]+", "0", text)
+
+
+def _masked_gold(comps: list[list[str]]) -> str:
+    return _mask(gold_key(comps))
 
 
 def windows(text: str) -> list[str]:
@@ -97,6 +116,27 @@ def main() -> None:
     out["dev_strings_in_train"] = len(seen)
     out["dev_in_train_labelled_differently"] = sum(all(key(c) != key(x) for x in by_text[t]) for t, c in seen)
     out["dev_in_train_scored_parts_differ"] = sum(all(gold_key(c) != gold_key(x) for x in by_text[t]) for t, c in seen)
+
+    # 2b. the same, numbers masked (the corpus's numbers are perturbed, so a repeated address rarely
+    # repeats its digits): identical text but for its numbers, labelled differently in the scored parts
+    by_masked: dict[str, list] = defaultdict(list)
+    for text, comps in train:
+        by_masked[_mask(text)].append(comps)
+    groups = {t: c for t, c in by_masked.items() if len(c) > 1}
+    out["train_masked_duplicate_groups"] = len(groups)
+    out["train_masked_duplicate_rows"] = sum(len(c) for c in groups.values())
+    out["train_masked_duplicates_scored_parts_differ"] = sum(len({_masked_gold(x) for x in c}) > 1 for c in groups.values())
+    seen = [(t, c) for t, c in dev if _mask(t) in by_masked]
+    out["dev_masked_in_train"] = len(seen)
+    out["dev_masked_in_train_scored_parts_differ_from_every_copy"] = sum(
+        all(_masked_gold(c) != _masked_gold(x) for x in by_masked[_mask(t)]) for t, c in seen)
+
+    # Pooled: the chance that two labellings of the same address (numbers aside) agree on every scored
+    # part, the ceiling of a whole-address score for a parser that labels consistently (Wilson 95 %).
+    n = len(groups) + len(seen)
+    agree = n - out["train_masked_duplicates_scored_parts_differ"] - out["dev_masked_in_train_scored_parts_differ_from_every_copy"]
+    out["labelling_agreement_whole_address"] = round(agree / n, 3) if n else None
+    out["labelling_agreement_wilson95"] = _wilson(agree, n)
 
     # 3. identical ±K windows
     win: dict[str, Counter] = defaultdict(Counter)
