@@ -79,6 +79,8 @@ def test_repair_of_tagger_chunks() -> None:
     # a number is never split, and a "road" without a road's ending inside a compound belongs to it
     assert repair([("poi", "清河新寓"), ("road", "二村十"), ("houseno", "二幢")]) == [
         ("poi", "清河新寓二村"), ("houseno", "十二幢")]
+    assert repair([("community", "西方村"), ("redundant", "六"), ("houseno", "十栋")]) == [
+        ("community", "西方村"), ("houseno", "六十栋")]
     assert repair([("poi", "测试小区"), ("road", "北京东路"), ("houseno", "3栋")])[1] == ("road", "北京东路")
 
 

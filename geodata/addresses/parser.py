@@ -144,10 +144,10 @@ def _rejoin(spans: list[tuple[str, str]]) -> list[tuple[str, str]]:
         prev_label, prev_value = out[i - 1]
         if label in _NUMBERED_LABELS and _CN_NUM_HEAD.match(value) and prev_label not in _NUMBERED_LABELS:
             tail = _CN_NUM_TAIL.search(prev_value)
-            if tail and tail.start() > 0:
+            if tail:  # 二村十|二幢 → 二村|十二幢; 六|十栋 → 六十栋
                 out[i - 1] = (prev_label, prev_value[:tail.start()])
                 out[i] = (label, tail.group(0) + value)
-    return out
+    return [(label, value) for label, value in out if value]
 
 
 def repair(spans: list[tuple[str, str]]) -> list[tuple[str, str]]:
