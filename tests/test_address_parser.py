@@ -149,3 +149,23 @@ def test_parse_uses_the_tagger_when_its_corpus_is_there_and_rules_otherwise(trai
         monkeypatch.undo()
         config.settings.cache_clear()
     assert tagger_mod.tagger(Path("/nonexistent/corpus.csv")) is None  # no corpus: rules
+
+
+def test_canonical_repeats_keeps_the_level_on_the_first_copy() -> None:
+    """The optional training-label convention: a repeated administrative name carries its level on the
+    first copy; different texts (宁波 / 宁波市) are left as the corpus has them."""
+    assert tagger_mod.canonical_repeats([["redundant", "杭州市"], ["city", "杭州市"], ["road", "滨康路"]]) == [
+        ["city", "杭州市"], ["redundant", "杭州市"], ["road", "滨康路"]]
+    same = [["redundant", "宁波"], ["city", "宁波市"]]
+    assert tagger_mod.canonical_repeats(same) == same
+
+
+def test_optional_feature_groups_are_part_of_the_model_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus = tmp_path / "corpus.csv"
+    corpus.write_text("idx,address,components_json\n", encoding="utf-8")
+    plain = tagger_mod._model_path(corpus, tmp_path)
+    monkeypatch.setattr(tagger_mod, "FEATURES", frozenset({"markers"}))
+    assert tagger_mod._model_path(corpus, tmp_path) != plain
+    toks = tagger_mod.tokens("缤纷北苑47幢")
+    feats = tagger_mod.features(toks)
+    assert "nm=苑|3" in feats[0] and "nm=幢|2" in feats[3]  # the nearest marker to the right, and how far
