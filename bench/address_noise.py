@@ -66,6 +66,11 @@ def _wilson(k: int, n: int, z: float = 1.96) -> list[float]:
     return [round((centre - half) / (1 + z * z / n), 3), round((centre + half) / (1 + z * z / n), 3)]
 
 
+def _q(agreement: float) -> float:
+    """q with q² + (1 − q)² = agreement, q ≥ 0.5."""
+    return round(0.5 + max(2 * agreement - 1, 0.0) ** 0.5 / 2, 3)
+
+
 def _mask(text: str) -> str:
     return re.sub(r"[0-9]+", "0", text)
 
@@ -137,6 +142,9 @@ def main() -> None:
     agree = n - out["train_masked_duplicates_scored_parts_differ"] - out["dev_masked_in_train_scored_parts_differ_from_every_copy"]
     out["labelling_agreement_whole_address"] = round(agree / n, 3) if n else None
     out["labelling_agreement_wilson95"] = _wilson(agree, n)
+    # If each labelling follows the majority convention with probability q, two agree with probability
+    # about q² + (1 − q)²: q is then the expected whole-address score of a parser that always follows it.
+    out["majority_convention_ceiling"] = [_q(a) for a in [agree / n] + out["labelling_agreement_wilson95"]] if n else None
 
     # 3. identical ±K windows
     win: dict[str, Counter] = defaultdict(Counter)
