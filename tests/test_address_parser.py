@@ -82,6 +82,9 @@ def test_repair_of_tagger_chunks() -> None:
     assert repair([("community", "西方村"), ("redundant", "六"), ("houseno", "十栋")]) == [
         ("community", "西方村"), ("houseno", "六十栋")]
     assert repair([("poi", "测试小区"), ("road", "北京东路"), ("houseno", "3栋")])[1] == ("road", "北京东路")
+    assert repair([("poi", "清河新寓"), ("subpoi", "二村十"), ("houseno", "二幢")]) == [
+        ("poi", "清河新寓二村"), ("houseno", "十二幢")]
+    assert repair([("poi", "翡翠城"), ("subpoi", "竹苑"), ("houseno", "3幢")])[1] == ("subpoi", "竹苑")
 
 
 def test_repair_leaves_places_of_their_own_kind_alone() -> None:

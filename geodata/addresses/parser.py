@@ -130,6 +130,9 @@ _CN_NUM_TAIL = re.compile(r"[零〇一二两三四五六七八九十百]+$")
 _CN_NUM_HEAD = re.compile(r"^[零〇一二两三四五六七八九十百]")
 _ROAD_END = re.compile(r"(路|街|道|巷|弄|线|胡同|组|段)$")
 _NUMBERED_LABELS = ("houseno", "cellno", "floorno", "roomno")
+# A numbered village (二村, 3村) right after a compound's name and before its building is the end of the
+# compound's own name (清河新寓二村, 南湖一村), not a part of it.
+_NUMBERED_VILLAGE = re.compile(r"^[零〇一二两三四五六七八九十百\d]+村$")
 # A name that is a place of its own kind (an administrative area, a village, an institution): not the
 # first half of the street (街道) name that follows it.
 _PLACE_END = re.compile(r"[省市区县旗镇乡村司局院校厂店]$")
@@ -155,7 +158,7 @@ def repair(spans: list[tuple[str, str]]) -> list[tuple[str, str]]:
     a number is never split (二村十|二幢 → 二村|十二幢); a name chunk directly before an administrative
     chunk, ahead of any road or number, is the start of that administrative name (梅园|新村街道 →
     梅园新村街道); a "road" without a road's ending between a compound and its building is part of the
-    compound's name (清河新寓|二村|十二幢); and a building chunk that starts with a name (二村十二幢)
+    compound's name (清河新寓|二村|十二幢), and so is a numbered village tagged as a sub-POI there; and a building chunk that starts with a name (二村十二幢)
     gives the name back to the compound before it."""
     spans = _rejoin(spans)
     out: list[tuple[str, str]] = []
@@ -164,6 +167,10 @@ def repair(spans: list[tuple[str, str]]) -> list[tuple[str, str]]:
         following = spans[i + 1][0] if i + 1 < len(spans) else None
         if (label == "road" and out and out[-1][0] == "poi" and following == "houseno"
                 and not _ROAD_END.search(value)):
+            out[-1] = ("poi", out[-1][1] + value)
+            continue
+        if (label == "subpoi" and out and out[-1][0] == "poi" and following == "houseno"
+                and _NUMBERED_VILLAGE.match(value)):  # 清河新寓|二村|十二幢: 清河新寓二村 is the compound
             out[-1] = ("poi", out[-1][1] + value)
             continue
         if (label == "town" and value.endswith("街道") and out and out[-1][0] == "poi" and not fine_seen
