@@ -172,3 +172,12 @@ def test_optional_feature_groups_are_part_of_the_model_key(tmp_path: Path, monke
     toks = tagger_mod.tokens("缤纷北苑47幢")
     feats = tagger_mod.features(toks)
     assert "nm=苑|3" in feats[0] and "nm=幢|2" in feats[3]  # the nearest marker to the right, and how far
+
+
+def test_gazetteer_features_mark_the_longest_known_name() -> None:
+    gaz = {"poi": frozenset({"缤纷北苑", "缤纷"}), "city": frozenset({"杭州市"})}
+    toks = tagger_mod.tokens("杭州市缤纷北苑47幢")
+    feats = [[f for f in fs if f.startswith("gz=")] for fs in tagger_mod.features(toks, gaz)]
+    assert feats[:3] == [["gz=city|B"], ["gz=city|I"], ["gz=city|E"]]
+    assert feats[3:7] == [["gz=poi|B"], ["gz=poi|I"], ["gz=poi|I"], ["gz=poi|E"]]  # 缤纷北苑, not 缤纷
+    assert feats[7:] == [[], []]

@@ -15,10 +15,11 @@ shapes, bigrams and a trigram, and the position from either end; digits are redu
 Hyper-parameters were chosen on a 10 % hold-out of the TRAIN split, never on the dev split the
 benchmark reports (bench/import_bench.py): ``bench/address_holdout.py`` trains on 90 % and scores the
 rest, ``bench/address_errors.py`` breaks its errors down, ``bench/address_noise.py`` measures how far the
-corpus agrees with itself. Two optional feature groups stay off because they scored lower there
+corpus agrees with itself. Three optional feature groups stay off because they scored lower there
 (``FEATURES``, part of the cache key; docs/IMPORT.md has the figures): ``markers`` (the nearest marker
-character left and right, 路 号 村 幢 …, beyond the ±3 window) and ``canon`` (one convention for a
-repeated administrative name in the training labels).
+character left and right, 路 号 村 幢 …, beyond the ±3 window), ``gazetteer`` (names the training corpus
+labels at least twice, matched longest-first per label) and ``canon`` (one convention for a repeated
+administrative name in the training labels).
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 FEATURE_VERSION = "2"  # 2: BIES labels
-C1, C2, MAX_ITERATIONS = 0.1, 0.05, 150  # c2 on the hold-out: 0.01 → 0.688, 0.05 → 0.698, 0.2 → 0.693
+C1, C2, MAX_ITERATIONS = 0.1, 0.05, 150  # c2 on the hold-out: 0.01 → 0.688, 0.05 → 0.698, 0.1 → 0.696, 0.2 → 0.693
 # Optional feature groups (part of the model's cache key); see features().
 FEATURES: frozenset[str] = frozenset()
 # Characters that end an address level or a place's name (general knowledge of how Chinese addresses
@@ -79,7 +80,7 @@ def _word(w: str) -> str:
     return f"<D{min(len(w), 5)}>" if w.isdigit() else (w.lower() if w.isascii() and w.isalpha() and len(w) > 1 else w)
 
 
-def features(toks: list[tuple[int, int, str]]) -> list[list[str]]:
+def features(toks: list[tuple[int, int, str]], gazetteer: dict[str, frozenset[str]] | None = None) -> list[list[str]]:
     ws = [_word(t[2]) for t in toks]
     shapes = [_shape(t[2]) for t in toks]
     n = len(ws)
@@ -97,7 +98,52 @@ def features(toks: list[tuple[int, int, str]]) -> list[list[str]]:
         out.append(f)
     if "markers" in FEATURES or "nextmarker" in FEATURES:
         _marker_features(toks, out, only_next="markers" not in FEATURES)
+    if gazetteer:
+        _gazetteer_features(toks, out, gazetteer)
     return out
+
+
+_GAZ_LABELS = ("prov", "city", "district", "devzone", "town", "community", "road", "poi", "subpoi")
+_GAZ_MAX = 12
+
+
+def build_gazetteer(corpus: Path) -> dict[str, frozenset[str]]:
+    """Names the corpus labels at least twice with one label (two characters or more), per label."""
+    counts: dict[str, dict[str, int]] = {label: {} for label in _GAZ_LABELS}
+    with open(corpus, encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            for label, value in json.loads(row["components_json"]):
+                label, value = label.lower(), clean(value)
+                if label in counts and 2 <= len(value) <= _GAZ_MAX:
+                    counts[label][value] = counts[label].get(value, 0) + 1
+    return {label: frozenset(v for v, n in c.items() if n >= 2) for label, c in counts.items()}
+
+
+def _gazetteer_features(toks: list[tuple[int, int, str]], out: list[list[str]], gaz: dict[str, frozenset[str]]) -> None:
+    """For each label, the longest known name starting at each character, left to right without
+    overlaps: the tokens it covers get gz=LABEL|B/I/E."""
+    text = "".join(t[2] for t in toks)
+    starts = {}
+    pos = 0
+    for k, t in enumerate(toks):
+        starts[pos] = k
+        pos += len(t[2])
+    ends = {}
+    pos = 0
+    for k, t in enumerate(toks):
+        pos += len(t[2])
+        ends[pos] = k
+    for label, names in gaz.items():
+        i = 0
+        while i < len(text):
+            hit = next((j for j in range(min(len(text), i + _GAZ_MAX), i + 1, -1) if text[i:j] in names), None)
+            if hit is None or i not in starts or hit not in ends:
+                i += 1
+                continue
+            a, b = starts[i], ends[hit]
+            for k in range(a, b + 1):
+                out[k].append(f"gz={label}|{'B' if k == a else 'E' if k == b else 'I'}")
+            i = hit
 
 
 def _bucket(d: int) -> str:
@@ -184,7 +230,8 @@ def canonical_repeats(components: list[list[str]]) -> list[list[str]]:
     return comps
 
 
-def labelled(address: str, components: list[list[str]]) -> tuple[list[list[str]], list[str]]:
+def labelled(address: str, components: list[list[str]],
+             gazetteer: dict[str, frozenset[str]] | None = None) -> tuple[list[list[str]], list[str]]:
     """One corpus row as (features, BIES labels per token); a token takes its first character's label."""
     chars: list[str] = []
     if "canon" in FEATURES:
@@ -193,7 +240,7 @@ def labelled(address: str, components: list[list[str]]) -> tuple[list[list[str]]
         chars += [("B-" if k == 0 else "I-") + label.lower() for k in range(len(value))]
     text = clean(address)
     toks = tokens(text)
-    return features(toks), to_bies([chars[s] for s, _, _ in toks])
+    return features(toks, gazetteer), to_bies([chars[s] for s, _, _ in toks])
 
 
 def spans(text: str, labels: list[str]) -> list[tuple[str, str]]:
@@ -223,9 +270,10 @@ def train(corpus: Path, model_path: Path) -> float:
 
     start = time.perf_counter()
     trainer = pycrfsuite.Trainer(verbose=False)
+    gaz = build_gazetteer(corpus) if "gazetteer" in FEATURES else None
     with open(corpus, encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
-            trainer.append(*labelled(row["address"], json.loads(row["components_json"])))
+            trainer.append(*labelled(row["address"], json.loads(row["components_json"]), gaz))
     trainer.set_params({"c1": C1, "c2": C2, "max_iterations": MAX_ITERATIONS, "feature.possible_transitions": True})
     model_path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=model_path.parent, suffix=".part")
@@ -240,7 +288,8 @@ def train(corpus: Path, model_path: Path) -> float:
 
 
 class Tagger:
-    def __init__(self, model_path: Path) -> None:
+    def __init__(self, model_path: Path, gazetteer: dict[str, frozenset[str]] | None = None) -> None:
+        self.gazetteer = gazetteer
         import pycrfsuite
 
         self.model_path = model_path
@@ -253,7 +302,7 @@ class Tagger:
         if not toks:
             return []
         with self._lock:
-            labels = self._tagger.tag(features(toks))
+            labels = self._tagger.tag(features(toks, self.gazetteer))
         return spans(text, to_bio(labels))
 
 
@@ -284,6 +333,6 @@ def tagger(corpus: Path | None = None, cache_dir: Path | None = None) -> Tagger 
                     log.warning("training the address tagger on %s (once; cached as %s)", corpus, path)
                     seconds = train(Path(corpus), path)
                     log.warning("address tagger trained in %.0f s", seconds)
-                result = Tagger(path)
+                result = Tagger(path, build_gazetteer(Path(corpus)) if "gazetteer" in FEATURES else None)
         _cached[key] = result
         return result
