@@ -79,7 +79,25 @@ def test_repair_of_tagger_chunks() -> None:
     # a number is never split, and a "road" without a road's ending inside a compound belongs to it
     assert repair([("poi", "清河新寓"), ("road", "二村十"), ("houseno", "二幢")]) == [
         ("poi", "清河新寓二村"), ("houseno", "十二幢")]
+    assert repair([("community", "西方村"), ("redundant", "六"), ("houseno", "十栋")]) == [
+        ("community", "西方村"), ("houseno", "六十栋")]
     assert repair([("poi", "测试小区"), ("road", "北京东路"), ("houseno", "3栋")])[1] == ("road", "北京东路")
+    assert repair([("poi", "清河新寓"), ("subpoi", "二村十"), ("houseno", "二幢")]) == [
+        ("poi", "清河新寓二村"), ("houseno", "十二幢")]
+    assert repair([("poi", "翡翠城"), ("subpoi", "竹苑"), ("houseno", "3幢")])[1] == ("subpoi", "竹苑")
+
+
+def test_repair_leaves_places_of_their_own_kind_alone() -> None:
+    """Only a short name before a 街道 is glued to it; an industrial zone, a town or a company before a
+    village, a town or a street is a place of its own, and a numbered building keeps its 第 and its
+    numbers (the name given back to the compound holds no digit)."""
+    for spans in ([("poi", "白云工业区"), ("community", "五马塘"), ("road", "珊瑚路")],
+                  [("poi", "瓯北镇"), ("community", "王家坞村")],
+                  [("poi", "华佳印刷机有限公司"), ("town", "丁桥镇"), ("road", "广场路")],
+                  [("district", "闽侯县"), ("poi", "鼓楼区"), ("town", "五凤街道")],
+                  [("poi", "至尊门第"), ("houseno", "第10栋")],
+                  [("poi", "高山头小区"), ("houseno", "155幢6号楼")]):
+        assert repair(spans) == spans
 
 
 # The project's own hard cases (Nanjing addresses as a street office writes them): both engines.
@@ -134,3 +152,32 @@ def test_parse_uses_the_tagger_when_its_corpus_is_there_and_rules_otherwise(trai
         monkeypatch.undo()
         config.settings.cache_clear()
     assert tagger_mod.tagger(Path("/nonexistent/corpus.csv")) is None  # no corpus: rules
+
+
+def test_canonical_repeats_keeps_the_level_on_the_first_copy() -> None:
+    """The optional training-label convention: a repeated administrative name carries its level on the
+    first copy; different texts (宁波 / 宁波市) are left as the corpus has them."""
+    assert tagger_mod.canonical_repeats([["redundant", "杭州市"], ["city", "杭州市"], ["road", "滨康路"]]) == [
+        ["city", "杭州市"], ["redundant", "杭州市"], ["road", "滨康路"]]
+    same = [["redundant", "宁波"], ["city", "宁波市"]]
+    assert tagger_mod.canonical_repeats(same) == same
+
+
+def test_optional_feature_groups_are_part_of_the_model_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus = tmp_path / "corpus.csv"
+    corpus.write_text("idx,address,components_json\n", encoding="utf-8")
+    plain = tagger_mod._model_path(corpus, tmp_path)
+    monkeypatch.setattr(tagger_mod, "FEATURES", frozenset({"markers"}))
+    assert tagger_mod._model_path(corpus, tmp_path) != plain
+    toks = tagger_mod.tokens("缤纷北苑47幢")
+    feats = tagger_mod.features(toks)
+    assert "nm=苑|3" in feats[0] and "nm=幢|2" in feats[3]  # the nearest marker to the right, and how far
+
+
+def test_gazetteer_features_mark_the_longest_known_name() -> None:
+    gaz = {"poi": frozenset({"缤纷北苑", "缤纷"}), "city": frozenset({"杭州市"})}
+    toks = tagger_mod.tokens("杭州市缤纷北苑47幢")
+    feats = [[f for f in fs if f.startswith("gz=")] for fs in tagger_mod.features(toks, gaz)]
+    assert feats[:3] == [["gz=city|B"], ["gz=city|I"], ["gz=city|E"]]
+    assert feats[3:7] == [["gz=poi|B"], ["gz=poi|I"], ["gz=poi|I"], ["gz=poi|E"]]  # 缤纷北苑, not 缤纷
+    assert feats[7:] == [[], []]

@@ -123,13 +123,19 @@ LABEL_TO_PART = {
 _ADMIN_LABELS = ("district", "town", "community")
 _FINE_LABELS = frozenset({"road", "roadno", "houseno", "cellno", "floorno", "roomno"})
 # A building number with a name stuck in front (二村十二幢): the name, then the number and its marker.
-_NAMED_HOUSENO = re.compile(r"^(.*[^\d零〇一二两三四五六七八九十百A-Za-z])([\dA-Za-z零〇一二两三四五六七八九十百]+(?:号楼|幢|栋|座|#|号)?)$")
+_NAMED_HOUSENO = re.compile(r"^([^\d]*[^\d零〇一二两三四五六七八九十百A-Za-z第])(第?[\dA-Za-z零〇一二两三四五六七八九十百]+(?:号楼|幢|栋|座|#|号)?)$")
 
 
 _CN_NUM_TAIL = re.compile(r"[零〇一二两三四五六七八九十百]+$")
 _CN_NUM_HEAD = re.compile(r"^[零〇一二两三四五六七八九十百]")
 _ROAD_END = re.compile(r"(路|街|道|巷|弄|线|胡同|组|段)$")
 _NUMBERED_LABELS = ("houseno", "cellno", "floorno", "roomno")
+# A numbered village (二村, 3村) right after a compound's name and before its building is the end of the
+# compound's own name (清河新寓二村, 南湖一村), not a part of it.
+_NUMBERED_VILLAGE = re.compile(r"^[零〇一二两三四五六七八九十百\d]+村$")
+# A name that is a place of its own kind (an administrative area, a village, an institution): not the
+# first half of the street (街道) name that follows it.
+_PLACE_END = re.compile(r"[省市区县旗镇乡村司局院校厂店]$")
 
 
 def _rejoin(spans: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -141,10 +147,10 @@ def _rejoin(spans: list[tuple[str, str]]) -> list[tuple[str, str]]:
         prev_label, prev_value = out[i - 1]
         if label in _NUMBERED_LABELS and _CN_NUM_HEAD.match(value) and prev_label not in _NUMBERED_LABELS:
             tail = _CN_NUM_TAIL.search(prev_value)
-            if tail and tail.start() > 0:
+            if tail:  # 二村十|二幢 → 二村|十二幢; 六|十栋 → 六十栋
                 out[i - 1] = (prev_label, prev_value[:tail.start()])
                 out[i] = (label, tail.group(0) + value)
-    return out
+    return [(label, value) for label, value in out if value]
 
 
 def repair(spans: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -152,7 +158,7 @@ def repair(spans: list[tuple[str, str]]) -> list[tuple[str, str]]:
     a number is never split (二村十|二幢 → 二村|十二幢); a name chunk directly before an administrative
     chunk, ahead of any road or number, is the start of that administrative name (梅园|新村街道 →
     梅园新村街道); a "road" without a road's ending between a compound and its building is part of the
-    compound's name (清河新寓|二村|十二幢); and a building chunk that starts with a name (二村十二幢)
+    compound's name (清河新寓|二村|十二幢), and so is a numbered village tagged as a sub-POI there; and a building chunk that starts with a name (二村十二幢)
     gives the name back to the compound before it."""
     spans = _rejoin(spans)
     out: list[tuple[str, str]] = []
@@ -163,7 +169,12 @@ def repair(spans: list[tuple[str, str]]) -> list[tuple[str, str]]:
                 and not _ROAD_END.search(value)):
             out[-1] = ("poi", out[-1][1] + value)
             continue
-        if (label in _ADMIN_LABELS and out and out[-1][0] == "poi" and not fine_seen
+        if (label == "subpoi" and out and out[-1][0] == "poi" and following == "houseno"
+                and _NUMBERED_VILLAGE.match(value)):  # 清河新寓|二村|十二幢: 清河新寓二村 is the compound
+            out[-1] = ("poi", out[-1][1] + value)
+            continue
+        if (label == "town" and value.endswith("街道") and out and out[-1][0] == "poi" and not fine_seen
+                and len(out[-1][1]) <= 3 and not _PLACE_END.search(out[-1][1])
                 and not any(lab == label for lab, _ in out)):
             value = out.pop()[1] + value
         if label == "houseno" and out and out[-1][0] in ("poi", "subpoi"):

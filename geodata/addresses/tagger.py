@@ -13,7 +13,13 @@ subpoi, houseno, cellno, floorno, roomno, …). Features are the token and its n
 shapes, bigrams and a trigram, and the position from either end; digits are reduced to their length
 (the corpus's numbers are perturbed, and a house number's digits say nothing about its role).
 Hyper-parameters were chosen on a 10 % hold-out of the TRAIN split, never on the dev split the
-benchmark reports (bench/import_bench.py).
+benchmark reports (bench/import_bench.py): ``bench/address_holdout.py`` trains on 90 % and scores the
+rest, ``bench/address_errors.py`` breaks its errors down, ``bench/address_noise.py`` measures how far the
+corpus agrees with itself. Three optional feature groups stay off because they scored lower there
+(``FEATURES``, part of the cache key; docs/IMPORT.md has the figures): ``markers`` (the nearest marker
+character left and right, 路 号 村 幢 …, beyond the ±3 window), ``gazetteer`` (names the training corpus
+labels at least twice, matched longest-first per label) and ``canon`` (one convention for a repeated
+administrative name in the training labels).
 """
 from __future__ import annotations
 
@@ -33,7 +39,15 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 FEATURE_VERSION = "2"  # 2: BIES labels
-C1, C2, MAX_ITERATIONS = 0.1, 0.01, 150
+C1, C2, MAX_ITERATIONS = 0.1, 0.05, 150  # c2 on the hold-out: 0.01 → 0.688, 0.05 → 0.698, 0.1 → 0.696, 0.2 → 0.693
+# Optional feature groups (part of the model's cache key); see features().
+FEATURES: frozenset[str] = frozenset()
+# Characters that end an address level or a place's name (general knowledge of how Chinese addresses
+# are written, not read off the corpus): administrative, road, village, numbered parts, kinds of place.
+MARKERS = frozenset("省市区县旗镇乡街道路巷弄组村号楼幢栋座单元层室房户苑园厦场寓司店院心厂站馆局所期门口城府庭湾坊-_#")
+_MARKER_CLASS = {**dict.fromkeys("省市区县旗", "admin"), **dict.fromkeys("镇乡", "town"),
+                 **dict.fromkeys("街道路巷弄组", "road"), "村": "village",
+                 **dict.fromkeys("号楼幢栋座单元层室房户#", "number"), **dict.fromkeys("-_", "sep")}
 _TOKEN = re.compile(r"[0-9]+|[A-Za-z]+|.", re.S)
 # An input-method slip that keeps the text's length: 撞 (collide) for 幢 (building) after a number.
 _TYPO = re.compile(r"(?<=[0-9零〇一二两三四五六七八九十百])撞")
@@ -66,7 +80,7 @@ def _word(w: str) -> str:
     return f"<D{min(len(w), 5)}>" if w.isdigit() else (w.lower() if w.isascii() and w.isalpha() and len(w) > 1 else w)
 
 
-def features(toks: list[tuple[int, int, str]]) -> list[list[str]]:
+def features(toks: list[tuple[int, int, str]], gazetteer: dict[str, frozenset[str]] | None = None) -> list[list[str]]:
     ws = [_word(t[2]) for t in toks]
     shapes = [_shape(t[2]) for t in toks]
     n = len(ws)
@@ -82,7 +96,103 @@ def features(toks: list[tuple[int, int, str]]) -> list[list[str]]:
         f += [f"bg{d:+d}={w(i + d)}|{w(i + d + 1)}" for d in (-2, -1, 0, 1)]
         f.append(f"tg={w(i - 1)}|{ws[i]}|{w(i + 1)}")
         out.append(f)
+    if "markers" in FEATURES or "nextmarker" in FEATURES:
+        _marker_features(toks, out, only_next="markers" not in FEATURES)
+    if gazetteer:
+        _gazetteer_features(toks, out, gazetteer)
     return out
+
+
+_GAZ_LABELS = ("prov", "city", "district", "devzone", "town", "community", "road", "poi", "subpoi")
+_GAZ_MAX = 12
+
+
+def build_gazetteer(corpus: Path) -> dict[str, frozenset[str]]:
+    """Names the corpus labels at least twice with one label (two characters or more), per label."""
+    counts: dict[str, dict[str, int]] = {label: {} for label in _GAZ_LABELS}
+    with open(corpus, encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            for label, value in json.loads(row["components_json"]):
+                label, value = label.lower(), clean(value)
+                if label in counts and 2 <= len(value) <= _GAZ_MAX:
+                    counts[label][value] = counts[label].get(value, 0) + 1
+    return {label: frozenset(v for v, n in c.items() if n >= 2) for label, c in counts.items()}
+
+
+def _gazetteer_features(toks: list[tuple[int, int, str]], out: list[list[str]], gaz: dict[str, frozenset[str]]) -> None:
+    """For each label, the longest known name starting at each character, left to right without
+    overlaps: the tokens it covers get gz=LABEL|B/I/E."""
+    text = "".join(t[2] for t in toks)
+    starts = {}
+    pos = 0
+    for k, t in enumerate(toks):
+        starts[pos] = k
+        pos += len(t[2])
+    ends = {}
+    pos = 0
+    for k, t in enumerate(toks):
+        pos += len(t[2])
+        ends[pos] = k
+    for label, names in gaz.items():
+        i = 0
+        while i < len(text):
+            hit = next((j for j in range(min(len(text), i + _GAZ_MAX), i + 1, -1) if text[i:j] in names), None)
+            if hit is None or i not in starts or hit not in ends:
+                i += 1
+                continue
+            a, b = starts[i], ends[hit]
+            for k in range(a, b + 1):
+                out[k].append(f"gz={label}|{'B' if k == a else 'E' if k == b else 'I'}")
+            i = hit
+
+
+def _bucket(d: int) -> str:
+    return str(d) if d <= 3 else "4-5" if d <= 5 else "6+"
+
+
+def _marker_features(toks: list[tuple[int, int, str]], out: list[list[str]], only_next: bool = False) -> None:
+    """Beyond the ±3 window: the nearest marker character to the right and to the left (路, 号, 村, 幢 …)
+    with its distance, the distance to the next and previous number, and which kinds of marker have
+    been passed (a road, a 号 …): what the name being read is most likely to turn out to be."""
+    n = len(toks)
+    ws = [t[2] for t in toks]
+    nxt: list[tuple[str, int] | None] = [None] * n
+    cur: tuple[str, int] | None = None
+    for i in range(n - 1, -1, -1):
+        nxt[i] = (cur[0], cur[1] - i) if cur else None
+        if ws[i] in MARKERS:
+            cur = (ws[i], i)
+    digit_next: list[int | None] = [None] * n
+    nd = None
+    for i in range(n - 1, -1, -1):
+        digit_next[i] = nd - i if nd is not None else None
+        if ws[i].isdigit():
+            nd = i
+    prev: tuple[str, int] | None = None
+    pd = None
+    passed: set[str] = set()
+    for i in range(n):
+        f = out[i]
+        if nxt[i]:
+            m, d = nxt[i]
+            f += [f"nm={m}", f"nm={m}|{_bucket(d)}", f"nmc={_MARKER_CLASS.get(m, 'place')}|{_bucket(d)}"]
+        else:
+            f.append("nm=none")
+        if only_next:
+            continue
+        if prev:
+            m, j = prev
+            f += [f"pm={m}", f"pm={m}|{_bucket(i - j)}"]
+        else:
+            f.append("pm=none")
+        f.append(f"nd={_bucket(digit_next[i]) if digit_next[i] is not None else 'none'}")
+        f.append(f"pd={_bucket(i - pd) if pd is not None else 'none'}")
+        f += [f"passed={k}" for k in sorted(passed)]
+        if ws[i] in MARKERS:
+            prev = (ws[i], i)
+            passed.add(_MARKER_CLASS.get(ws[i], "place"))
+        if ws[i].isdigit():
+            pd = i
 
 
 def to_bies(bio: list[str]) -> list[str]:
@@ -101,14 +211,36 @@ def to_bio(bies: list[str]) -> list[str]:
     return [("B-" if t[0] in "BS" else "I-") + t[2:] for t in bies]
 
 
-def labelled(address: str, components: list[list[str]]) -> tuple[list[list[str]], list[str]]:
+_ADMIN = ("prov", "city", "district", "devzone", "town")
+
+
+def canonical_repeats(components: list[list[str]]) -> list[list[str]]:
+    """One convention for a repeated administrative name (浙江省杭州市浙江省杭州市…): the first copy
+    carries the level, later copies are redundant. The corpus labels the first copy redundant in some
+    addresses and the second in others; the text of the level is the same either way, so this changes
+    no scored part, only what the tagger is asked to learn."""
+    comps = [[label.lower(), value] for label, value in components]
+    for i, (label, value) in enumerate(comps):
+        if label != "redundant":
+            continue
+        for j in range(i + 1, len(comps)):
+            if comps[j][1] == value and comps[j][0] in _ADMIN and not any(c[0] == comps[j][0] for c in comps[:i]):
+                comps[i][0], comps[j][0] = comps[j][0], "redundant"
+                break
+    return comps
+
+
+def labelled(address: str, components: list[list[str]],
+             gazetteer: dict[str, frozenset[str]] | None = None) -> tuple[list[list[str]], list[str]]:
     """One corpus row as (features, BIES labels per token); a token takes its first character's label."""
     chars: list[str] = []
+    if "canon" in FEATURES:
+        components = canonical_repeats(components)
     for label, value in components:
         chars += [("B-" if k == 0 else "I-") + label.lower() for k in range(len(value))]
     text = clean(address)
     toks = tokens(text)
-    return features(toks), to_bies([chars[s] for s, _, _ in toks])
+    return features(toks, gazetteer), to_bies([chars[s] for s, _, _ in toks])
 
 
 def spans(text: str, labels: list[str]) -> list[tuple[str, str]]:
@@ -127,6 +259,8 @@ def spans(text: str, labels: list[str]) -> list[tuple[str, str]]:
 def _model_path(corpus: Path, cache_dir: Path) -> Path:
     h = hashlib.sha256(corpus.read_bytes())
     h.update(f"{FEATURE_VERSION}|{C1}|{C2}|{MAX_ITERATIONS}".encode())
+    if FEATURES:
+        h.update(f"|{','.join(sorted(FEATURES))}".encode())
     return cache_dir / f"address-crf-{h.hexdigest()[:16]}.crfsuite"
 
 
@@ -136,9 +270,10 @@ def train(corpus: Path, model_path: Path) -> float:
 
     start = time.perf_counter()
     trainer = pycrfsuite.Trainer(verbose=False)
+    gaz = build_gazetteer(corpus) if "gazetteer" in FEATURES else None
     with open(corpus, encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
-            trainer.append(*labelled(row["address"], json.loads(row["components_json"])))
+            trainer.append(*labelled(row["address"], json.loads(row["components_json"]), gaz))
     trainer.set_params({"c1": C1, "c2": C2, "max_iterations": MAX_ITERATIONS, "feature.possible_transitions": True})
     model_path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=model_path.parent, suffix=".part")
@@ -153,7 +288,8 @@ def train(corpus: Path, model_path: Path) -> float:
 
 
 class Tagger:
-    def __init__(self, model_path: Path) -> None:
+    def __init__(self, model_path: Path, gazetteer: dict[str, frozenset[str]] | None = None) -> None:
+        self.gazetteer = gazetteer
         import pycrfsuite
 
         self.model_path = model_path
@@ -166,7 +302,7 @@ class Tagger:
         if not toks:
             return []
         with self._lock:
-            labels = self._tagger.tag(features(toks))
+            labels = self._tagger.tag(features(toks, self.gazetteer))
         return spans(text, to_bio(labels))
 
 
@@ -197,6 +333,6 @@ def tagger(corpus: Path | None = None, cache_dir: Path | None = None) -> Tagger 
                     log.warning("training the address tagger on %s (once; cached as %s)", corpus, path)
                     seconds = train(Path(corpus), path)
                     log.warning("address tagger trained in %.0f s", seconds)
-                result = Tagger(path)
+                result = Tagger(path, build_gazetteer(Path(corpus)) if "gazetteer" in FEATURES else None)
         _cached[key] = result
         return result

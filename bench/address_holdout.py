@@ -1,0 +1,63 @@
+"""Tuning harness for the address tagger: train on 90 % of ncap_train, score the other 10 % (never dev).
+
+    .venv/bin/python -m bench.address_holdout [--tag NAME]
+
+The split is fixed (every row whose position in the file is 0 mod 10 is held out), the two halves are
+written to GRIDPULSE_MODEL_CACHE (outside the checkout) and the model trained on the 90 % is cached
+there too. The last line printed is one JSON object (whole-address and per-part hold-out accuracy).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "geodata" / "addresses"
+
+
+def split(cache: Path) -> tuple[Path, Path]:
+    """(train 90 %, hold-out 10 %) of ncap_train.csv as CSV files under ``cache``."""
+    rows = list(csv.DictReader(open(SHARED / "ncap_train.csv", encoding="utf-8")))
+    cache.mkdir(parents=True, exist_ok=True)
+    paths = cache / "holdout-train90.csv", cache / "holdout-hold10.csv"
+    for path, keep in zip(paths, (lambda i: i % 10 != 0, lambda i: i % 10 == 0)):
+        if not path.exists():
+            with open(path, "w", encoding="utf-8", newline="") as fh:
+                w = csv.DictWriter(fh, fieldnames=["idx", "address", "components_json"])
+                w.writeheader()
+                w.writerows(r for i, r in enumerate(rows) if keep(i))
+    return paths
+
+
+def main() -> None:
+    from core.config import settings
+    from geodata.addresses import tagger as tagger_mod
+    from geodata.addresses.evaluate import evaluate
+    from geodata.addresses.parser import from_spans
+
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--tag", default="")
+    ap.add_argument("--features", default=None, help="comma-separated optional feature groups (tagger.FEATURES)")
+    ap.add_argument("--c1", type=float, default=None)
+    ap.add_argument("--c2", type=float, default=None)
+    args = ap.parse_args()
+    if args.features is not None:
+        tagger_mod.FEATURES = frozenset(f for f in args.features.split(",") if f)
+    if args.c1 is not None:
+        tagger_mod.C1 = args.c1
+    if args.c2 is not None:
+        tagger_mod.C2 = args.c2
+    train90, hold = split(settings().model_cache)
+    start = time.perf_counter()
+    t = tagger_mod.tagger(train90)
+    ready = time.perf_counter() - start
+    r = evaluate(hold, parser=lambda text: from_spans(t.tag(text)))
+    r.update(features=sorted(tagger_mod.FEATURES), c1=tagger_mod.C1, c2=tagger_mod.C2, tag=args.tag, ready_s=round(ready, 1), model=t.model_path.name)
+    print(json.dumps(r, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
