@@ -1,17 +1,23 @@
 """Error analysis of the tagger on the 10 % hold-out of ncap_train (bench/address_holdout.py's split).
 
-    .venv/bin/python -m bench.address_errors [--examples N]
+    .venv/bin/python -m bench.address_errors [--examples N] [--quick]
 
 Per scored part: missed (gold set, parse empty), spurious (gold empty, parse set) and wrong (both set,
 differ; 'boundary' when one contains the other); the character-level confusions between the corpus's
 labels (gold → tagged); whether the repairs help; and the hold-out oracle (gold labels → from_spans).
+The last line printed is one JSON object (the counts, without the examples).
+``--quick`` uses address_holdout's small split (a check of the script, not of the tagger).
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import json
+import sys
 from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script or with -m
 
 from bench.address_holdout import split
 from core.config import settings
@@ -36,8 +42,9 @@ def _poi_region(spans: list) -> str | None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--examples", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="the small split of address_holdout --quick")
     args = ap.parse_args()
-    train90, hold = split(settings().model_cache)
+    train90, hold = split(settings().model_cache, args.quick)
     t = T.tagger(train90)
     kinds: Counter = Counter()
     confusion: Counter = Counter()
@@ -92,6 +99,11 @@ def main() -> None:
     for key, ex in sorted(examples.items(), key=lambda kv: -len(kv[1])):
         for e in ex[:args.examples]:
             print(f"  [{key}] {e[0]}  gold={e[1]!r} got={e[2]!r}")
+    print(json.dumps({"benchmark": "address_errors", "holdout": n, "whole": round(whole / n, 4),
+                      "whole_without_repair": round(whole_norepair / n, 4), "only_compound_wrong": only_compound,
+                      "poi_subpoi_split_only": poi_split,
+                      "errors": {f"{p}/{k}": kinds[(p, k)] for p in PARTS for k in ("missed", "spurious", "boundary", "wrong")
+                                 if kinds[(p, k)]}}, ensure_ascii=False))
 
 
 if __name__ == "__main__":
