@@ -7,6 +7,9 @@
   "use strict";
   var maps = {};
   window.gpMaps = maps;
+  // A short timeline for profiling (bench/dashboard_bench.py, docs/BENCHMARKS.md): capped, so a wall screen never grows it.
+  window.gpTrace = [];
+  function trace(label) { if (window.gpTrace && window.gpTrace.length < 300) window.gpTrace.push([label, performance.now()]); }
 
   function converter() {
     var classes = {};
@@ -39,37 +42,70 @@
     } catch (e) { return false; }
   }
 
+  function emitClick(m, info) {
+    var o = info && info.object;
+    if (!o || !m.cfg.click || !window.dash_clientside) return false;
+    window.dash_clientside.set_props(m.cfg.click, {data: {
+      layer: info.layer && info.layer.id, kind: o.kind, id: o.id, code: o.code || null, floor: o.floor || null, t: Date.now()
+    }});
+    return true;
+  }
+
+  /* A click on an object acts at once, on pointerup. deck.gl's own click waits until a double click is ruled
+   * out (the controller's double-click zoom: 300 ms) and, on a software GPU, for its picking pass; a click on
+   * empty ground still reaches deck.gl, so double-click zoom works there. */
+  function listenForClicks(m) {
+    var down = null;
+    m.el.addEventListener("pointerdown", function (e) {
+      down = e.button === 0 ? {x: e.clientX, y: e.clientY, t: performance.now()} : null;
+    });
+    m.el.addEventListener("pointerup", function (e) {
+      var d = down; down = null;
+      if (!d || Math.abs(e.clientX - d.x) > 4 || Math.abs(e.clientY - d.y) > 4 || performance.now() - d.t > 2000) return;
+      var canvas = m.deck.getCanvas && m.deck.getCanvas();
+      if (!canvas || !m.loaded) return;
+      var box = canvas.getBoundingClientRect();
+      var info = null;
+      try { info = m.deck.pickObject({x: e.clientX - box.left, y: e.clientY - box.top, radius: 2}); } catch (err) { return; }
+      trace("pointerup-pick");
+      if (emitClick(m, info)) m.clickedAt = performance.now();
+    });
+  }
+
   function create(el, spec, cfg) {
     var m = {el: el, layers: {}, order: [], specKey: null, viewKey: null, renders: 0, loaded: false, cfg: cfg,
-             conv: converter(), created: performance.now()};
+             conv: converter(), created: performance.now(), clickedAt: 0};
     m.deck = new window.deck.Deck({
       parent: el, initialViewState: spec.initialViewState, controller: true, getTooltip: tooltip,
       // Picking a big layer can take longer than the default 250 ms tap: a high limit keeps clicks.
       eventRecognizerOptions: {click: {time: 2000}, tap: {time: 2000}},
       deviceProps: {webgl: {preserveDrawingBuffer: true}},
       onClick: function (info) {
-        var o = info && info.object;
-        if (!o || !m.cfg.click || !window.dash_clientside) return;
-        window.dash_clientside.set_props(m.cfg.click, {data: {
-          layer: info.layer && info.layer.id, kind: o.kind, id: o.id, code: o.code || null, floor: o.floor || null, t: Date.now()
-        }});
+        trace("click");
+        if (performance.now() - m.clickedAt < 2500) { m.clickedAt = 0; return; }  // already sent on pointerup
+        emitClick(m, info);
       },
+      onBeforeRender: function () { trace("before-render"); },
       onAfterRender: function () {
+        trace("after-render");
         m.renders += 1;
         m.el.dataset.renders = String(m.renders);
         if (!m.loaded && m.order.length && allLoaded(m)) {
           m.loaded = true;
           m.el.dataset.loaded = "1";
           window.gpFirstLoadMs = performance.now();
+          trace("loaded");
         }
       },
       onError: function (err) { m.el.dataset.error = String(err && err.message || err); }
     });
+    listenForClicks(m);
     return m;
   }
 
-  function redraw(m, visible) {
+  function redraw(m) {
     var layers = [];
+    var visible = m.visible;
     if (m.basemap) layers.push(basemapLayer(m.basemap));
     m.order.forEach(function (id) {
       var on = !visible || visible.indexOf(id) >= 0;
@@ -78,7 +114,51 @@
     m.deck.setProps({layers: layers});
   }
 
+  /* The big layers' rows come from the cached routes (/layers/<name>.json; the page preloads them). They are
+   * fetched here, before the layers are made, so the first frame draws every layer at once: on a software GPU
+   * each frame waits for the previous one, and a frame without them would cost as much as one with them. */
+  function fetchRows(url) {
+    return fetch(url, {credentials: "same-origin"}).then(function (r) {
+      if (!r.ok) throw new Error(url + ": HTTP " + r.status);
+      return r.json();
+    });
+  }
+
+  function resolveData(spec) {
+    return Promise.all(spec.layers.map(function (json) {
+      if (typeof json.data !== "string") return json;
+      return fetchRows(json.data).then(function (rows) { return Object.assign({}, json, {data: rows}); });
+    }));
+  }
+
+  function applyPatch(m) {
+    var patch = m.patch;
+    if (!patch || !patch.layers || patch.seq === m.patchSeq) return;
+    m.patchSeq = patch.seq;
+    Object.keys(patch.layers).forEach(function (id) {
+      if (m.layers[id]) m.layers[id] = m.layers[id].clone({data: patch.layers[id]});
+    });
+    m.el.dataset.patch = String(patch.seq);
+  }
+
+  function showSpec(m, spec, layerJsons) {
+    m.spec = spec;
+    m.layers = {}; m.order = []; m.loaded = false; delete m.el.dataset.loaded;
+    layerJsons.forEach(function (json) { m.layers[json.id] = m.conv.convert(json); m.order.push(json.id); });
+    m.basemap = spec.basemap || "";
+    if (m.viewKey !== null && spec.viewKey !== m.viewKey) {
+      m.deck.setProps({initialViewState: Object.assign({}, spec.initialViewState, {transitionDuration: 600})});
+    }
+    m.viewKey = spec.viewKey;
+  }
+
+  function failed(m, e) {
+    m.el.dataset.error = String(e && e.message || e);
+    console.error("GridPulse map:", e);
+  }
+
   function render(spec, patch, visible, cfg) {
+    trace("render-callback");
     if (!spec || !cfg || !window.deck) return window.dash_clientside.no_update;
     var el = document.getElementById(cfg.container);
     if (!el) return window.dash_clientside.no_update;
@@ -89,33 +169,35 @@
       while (m.el.firstChild) el.appendChild(m.el.firstChild);
       m.el = el; m.cfg = cfg; m.specKey = null;
       if (m.renders) el.dataset.renders = String(m.renders);
+      listenForClicks(m);
     }
     try {
       if (!m) { m = maps[cfg.container] = create(el, spec, cfg); window.gpDeckCreatedMs = m.created; }
+      m.patch = patch; m.visible = visible;
       var key = JSON.stringify(spec.layers.map(function (l) { return l.id; })) + "|" + spec.viewKey + "|" + (spec.seq || "");
       if (key !== m.specKey) {
         m.specKey = key;
-        m.spec = spec;
-        m.layers = {}; m.order = []; m.loaded = false; delete el.dataset.loaded;
-        spec.layers.forEach(function (json) { m.layers[json.id] = m.conv.convert(json); m.order.push(json.id); });
-        m.basemap = spec.basemap || "";
-        if (m.viewKey !== null && spec.viewKey !== m.viewKey) {
-          m.deck.setProps({initialViewState: Object.assign({}, spec.initialViewState, {transitionDuration: 600})});
+        m.resolving = false;
+        if (spec.layers.some(function (l) { return typeof l.data === "string"; })) {
+          m.resolving = true;
+          resolveData(spec).then(function (jsons) {
+            if (m.specKey !== key) return;  // a newer place was asked for meanwhile
+            m.resolving = false;
+            try { showSpec(m, spec, jsons); applyPatch(m); redraw(m); trace("set-layers"); delete m.el.dataset.error; }
+            catch (e) { failed(m, e); }
+          }).catch(function (e) { failed(m, e); });
+          return Date.now();
         }
-        m.viewKey = spec.viewKey;
+        showSpec(m, spec, spec.layers);
       }
-      if (patch && patch.layers && patch.seq !== m.patchSeq) {
-        m.patchSeq = patch.seq;
-        Object.keys(patch.layers).forEach(function (id) {
-          if (m.layers[id]) m.layers[id] = m.layers[id].clone({data: patch.layers[id]});
-        });
-        el.dataset.patch = String(patch.seq);
+      if (m.order.length && !m.resolving) {
+        applyPatch(m);
+        redraw(m);
+        trace("set-layers");
       }
-      redraw(m, visible);
       delete el.dataset.error;
     } catch (e) {
-      el.dataset.error = String(e && e.message || e);
-      console.error("GridPulse map:", e);
+      failed(m || {el: el}, e);
     }
     return Date.now();
   }

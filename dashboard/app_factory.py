@@ -41,8 +41,25 @@ def _in_request() -> bool:
     return flask.has_request_context()
 
 
+# Pages whose map starts with the big layers from the cached routes: the browser fetches them while it loads
+# the scripts, and assets/deckmap.js finds them in its cache (same URL, same CORS mode as its fetch()).
+PRELOADED_LAYERS = {"/": ("/layers/grids.json", "/layers/buildings.json"),
+                    "/wall": ("/layers/grids.json", "/layers/buildings.json")}
+
+
+class _App(dash.Dash):
+    def interpolate_index(self, **kwargs: str) -> str:
+        page = super().interpolate_index(**kwargs)
+        if not _in_request():
+            return page
+        import flask
+        urls = PRELOADED_LAYERS.get(flask.request.path, ())
+        links = "".join(f'<link rel="preload" href="{u}" as="fetch" crossorigin="anonymous">' for u in urls)
+        return page.replace("</head>", links + "</head>", 1) if links else page
+
+
 def create_app() -> dash.Dash:
-    app = dash.Dash(
+    app = _App(
         __name__,
         use_pages=True,
         pages_folder=str(Path(__file__).parent / "pages"),
