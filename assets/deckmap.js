@@ -64,9 +64,12 @@
       if (!d || Math.abs(e.clientX - d.x) > 4 || Math.abs(e.clientY - d.y) > 4 || performance.now() - d.t > 2000) return;
       var canvas = m.deck.getCanvas && m.deck.getCanvas();
       if (!canvas || !m.loaded) return;
-      var box = canvas.getBoundingClientRect();
-      var info = null;
-      try { info = m.deck.pickObject({x: e.clientX - box.left, y: e.clientY - box.top, radius: 2}); } catch (err) { return; }
+      // deck.gl picked at pointerdown already (WebGL picks synchronously): reuse it rather than pick again
+      var info = m.deck._lastPointerDownInfo;
+      if (!info || !info.object) {
+        var box = canvas.getBoundingClientRect();
+        try { info = m.deck.pickObject({x: e.clientX - box.left, y: e.clientY - box.top, radius: 2}); } catch (err) { return; }
+      }
       trace("pointerup-pick");
       if (emitClick(m, info)) m.clickedAt = performance.now();
     });
@@ -108,7 +111,8 @@
     var visible = m.visible;
     if (m.basemap) layers.push(basemapLayer(m.basemap));
     m.order.forEach(function (id) {
-      var on = !visible || visible.indexOf(id) >= 0;
+      // an outline layer ("grids_outline") is shown and hidden with the layer it outlines
+      var on = !visible || visible.indexOf(id.replace(/_outline$/, "")) >= 0;
       layers.push(m.layers[id].clone({visible: on}));
     });
     m.deck.setProps({layers: layers});
@@ -141,13 +145,26 @@
     m.el.dataset.patch = String(patch.seq);
   }
 
+  function softwareGpu(m) {
+    if (m.software === undefined) {
+      try {
+        var info = m.deck.device && m.deck.device.info;
+        if (!info) return false;  // not known yet: fly
+        m.software = info.gpuType === "cpu" || /swiftshader|llvmpipe|software/i.test((info.renderer || "") + " " + (info.gpu || ""));
+      } catch (e) { return false; }
+    }
+    return m.software;
+  }
+
   function showSpec(m, spec, layerJsons) {
     m.spec = spec;
     m.layers = {}; m.order = []; m.loaded = false; delete m.el.dataset.loaded;
     layerJsons.forEach(function (json) { m.layers[json.id] = m.conv.convert(json); m.order.push(json.id); });
     m.basemap = spec.basemap || "";
     if (m.viewKey !== null && spec.viewKey !== m.viewKey) {
-      m.deck.setProps({initialViewState: Object.assign({}, spec.initialViewState, {transitionDuration: 600})});
+      // Fly to the new place; on a software GPU (no graphics card: SwiftShader) jump there instead, since every
+      // frame of the flight costs it 60–100 ms of the page's main thread and delays what the place shows.
+      m.deck.setProps({initialViewState: Object.assign({}, spec.initialViewState, {transitionDuration: softwareGpu(m) ? 0 : 600})});
     }
     m.viewKey = spec.viewKey;
   }

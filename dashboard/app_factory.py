@@ -43,8 +43,8 @@ def _in_request() -> bool:
 
 # Pages whose map starts with the big layers from the cached routes: the browser fetches them while it loads
 # the scripts, and assets/deckmap.js finds them in its cache (same URL, same CORS mode as its fetch()).
-PRELOADED_LAYERS = {"/": ("/layers/grids.json", "/layers/buildings.json"),
-                    "/wall": ("/layers/grids.json", "/layers/buildings.json")}
+_STREET_LAYERS = ("/layers/grids.json", "/layers/grid_outlines.json", "/layers/buildings.json")
+PRELOADED_LAYERS = {"/": _STREET_LAYERS, "/wall": _STREET_LAYERS}
 
 
 class _App(dash.Dash):

@@ -3,7 +3,7 @@
 - ``/vendor/deck.js``: the deck.gl and @deck.gl/json UMD bundles from ``node_modules`` (installed by
   ``npm ci`` from the committed lockfile at set-up, never copied into git), joined into one file,
   gzipped once per process and cached by the browser (ETag).
-- ``/layers/<name>.json``: the big layers (grids, buildings) for the session's viewer, gzipped once
+- ``/layers/<name>.json``: the big layers (grids, their outlines, buildings) for the session's viewer, gzipped once
   and kept for ``LAYER_TTL_S`` per jurisdiction, so the Dash layout and callbacks never carry them.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ from core.config import PROJECT_ROOT
 from core.viewer import Viewer
 from geodata.db import transaction
 from layers.buildings import building_rows
-from layers.grids import grid_rows
+from layers.grids import grid_outline_rows, grid_rows
 
 NODE_MODULES = PROJECT_ROOT / "node_modules"
 BUNDLES = (NODE_MODULES / "deck.gl" / "dist.min.js", NODE_MODULES / "@deck.gl" / "json" / "dist.min.js")
@@ -73,7 +73,7 @@ def _cached(key: Any, ttl: float, make: Callable[[], bytes], content_type: str) 
     return value
 
 
-FILLS = {"grids": ("population", "alerts"), "buildings": ("occupancy", "alerts")}
+FILLS = {"grids": ("population", "alerts"), "buildings": ("occupancy", "alerts"), "grid_outlines": ("community",)}
 
 
 def layer_payload(name: str, viewer: Viewer, fill: str | None = None) -> Gzipped:
@@ -83,8 +83,12 @@ def layer_payload(name: str, viewer: Viewer, fill: str | None = None) -> Gzipped
     def make() -> bytes:
         from dashboard.live import population_by_grid
         with transaction() as session:
-            rows = (grid_rows(session, viewer, fill=fill, population=population_by_grid(session)) if name == "grids"
-                    else building_rows(session, viewer, fill=fill))
+            if name == "grids":
+                rows = grid_rows(session, viewer, fill=fill, population=population_by_grid(session))
+            elif name == "grid_outlines":  # coloured per community, whatever the fill
+                rows = grid_outline_rows(grid_rows(session, viewer, population={}))
+            else:
+                rows = building_rows(session, viewer, fill=fill)
         return json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode()
     return _cached(("layer", name, fill, viewer.role.value, viewer.prefixes), LAYER_TTL_S, make, "application/json")
 
