@@ -26,14 +26,41 @@
       border: "1px solid #3b6fb6", whiteSpace: "pre", padding: "6px 10px"}};
   }
 
-  function basemapLayer(url) {
-    return new window.deck.TileLayer({
-      id: "basemap", data: url, minZoom: 0, maxZoom: 19, tileSize: 256,
-      renderSubLayers: function (props) {
-        var bb = props.tile.boundingBox;
-        return new window.deck.BitmapLayer(props, {data: null, image: props.data, bounds: [bb[0][0], bb[0][1], bb[1][0], bb[1][1]]});
+  /* The base map (GRIDPULSE_BASEMAP_URL, an XYZ template): the web-mercator tiles that cover the view, one
+   * BitmapLayer each, from @deck.gl/layers (deck.gl's TileLayer would need geo-layers, mesh-layers and the
+   * extensions: as big again as the rest of the map's JavaScript). Ids are per tile, so deck.gl keeps the
+   * images of tiles that stay in view; redrawn when the view moves. */
+  var MAX_TILES = 48;
+  function basemapLayers(m, url) {
+    var vp = m.deck.getViewports && m.deck.getViewports()[0];
+    if (!vp || !vp.getBounds) return [];
+    var b = vp.getBounds();
+    var z = Math.max(0, Math.min(19, Math.round(vp.zoom)));
+    function tx(lon, n) { return Math.floor((lon + 180) / 360 * n); }
+    function ty(lat, n) {
+      var r = Math.max(-85.05, Math.min(85.05, lat)) * Math.PI / 180;
+      return Math.floor((1 - Math.log(Math.tan(r) + 1 / Math.cos(r)) / Math.PI) / 2 * n);
+    }
+    function lon(x, n) { return x / n * 360 - 180; }
+    function lat(y, n) { var k = Math.PI - 2 * Math.PI * y / n; return 180 / Math.PI * Math.atan(0.5 * (Math.exp(k) - Math.exp(-k))); }
+    var n, x0, x1, y0, y1;
+    for (; z >= 0; z--) {  // a pitched view sees far: coarser tiles rather than too many
+      n = Math.pow(2, z);
+      x0 = Math.max(0, tx(b[0], n)); x1 = Math.min(n - 1, tx(b[2], n));
+      y0 = Math.max(0, ty(b[3], n)); y1 = Math.min(n - 1, ty(b[1], n));
+      if ((x1 - x0 + 1) * (y1 - y0 + 1) <= MAX_TILES) break;
+    }
+    var out = [];
+    for (var x = x0; x <= x1; x++) {
+      for (var y = y0; y <= y1; y++) {
+        out.push(new window.deck.BitmapLayer({
+          id: "basemap-" + z + "-" + x + "-" + y,
+          image: url.replace("{z}", z).replace("{x}", x).replace("{y}", y),
+          bounds: [lon(x, n), lat(y + 1, n), lon(x + 1, n), lat(y, n)]
+        }));
       }
-    });
+    }
+    return out;
   }
 
   function allLoaded(m) {
@@ -88,9 +115,16 @@
         if (performance.now() - m.clickedAt < 2500) { m.clickedAt = 0; return; }  // already sent on pointerup
         emitClick(m, info);
       },
+      onViewStateChange: function () {
+        if (m.basemap && m.order.length && !m.tilesQueued) {
+          m.tilesQueued = true;
+          requestAnimationFrame(function () { m.tilesQueued = false; redraw(m); });
+        }
+      },
       onBeforeRender: function () { trace("before-render"); },
       onAfterRender: function () {
         trace("after-render");
+        if (m.tilesPending) { m.tilesPending = false; setTimeout(function () { redraw(m); }, 0); }
         m.renders += 1;
         m.el.dataset.renders = String(m.renders);
         if (!m.loaded && m.order.length && allLoaded(m)) {
@@ -109,7 +143,8 @@
   function redraw(m) {
     var layers = [];
     var visible = m.visible;
-    if (m.basemap) layers.push(basemapLayer(m.basemap));
+    if (m.basemap) layers = basemapLayers(m, m.basemap);
+    m.tilesPending = Boolean(m.basemap) && !layers.length;  // no viewport before the first frame: again after it
     m.order.forEach(function (id) {
       // an outline layer ("grids_outline") is shown and hidden with the layer it outlines
       var on = !visible || visible.indexOf(id.replace(/_outline$/, "")) >= 0;

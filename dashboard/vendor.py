@@ -1,8 +1,9 @@
 """Routes that serve what the map needs without any request leaving the server.
 
-- ``/vendor/deck.js``: the deck.gl and @deck.gl/json UMD bundles from ``node_modules`` (installed by
-  ``npm ci`` from the committed lockfile at set-up, never copied into git), joined into one file,
-  gzipped once per process and cached by the browser (ETag).
+- ``/vendor/deck.js``: the @deck.gl/core, @deck.gl/layers and @deck.gl/json UMD bundles from
+  ``node_modules`` (installed by ``npm ci`` from the committed lockfile at set-up, never copied into git),
+  joined into one file, gzipped once per process and cached by the browser (ETag). The base map is drawn
+  with @deck.gl/layers' BitmapLayer (assets/deckmap.js), so geo-layers is not needed.
 - ``/layers/<name>.json``: the big layers (grids, their outlines, buildings) for the session's viewer, gzipped once
   and kept for ``LAYER_TTL_S`` per jurisdiction, so the Dash layout and callbacks never carry them.
 """
@@ -26,12 +27,15 @@ from layers.buildings import building_rows
 from layers.grids import grid_outline_rows, grid_rows
 
 NODE_MODULES = PROJECT_ROOT / "node_modules"
-BUNDLES = (NODE_MODULES / "deck.gl" / "dist.min.js", NODE_MODULES / "@deck.gl" / "json" / "dist.min.js")
+# Every map page: deck.gl's core (with luma.gl and loaders.gl inside), its layers and the JSON converter —
+# about half of the full `deck.gl` bundle, which the browser would otherwise parse on every page load.
+BUNDLES = tuple(NODE_MODULES / "@deck.gl" / name / "dist.min.js" for name in ("core", "layers", "json"))
 LAYER_TTL_S = 30.0
 
-# Each UMD bundle assigns globalThis.deck; keep the core's exports when the json module loads after it.
-_GLUE_BEFORE = "\n;globalThis.__gpDeckCore = globalThis.deck;\n"
-_GLUE_AFTER = "\n;globalThis.deck = Object.assign({}, globalThis.__gpDeckCore, globalThis.deck);\n"
+# Each UMD bundle reads the modules it needs from globalThis.deck, then replaces it with its own exports:
+# keep what was there.
+_GLUE_BEFORE = "\n;globalThis.__gpDeck = globalThis.deck || {};\n"
+_GLUE_AFTER = "\n;globalThis.deck = Object.assign({}, globalThis.__gpDeck, globalThis.deck); delete globalThis.__gpDeck;\n"
 
 
 class Gzipped:
@@ -54,8 +58,8 @@ class Gzipped:
         return flask.Response(gzip.decompress(self.body), content_type=self.content_type, headers=headers)
 
 
-def deck_bundle_missing() -> list[Path]:
-    return [p for p in BUNDLES if not p.exists()]
+def deck_bundle_missing(bundles: tuple[Path, ...] = BUNDLES) -> list[Path]:
+    return [p for p in bundles if not p.exists()]
 
 
 _cache: dict[Any, Gzipped] = {}
@@ -93,19 +97,22 @@ def layer_payload(name: str, viewer: Viewer, fill: str | None = None) -> Gzipped
     return _cached(("layer", name, fill, viewer.role.value, viewer.prefixes), LAYER_TTL_S, make, "application/json")
 
 
-def _joined_bundles() -> bytes:
-    return BUNDLES[0].read_bytes() + _GLUE_BEFORE.encode() + BUNDLES[1].read_bytes() + _GLUE_AFTER.encode()
+def _joined(bundles: tuple[Path, ...]) -> bytes:
+    return b"".join(_GLUE_BEFORE.encode() + p.read_bytes() + _GLUE_AFTER.encode() for p in bundles)
 
 
 def install(server: flask.Flask, viewer_of_request: Callable[[], Viewer | None]) -> None:
-    @server.route("/vendor/deck.js")
-    def deck_js():  # noqa: ANN202
-        missing = deck_bundle_missing()
+    def serve(name: str, bundles: tuple[Path, ...]) -> flask.Response:
+        missing = deck_bundle_missing(bundles)
         if missing:
             return flask.Response(f"console.error('deck.gl missing: run npm ci ({missing[0]})');", 503,
                                   content_type="application/javascript")
-        bundle = _cached("deck.js", float("inf"), _joined_bundles, "application/javascript")
+        bundle = _cached(name, float("inf"), lambda: _joined(bundles), "application/javascript")
         return bundle.response(max_age=86400)
+
+    @server.route("/vendor/deck.js")
+    def deck_js():  # noqa: ANN202
+        return serve("deck.js", BUNDLES)
 
     @server.route("/layers/<name>.json")
     def layer(name: str):  # noqa: ANN202
