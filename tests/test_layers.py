@@ -105,9 +105,13 @@ def test_heatmap_from_rollups_and_gates(street: dict) -> None:
     heat = gates.heat_rows(visible, flows)
     assert heat and all(h["weight"] > 0 for h in heat)
     arrows = gates.arrow_rows(visible, flows)
-    assert arrows and all(len(a["path"]) == 5 for a in arrows)
+    assert arrows and len(arrows) % 3 == 0  # an arrow is its shaft and two barbs, all ending at its head
+    for i in range(0, len(arrows), 3):
+        shaft, left, right = arrows[i:i + 3]
+        assert shaft["target"] == left["target"] == right["target"] and shaft["arrow"] == left["arrow"] == right["arrow"]
+        assert len({tuple(shaft["source"]), tuple(left["source"]), tuple(right["source"])}) == 3
     assert {tuple(a["color"]) for a in arrows} == {(80, 220, 140, 255), (255, 170, 60, 255)}  # in and out
-    assert common.layer_json(gates.gate_arrows_layer(arrows))["@@type"] == "PathLayer"
+    assert common.layer_json(gates.gate_arrows_layer(arrows))["@@type"] == "LineLayer"
     marks = gates.gate_rows(visible, flows)
     assert all("进 ↑" in m["tip"] for m in marks)
     spec = common.layer_json(gates.heatmap_layer(heat))
