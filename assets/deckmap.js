@@ -125,6 +125,10 @@
       onAfterRender: function () {
         trace("after-render");
         if (m.tilesPending) { m.tilesPending = false; setTimeout(function () { redraw(m); }, 0); }
+        if (m.spec && m.spec.zoomDwellings) {
+          clearTimeout(m.zoomTimer);
+          m.zoomTimer = setTimeout(function () { checkZoom(m); }, 200);
+        }
         m.renders += 1;
         m.el.dataset.renders = String(m.renders);
         if (!m.loaded && m.order.length && allLoaded(m)) {
@@ -140,6 +144,48 @@
     return m;
   }
 
+  /* Zoomed into a building on a map whose spec asks for it (spec.zoomDwellings: the one map), its dwellings
+   * floor by floor from /layers/dwellings/<id>.json (the server checks the building against the viewer's
+   * jurisdiction), drawn inside the buildings, which turn see-through meanwhile. Checked once the view has
+   * settled (200 ms after the last frame). */
+  function buildingRows(m) {
+    var rows = m.layers.buildings && m.layers.buildings.props.data;
+    if (Array.isArray(rows)) return rows;
+    var live = (m.deck.props.layers || []).filter(function (l) { return l.id === "buildings"; })[0];
+    return live && Array.isArray(live.props.data) ? live.props.data : [];  // loaded by deck.gl from a URL
+  }
+
+  function buildingAt(m, lon, lat) {
+    var best = null, bestD = Infinity, k = Math.cos(lat * Math.PI / 180);
+    buildingRows(m).forEach(function (r) {
+      var ring = r.polygon[0], x = 0, y = 0, n = ring.length - 1;
+      for (var i = 0; i < n; i++) { x += ring[i][0]; y += ring[i][1]; }
+      var dx = (x / n - lon) * k, dy = y / n - lat, d = dx * dx + dy * dy;
+      if (d < bestD) { bestD = d; best = r; }
+    });
+    return best && Math.sqrt(bestD) * 111320 < 80 ? best : null;  // its centre within 80 m of the view's
+  }
+
+  function checkZoom(m) {
+    var z = m.spec && m.spec.zoomDwellings;
+    var vp = z && m.loaded && m.deck.getViewports()[0];
+    if (!vp) return;
+    var key = vp.longitude.toFixed(5) + "," + vp.latitude.toFixed(5) + "," + vp.zoom.toFixed(2);
+    if (key === m.zoomKey) return;
+    m.zoomKey = key;
+    var b = vp.zoom >= z.minZoom ? buildingAt(m, vp.longitude, vp.latitude) : null;
+    var id = b ? b.id : null;
+    if (id === m.zoomBuilding) return;
+    m.zoomBuilding = id;
+    if (id === null) { m.zoomLayer = null; delete m.el.dataset.zoomBuilding; redraw(m); return; }
+    fetchRows("/layers/dwellings/" + parseInt(id, 10) + ".json").then(function (rows) {
+      if (m.zoomBuilding !== id) return;
+      m.zoomLayer = m.conv.convert(Object.assign({}, z.layer, {data: rows}));
+      m.el.dataset.zoomBuilding = String(id);
+      redraw(m);
+    }).catch(function (e) { console.error("GridPulse map:", e); });
+  }
+
   function redraw(m) {
     var layers = [];
     var visible = m.visible;
@@ -148,6 +194,12 @@
     m.order.forEach(function (id) {
       // an outline layer ("grids_outline") is shown and hidden with the layer it outlines
       var on = !visible || visible.indexOf(id.replace(/_outline$/, "")) >= 0;
+      if (id === "buildings" && m.zoomLayer) {
+        var dwellingsOn = !visible || visible.indexOf("dwellings") >= 0;
+        layers.push(m.zoomLayer.clone({visible: dwellingsOn}));
+        layers.push(m.layers[id].clone({visible: on, opacity: dwellingsOn ? 0.25 : 1}));
+        return;
+      }
       layers.push(m.layers[id].clone({visible: on}));
     });
     m.deck.setProps({layers: layers});
@@ -194,6 +246,7 @@
   function showSpec(m, spec, layerJsons) {
     m.spec = spec;
     m.layers = {}; m.order = []; m.loaded = false; delete m.el.dataset.loaded;
+    m.zoomLayer = null; m.zoomBuilding = null; m.zoomKey = null; delete m.el.dataset.zoomBuilding;
     layerJsons.forEach(function (json) { m.layers[json.id] = m.conv.convert(json); m.order.push(json.id); });
     m.basemap = spec.basemap || "";
     if (m.viewKey !== null && spec.viewKey !== m.viewKey) {

@@ -6,6 +6,8 @@
   with @deck.gl/layers' BitmapLayer (assets/deckmap.js), so geo-layers is not needed.
 - ``/layers/<name>.json``: the big layers (grids, their outlines, buildings) for the session's viewer, gzipped once
   and kept for ``LAYER_TTL_S`` per jurisdiction, so the Dash layout and callbacks never carry them.
+- ``/layers/dwellings/<building id>.json``: one building's dwellings floor by floor, for the one map zoomed
+  into it; the query layer checks the building against the viewer's jurisdiction (a refusal is audited).
 """
 from __future__ import annotations
 
@@ -23,7 +25,9 @@ import flask
 from core.config import PROJECT_ROOT
 from core.viewer import Viewer
 from geodata.db import transaction
+from core.errors import AccessDenied, NotFound
 from layers.buildings import building_rows
+from layers.dwellings import dwelling_rows
 from layers.grids import grid_outline_rows, grid_rows
 
 NODE_MODULES = PROJECT_ROOT / "node_modules"
@@ -122,3 +126,22 @@ def install(server: flask.Flask, viewer_of_request: Callable[[], Viewer | None])
         if name not in FILLS:
             flask.abort(404)
         return layer_payload(name, viewer, flask.request.args.get("fill")).response(max_age=int(LAYER_TTL_S))
+
+    @server.route("/layers/dwellings/<int:building_id>.json")
+    def building_dwellings(building_id: int):  # noqa: ANN202
+        viewer = viewer_of_request()
+        if viewer is None:
+            return flask.jsonify({"error": "login required"}), 401
+
+        def make() -> bytes:
+            with transaction() as session:
+                rows = dwelling_rows(session, viewer, building_id)
+            return json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode()
+        try:  # cached per jurisdiction: a hit was allowed for this jurisdiction; a refusal is never cached
+            payload = _cached(("dwellings", building_id, viewer.role.value, viewer.prefixes), LAYER_TTL_S, make,
+                              "application/json")
+        except AccessDenied:
+            return flask.jsonify({"error": "outside your jurisdiction"}), 403
+        except NotFound:
+            flask.abort(404)
+        return payload.response(max_age=int(LAYER_TTL_S))
