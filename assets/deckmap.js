@@ -85,6 +85,14 @@
     var down = null;
     m.el.addEventListener("pointerdown", function (e) {
       down = e.button === 0 ? {x: e.clientX, y: e.clientY, t: performance.now()} : null;
+      // deck.gl picked on its canvas already: let the server start on the level this is likely to open
+      var o = down && m.cfg.prefetch && m.deck._lastPointerDownInfo && m.deck._lastPointerDownInfo.object;
+      if (o && (o.kind === "building" || (o.kind === "grid" && o.code))) {
+        var place = o.kind === "grid" ? "grid:" + o.code : "building:" + parseInt(o.id, 10);
+        fetch(m.cfg.prefetch, {method: "POST", credentials: "same-origin", headers: {"Content-Type": "application/json"},
+                               body: JSON.stringify({search: "?place=" + place})}).catch(function () {});
+        trace("prefetch");
+      }
     });
     m.el.addEventListener("pointerup", function (e) {
       var d = down; down = null;
@@ -98,7 +106,12 @@
         try { info = m.deck.pickObject({x: e.clientX - box.left, y: e.clientY - box.top, radius: 2}); } catch (err) { return; }
       }
       trace("pointerup-pick");
-      if (emitClick(m, info)) m.clickedAt = performance.now();
+      if (emitClick(m, info)) {
+        m.clickedAt = performance.now();
+        // The click opens another place: drop the hover pick still pending from the pointer's move here, whose
+        // highlight frame would only hold up the page (on a software GPU, ~100 ms) before the place is shown.
+        if (m.deck._pickRequest) m.deck._pickRequest.event = null;
+      }
     });
   }
 
@@ -136,6 +149,14 @@
           m.el.dataset.loaded = "1";
           window.gpFirstLoadMs = performance.now();
           trace("loaded");
+          // Pick once, now, while nobody waits: the deck's first pick builds the picking pipelines (on a software
+          // GPU ~100 ms), which would otherwise be paid by the first hover or click. Later places reuse them.
+          if (!m.warmed) {
+            m.warmed = true;
+            setTimeout(function () {
+              try { m.deck.pickObject({x: 1, y: 1, radius: 0}); trace("warm-pick"); } catch (e) { /* nothing yet */ }
+            }, 30);
+          }
         }
       },
       onError: function (err) { m.el.dataset.error = String(err && err.message || err); }

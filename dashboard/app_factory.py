@@ -12,7 +12,7 @@ import dash
 from dash import dcc, html
 
 from core.config import PROJECT_ROOT
-from dashboard import auth, vendor
+from dashboard import auth, prefetch, vendor
 from dashboard.roles import may_open
 
 
@@ -72,5 +72,14 @@ def create_app() -> dash.Dash:
     )
     auth.install(app.server)
     vendor.install(app.server, auth.viewer_from_session)
+
+    @app.server.route("/drill/prefetch", methods=["POST"])
+    def drill_prefetch():  # noqa: ANN202 - see dashboard/prefetch.py
+        import flask
+        viewer = auth.viewer_from_session()
+        if viewer is None:
+            return flask.jsonify({"error": "login required"}), 401
+        search = str((flask.request.get_json(silent=True) or {}).get("search", ""))
+        return ("", 204) if prefetch.start(viewer, search) else ("", 400)
     app.layout = _shell
     return app

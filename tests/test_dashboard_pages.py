@@ -414,3 +414,27 @@ def test_zooming_the_one_map_into_a_building_shows_its_dwellings_floor_by_floor(
     answer = http.get(f"{server}/layers/dwellings/{outside}.json", timeout=20)
     assert answer.status_code == 403 and "kind" not in answer.text
     assert audit_rows("access.denied", f"building:{outside}", user)
+
+
+def test_a_prefetched_level_is_handed_to_the_callback_and_a_refusal_audited_once(server: str, street: dict) -> None:
+    user = street["users"]["other_supervisor"]
+    http = _login_session(server, user)
+    outside = f"grid:{street['grid']}"
+    before = len(audit_rows("access.denied", outside, user))
+    assert http.post(server + "/drill/prefetch", json={"search": f"?place={outside}"}, timeout=20).status_code == 204
+    assert len(audit_rows("access.denied", outside, user)) == before + 1  # refused when the pointer went down
+    answer = _drill_callback(http, server, f"?place={outside}")
+    payload = answer.json()["response"]
+    assert "无权查看" in json.dumps(payload, ensure_ascii=False) and payload["map-spec"]["data"] is None
+    assert len(audit_rows("access.denied", outside, user)) == before + 1  # the callback took the prefetched refusal
+    again = _drill_callback(http, server, f"?place={outside}")  # claimed once: a later request is checked again
+    assert "无权查看" in json.dumps(again.json(), ensure_ascii=False)
+    assert len(audit_rows("access.denied", outside, user)) == before + 2
+    own = f"?place=grid:{street['own_grid_of_other']}"
+    assert http.post(server + "/drill/prefetch", json={"search": own}, timeout=20).status_code == 204
+    assert "drill-children" in _drill_callback(http, server, own).text
+    # People are never read ahead (their reads are audited when shown); without a session nothing is computed.
+    person = f"?place=person:{street['person_of_supervisor']}"
+    assert http.post(server + "/drill/prefetch", json={"search": person}, timeout=20).status_code == 400
+    anonymous = requests.post(server + "/drill/prefetch", json={"search": own}, timeout=10, allow_redirects=False)
+    assert anonymous.status_code in (302, 401)

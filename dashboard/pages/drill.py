@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from core.config import settings
 from core.errors import AccessDenied, GridPulseError
 from core.viewer import Viewer, code_prefix
-from dashboard import places
+from dashboard import places, prefetch
 from dashboard.components.deckmap import deck_map
 from dashboard.live import population_by_grid
 from dashboard.pages._common import page_viewer
@@ -51,7 +51,8 @@ def layout(**_query: str) -> html.Div:
         dcc.Location(id="drill-url", refresh=False),
         html.Div(id="breadcrumbs", className="breadcrumbs"),
         html.Div(className="drill", children=[
-            deck_map(None, ["grids", "buildings", "dwellings"], height="calc(100vh - 170px)", legend=False),
+            deck_map(None, ["grids", "buildings", "dwellings"], height="calc(100vh - 170px)", legend=False,
+                     prefetch="/drill/prefetch"),
             html.Div(id="drill-detail", className="detail"),
         ]),
     ])
@@ -63,6 +64,11 @@ def layout(**_query: str) -> html.Div:
 )
 def show(search: str | None) -> tuple[Any, Any, Any]:
     viewer = current_viewer()
+    claimed, outputs = prefetch.claim(viewer, search or "")
+    return outputs if claimed else _show(viewer, search)
+
+
+def _show(viewer: Viewer, search: str | None) -> tuple[Any, Any, Any]:
     try:
         with transaction() as session:
             place = places.parse(search) or places.root(session, viewer)
@@ -81,6 +87,8 @@ def show(search: str | None) -> tuple[Any, Any, Any]:
         spec["viewKey"] = place.value
     return links, detail, spec if spec is not None else no_update
 
+
+prefetch.register(_show)  # the pointer went down on a grid or building: its level is computed before the click
 
 # A click picks the place in the browser (no round trip); the server checks it when it shows the place.
 clientside_callback(
