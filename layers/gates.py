@@ -102,11 +102,11 @@ def arrow_rows(gates: list[dict[str, Any]], flows: Flows) -> list[dict[str, Any]
             left = (head[0] - bx - by * 0.6, head[1] - by + bx * 0.6)
             right = (head[0] - bx + by * 0.6, head[1] - by - bx * 0.6)
             tip = f"{g['owner']} · {g['name']}\n{'进' if kind == 'in' else '出'} {n} 人次"
-            to = [round(v, 7) for v in head]
-            out.append({"source": [round(v, 7) for v in tail], "target": to, "color": color, "arrow": kind,
+            to = [round(v, 6) for v in head]
+            out.append({"source": [round(v, 6) for v in tail], "target": to, "color": color, "arrow": kind,
                         "kind": "gate", "id": g["id"], "tip": tip})
             for barb in (left, right):  # the shaft explains the arrow; the barbs only draw its head
-                out.append({"source": [round(v, 7) for v in barb], "target": to, "color": color, "arrow": kind})
+                out.append({"source": [round(v, 6) for v in barb], "target": to, "color": color, "arrow": kind})
     return out
 
 
