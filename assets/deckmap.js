@@ -150,8 +150,9 @@
           window.gpFirstLoadMs = performance.now();
           trace("loaded");
           // Pick once, now, while nobody waits: the deck's first pick builds the picking pipelines (on a software
-          // GPU ~100 ms), which would otherwise be paid by the first hover or click. Later places reuse them.
-          if (!m.warmed) {
+          // GPU ~100 ms of the click, ~0.4 s of GPU work in all), which would otherwise be paid by the first hover
+          // or click. Later places reuse them. Not on maps nobody clicks (the wall screen: cfg.warmPick false).
+          if (!m.warmed && m.cfg.warmPick !== false) {
             m.warmed = true;
             setTimeout(function () {
               try { m.deck.pickObject({x: 1, y: 1, radius: 0}); trace("warm-pick"); } catch (e) { /* nothing yet */ }
