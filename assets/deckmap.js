@@ -7,6 +7,9 @@
   "use strict";
   var maps = {};
   window.gpMaps = maps;
+  // A short timeline for profiling (bench/dashboard_bench.py, docs/BENCHMARKS.md): capped, so a wall screen never grows it.
+  window.gpTrace = [];
+  function trace(label) { if (window.gpTrace && window.gpTrace.length < 300) window.gpTrace.push([label, performance.now()]); }
 
   function converter() {
     var classes = {};
@@ -23,14 +26,41 @@
       border: "1px solid #3b6fb6", whiteSpace: "pre", padding: "6px 10px"}};
   }
 
-  function basemapLayer(url) {
-    return new window.deck.TileLayer({
-      id: "basemap", data: url, minZoom: 0, maxZoom: 19, tileSize: 256,
-      renderSubLayers: function (props) {
-        var bb = props.tile.boundingBox;
-        return new window.deck.BitmapLayer(props, {data: null, image: props.data, bounds: [bb[0][0], bb[0][1], bb[1][0], bb[1][1]]});
+  /* The base map (GRIDPULSE_BASEMAP_URL, an XYZ template): the web-mercator tiles that cover the view, one
+   * BitmapLayer each, from @deck.gl/layers (deck.gl's TileLayer would need geo-layers, mesh-layers and the
+   * extensions: as big again as the rest of the map's JavaScript). Ids are per tile, so deck.gl keeps the
+   * images of tiles that stay in view; redrawn when the view moves. */
+  var MAX_TILES = 48;
+  function basemapLayers(m, url) {
+    var vp = m.deck.getViewports && m.deck.getViewports()[0];
+    if (!vp || !vp.getBounds) return [];
+    var b = vp.getBounds();
+    var z = Math.max(0, Math.min(19, Math.round(vp.zoom)));
+    function tx(lon, n) { return Math.floor((lon + 180) / 360 * n); }
+    function ty(lat, n) {
+      var r = Math.max(-85.05, Math.min(85.05, lat)) * Math.PI / 180;
+      return Math.floor((1 - Math.log(Math.tan(r) + 1 / Math.cos(r)) / Math.PI) / 2 * n);
+    }
+    function lon(x, n) { return x / n * 360 - 180; }
+    function lat(y, n) { var k = Math.PI - 2 * Math.PI * y / n; return 180 / Math.PI * Math.atan(0.5 * (Math.exp(k) - Math.exp(-k))); }
+    var n, x0, x1, y0, y1;
+    for (; z >= 0; z--) {  // a pitched view sees far: coarser tiles rather than too many
+      n = Math.pow(2, z);
+      x0 = Math.max(0, tx(b[0], n)); x1 = Math.min(n - 1, tx(b[2], n));
+      y0 = Math.max(0, ty(b[3], n)); y1 = Math.min(n - 1, ty(b[1], n));
+      if ((x1 - x0 + 1) * (y1 - y0 + 1) <= MAX_TILES) break;
+    }
+    var out = [];
+    for (var x = x0; x <= x1; x++) {
+      for (var y = y0; y <= y1; y++) {
+        out.push(new window.deck.BitmapLayer({
+          id: "basemap-" + z + "-" + x + "-" + y,
+          image: url.replace("{z}", z).replace("{x}", x).replace("{y}", y),
+          bounds: [lon(x, n), lat(y + 1, n), lon(x + 1, n), lat(y, n)]
+        }));
       }
-    });
+    }
+    return out;
   }
 
   function allLoaded(m) {
@@ -39,46 +69,223 @@
     } catch (e) { return false; }
   }
 
+  function emitClick(m, info) {
+    var o = info && info.object;
+    if (!o || !m.cfg.click || !window.dash_clientside) return false;
+    window.dash_clientside.set_props(m.cfg.click, {data: {
+      layer: info.layer && info.layer.id, kind: o.kind, id: o.id, code: o.code || null, floor: o.floor || null, t: Date.now()
+    }});
+    return true;
+  }
+
+  /* A click on an object acts at once, on pointerup. deck.gl's own click waits until a double click is ruled
+   * out (the controller's double-click zoom: 300 ms) and, on a software GPU, for its picking pass; a click on
+   * empty ground still reaches deck.gl, so double-click zoom works there. */
+  function listenForClicks(m) {
+    var down = null;
+    m.el.addEventListener("pointerdown", function (e) {
+      down = e.button === 0 ? {x: e.clientX, y: e.clientY, t: performance.now()} : null;
+      // deck.gl picked on its canvas already: let the server start on the level this is likely to open
+      var o = down && m.cfg.prefetch && m.deck._lastPointerDownInfo && m.deck._lastPointerDownInfo.object;
+      if (o && (o.kind === "building" || (o.kind === "grid" && o.code))) {
+        var place = o.kind === "grid" ? "grid:" + o.code : "building:" + parseInt(o.id, 10);
+        fetch(m.cfg.prefetch, {method: "POST", credentials: "same-origin", headers: {"Content-Type": "application/json"},
+                               body: JSON.stringify({search: "?place=" + place})}).catch(function () {});
+        trace("prefetch");
+      }
+    });
+    m.el.addEventListener("pointerup", function (e) {
+      var d = down; down = null;
+      if (!d || Math.abs(e.clientX - d.x) > 4 || Math.abs(e.clientY - d.y) > 4 || performance.now() - d.t > 2000) return;
+      var canvas = m.deck.getCanvas && m.deck.getCanvas();
+      if (!canvas || !m.loaded) return;
+      // deck.gl picked at pointerdown already (WebGL picks synchronously): reuse it rather than pick again
+      var info = m.deck._lastPointerDownInfo;
+      if (!info || !info.object) {
+        var box = canvas.getBoundingClientRect();
+        try { info = m.deck.pickObject({x: e.clientX - box.left, y: e.clientY - box.top, radius: 2}); } catch (err) { return; }
+      }
+      trace("pointerup-pick");
+      if (emitClick(m, info)) {
+        m.clickedAt = performance.now();
+        // The click opens another place: drop the hover pick still pending from the pointer's move here, whose
+        // highlight frame would only hold up the page (on a software GPU, ~100 ms) before the place is shown.
+        if (m.deck._pickRequest) m.deck._pickRequest.event = null;
+      }
+    });
+  }
+
   function create(el, spec, cfg) {
     var m = {el: el, layers: {}, order: [], specKey: null, viewKey: null, renders: 0, loaded: false, cfg: cfg,
-             conv: converter(), created: performance.now()};
+             conv: converter(), created: performance.now(), clickedAt: 0};
     m.deck = new window.deck.Deck({
       parent: el, initialViewState: spec.initialViewState, controller: true, getTooltip: tooltip,
       // Picking a big layer can take longer than the default 250 ms tap: a high limit keeps clicks.
       eventRecognizerOptions: {click: {time: 2000}, tap: {time: 2000}},
       deviceProps: {webgl: {preserveDrawingBuffer: true}},
       onClick: function (info) {
-        var o = info && info.object;
-        if (!o || !m.cfg.click || !window.dash_clientside) return;
-        window.dash_clientside.set_props(m.cfg.click, {data: {
-          layer: info.layer && info.layer.id, kind: o.kind, id: o.id, code: o.code || null, floor: o.floor || null, t: Date.now()
-        }});
+        trace("click");
+        if (performance.now() - m.clickedAt < 2500) { m.clickedAt = 0; return; }  // already sent on pointerup
+        emitClick(m, info);
       },
+      onViewStateChange: function () {
+        if (m.basemap && m.order.length && !m.tilesQueued) {
+          m.tilesQueued = true;
+          requestAnimationFrame(function () { m.tilesQueued = false; redraw(m); });
+        }
+      },
+      onBeforeRender: function () { trace("before-render"); },
       onAfterRender: function () {
+        trace("after-render");
+        if (m.tilesPending) { m.tilesPending = false; setTimeout(function () { redraw(m); }, 0); }
+        if (m.spec && m.spec.zoomDwellings) {
+          clearTimeout(m.zoomTimer);
+          m.zoomTimer = setTimeout(function () { checkZoom(m); }, 200);
+        }
         m.renders += 1;
         m.el.dataset.renders = String(m.renders);
         if (!m.loaded && m.order.length && allLoaded(m)) {
           m.loaded = true;
           m.el.dataset.loaded = "1";
           window.gpFirstLoadMs = performance.now();
+          trace("loaded");
+          // Pick once, now, while nobody waits: the deck's first pick builds the picking pipelines (on a software
+          // GPU ~100 ms of the click, ~0.4 s of GPU work in all), which would otherwise be paid by the first hover
+          // or click. Later places reuse them. Not on maps nobody clicks (the wall screen: cfg.warmPick false).
+          if (!m.warmed && m.cfg.warmPick !== false) {
+            m.warmed = true;
+            setTimeout(function () {
+              try { m.deck.pickObject({x: 1, y: 1, radius: 0}); trace("warm-pick"); } catch (e) { /* nothing yet */ }
+            }, 30);
+          }
         }
       },
       onError: function (err) { m.el.dataset.error = String(err && err.message || err); }
     });
+    listenForClicks(m);
     return m;
   }
 
-  function redraw(m, visible) {
+  /* Zoomed into a building on a map whose spec asks for it (spec.zoomDwellings: the one map), its dwellings
+   * floor by floor from /layers/dwellings/<id>.json (the server checks the building against the viewer's
+   * jurisdiction), drawn inside the buildings, which turn see-through meanwhile. Checked once the view has
+   * settled (200 ms after the last frame). */
+  function buildingRows(m) {
+    var rows = m.layers.buildings && m.layers.buildings.props.data;
+    if (Array.isArray(rows)) return rows;
+    var live = (m.deck.props.layers || []).filter(function (l) { return l.id === "buildings"; })[0];
+    return live && Array.isArray(live.props.data) ? live.props.data : [];  // loaded by deck.gl from a URL
+  }
+
+  function buildingAt(m, lon, lat) {
+    var best = null, bestD = Infinity, k = Math.cos(lat * Math.PI / 180);
+    buildingRows(m).forEach(function (r) {
+      var ring = r.polygon[0], x = 0, y = 0, n = ring.length - 1;
+      for (var i = 0; i < n; i++) { x += ring[i][0]; y += ring[i][1]; }
+      var dx = (x / n - lon) * k, dy = y / n - lat, d = dx * dx + dy * dy;
+      if (d < bestD) { bestD = d; best = r; }
+    });
+    return best && Math.sqrt(bestD) * 111320 < 80 ? best : null;  // its centre within 80 m of the view's
+  }
+
+  function checkZoom(m) {
+    var z = m.spec && m.spec.zoomDwellings;
+    var vp = z && m.loaded && m.deck.getViewports()[0];
+    if (!vp) return;
+    var key = vp.longitude.toFixed(5) + "," + vp.latitude.toFixed(5) + "," + vp.zoom.toFixed(2);
+    if (key === m.zoomKey) return;
+    m.zoomKey = key;
+    var b = vp.zoom >= z.minZoom ? buildingAt(m, vp.longitude, vp.latitude) : null;
+    var id = b ? b.id : null;
+    if (id === m.zoomBuilding) return;
+    m.zoomBuilding = id;
+    if (id === null) { m.zoomLayer = null; delete m.el.dataset.zoomBuilding; redraw(m); return; }
+    fetchRows("/layers/dwellings/" + parseInt(id, 10) + ".json").then(function (rows) {
+      if (m.zoomBuilding !== id) return;
+      m.zoomLayer = m.conv.convert(Object.assign({}, z.layer, {data: rows}));
+      m.el.dataset.zoomBuilding = String(id);
+      redraw(m);
+    }).catch(function (e) { console.error("GridPulse map:", e); });
+  }
+
+  function redraw(m) {
     var layers = [];
-    if (m.basemap) layers.push(basemapLayer(m.basemap));
+    var visible = m.visible;
+    if (m.basemap) layers = basemapLayers(m, m.basemap);
+    m.tilesPending = Boolean(m.basemap) && !layers.length;  // no viewport before the first frame: again after it
     m.order.forEach(function (id) {
-      var on = !visible || visible.indexOf(id) >= 0;
+      // an outline layer ("grids_outline") is shown and hidden with the layer it outlines
+      var on = !visible || visible.indexOf(id.replace(/_outline$/, "")) >= 0;
+      if (id === "buildings" && m.zoomLayer) {
+        var dwellingsOn = !visible || visible.indexOf("dwellings") >= 0;
+        layers.push(m.zoomLayer.clone({visible: dwellingsOn}));
+        layers.push(m.layers[id].clone({visible: on, opacity: dwellingsOn ? 0.25 : 1}));
+        return;
+      }
       layers.push(m.layers[id].clone({visible: on}));
     });
     m.deck.setProps({layers: layers});
   }
 
+  /* The big layers' rows come from the cached routes (/layers/<name>.json; the page preloads them). They are
+   * fetched here, before the layers are made, so the first frame draws every layer at once: on a software GPU
+   * each frame waits for the previous one, and a frame without them would cost as much as one with them. */
+  function fetchRows(url) {
+    return fetch(url, {credentials: "same-origin"}).then(function (r) {
+      if (!r.ok) throw new Error(url + ": HTTP " + r.status);
+      return r.json();
+    });
+  }
+
+  function resolveData(spec) {
+    return Promise.all(spec.layers.map(function (json) {
+      if (typeof json.data !== "string") return json;
+      return fetchRows(json.data).then(function (rows) { return Object.assign({}, json, {data: rows}); });
+    }));
+  }
+
+  function applyPatch(m) {
+    var patch = m.patch;
+    if (!patch || !patch.layers || patch.seq === m.patchSeq) return;
+    m.patchSeq = patch.seq;
+    Object.keys(patch.layers).forEach(function (id) {
+      if (m.layers[id]) m.layers[id] = m.layers[id].clone({data: patch.layers[id]});
+    });
+    m.el.dataset.patch = String(patch.seq);
+  }
+
+  function softwareGpu(m) {
+    if (m.software === undefined) {
+      try {
+        var info = m.deck.device && m.deck.device.info;
+        if (!info) return false;  // not known yet: fly
+        m.software = info.gpuType === "cpu" || /swiftshader|llvmpipe|software/i.test((info.renderer || "") + " " + (info.gpu || ""));
+      } catch (e) { return false; }
+    }
+    return m.software;
+  }
+
+  function showSpec(m, spec, layerJsons) {
+    m.spec = spec;
+    m.layers = {}; m.order = []; m.loaded = false; delete m.el.dataset.loaded;
+    m.zoomLayer = null; m.zoomBuilding = null; m.zoomKey = null; delete m.el.dataset.zoomBuilding;
+    layerJsons.forEach(function (json) { m.layers[json.id] = m.conv.convert(json); m.order.push(json.id); });
+    m.basemap = spec.basemap || "";
+    if (m.viewKey !== null && spec.viewKey !== m.viewKey) {
+      // Fly to the new place; on a software GPU (no graphics card: SwiftShader) jump there instead, since every
+      // frame of the flight costs it 60–100 ms of the page's main thread and delays what the place shows.
+      m.deck.setProps({initialViewState: Object.assign({}, spec.initialViewState, {transitionDuration: softwareGpu(m) ? 0 : 600})});
+    }
+    m.viewKey = spec.viewKey;
+  }
+
+  function failed(m, e) {
+    m.el.dataset.error = String(e && e.message || e);
+    console.error("GridPulse map:", e);
+  }
+
   function render(spec, patch, visible, cfg) {
+    trace("render-callback");
     if (!spec || !cfg || !window.deck) return window.dash_clientside.no_update;
     var el = document.getElementById(cfg.container);
     if (!el) return window.dash_clientside.no_update;
@@ -89,33 +296,35 @@
       while (m.el.firstChild) el.appendChild(m.el.firstChild);
       m.el = el; m.cfg = cfg; m.specKey = null;
       if (m.renders) el.dataset.renders = String(m.renders);
+      listenForClicks(m);
     }
     try {
       if (!m) { m = maps[cfg.container] = create(el, spec, cfg); window.gpDeckCreatedMs = m.created; }
+      m.patch = patch; m.visible = visible;
       var key = JSON.stringify(spec.layers.map(function (l) { return l.id; })) + "|" + spec.viewKey + "|" + (spec.seq || "");
       if (key !== m.specKey) {
         m.specKey = key;
-        m.spec = spec;
-        m.layers = {}; m.order = []; m.loaded = false; delete el.dataset.loaded;
-        spec.layers.forEach(function (json) { m.layers[json.id] = m.conv.convert(json); m.order.push(json.id); });
-        m.basemap = spec.basemap || "";
-        if (m.viewKey !== null && spec.viewKey !== m.viewKey) {
-          m.deck.setProps({initialViewState: Object.assign({}, spec.initialViewState, {transitionDuration: 600})});
+        m.resolving = false;
+        if (spec.layers.some(function (l) { return typeof l.data === "string"; })) {
+          m.resolving = true;
+          resolveData(spec).then(function (jsons) {
+            if (m.specKey !== key) return;  // a newer place was asked for meanwhile
+            m.resolving = false;
+            try { showSpec(m, spec, jsons); applyPatch(m); redraw(m); trace("set-layers"); delete m.el.dataset.error; }
+            catch (e) { failed(m, e); }
+          }).catch(function (e) { failed(m, e); });
+          return Date.now();
         }
-        m.viewKey = spec.viewKey;
+        showSpec(m, spec, spec.layers);
       }
-      if (patch && patch.layers && patch.seq !== m.patchSeq) {
-        m.patchSeq = patch.seq;
-        Object.keys(patch.layers).forEach(function (id) {
-          if (m.layers[id]) m.layers[id] = m.layers[id].clone({data: patch.layers[id]});
-        });
-        el.dataset.patch = String(patch.seq);
+      if (m.order.length && !m.resolving) {
+        applyPatch(m);
+        redraw(m);
+        trace("set-layers");
       }
-      redraw(m, visible);
       delete el.dataset.error;
     } catch (e) {
-      el.dataset.error = String(e && e.message || e);
-      console.error("GridPulse map:", e);
+      failed(m || {el: el}, e);
     }
     return Date.now();
   }

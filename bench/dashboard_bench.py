@@ -1,8 +1,9 @@
 """Dashboard benchmark in headless Chromium (Playwright + Debian's chromium, WebGL on SwiftShader):
 
 - first map render: navigation to the wall screen → every deck.gl layer loaded and drawn
-  (``gpFirstLoadMs``, measured by the page itself from navigation start), and when the deck was
-  created with its spec (``gpDeckCreatedMs``): the difference is WebGL work in the browser;
+  (``gpFirstLoadMs``, measured by the page itself from navigation start: the frame is issued), when
+  the browser had finished that frame (two animation frames later: on software WebGL the GPU process
+  executes it after that), and when the deck was created with its spec (``gpDeckCreatedMs``);
 - heatmap refresh: the one-map page's replay callback (heatmap + gate layers of one hour from the
   rollups) and the live one, over HTTP on loopback: time and payload bytes;
 - drill-down: a click on a building of the grid view → the building's floors listed and its
@@ -108,12 +109,16 @@ def main() -> None:
     with app_server({"GRIDPULSE_DATABASE_URL": cfg.database_url}) as url, playwright_chromium() as browser:
         page = login_page(browser, url, "street", PASSWORD, "/orders")
         page.wait_for_selector("#orders-title", timeout=60000)
-        first_render, deck_created, page_floor = [], [], []
+        first_render, first_drawn, deck_created, page_floor = [], [], [], []
         for i in range(runs + 1):  # the first run warms the server's caches and the browser's bundle cache
             page.goto(url + "/wall")
             page.wait_for_selector("#deck-map[data-loaded='1']", timeout=120000, state="attached")
+            # The frame is issued at gpFirstLoadMs; the GPU (SwiftShader) executes it after that. Two animation
+            # frames later the browser has finished it (it does not start a frame while the last is pending).
+            drawn = page.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(performance.now()))))")
             if i:
                 first_render.append(page.evaluate("window.gpFirstLoadMs"))
+                first_drawn.append(drawn)
                 deck_created.append(page.evaluate("window.gpDeckCreatedMs"))
             page.goto(url + "/orders")
             page.wait_for_selector("#orders-title", timeout=60000)
@@ -148,6 +153,7 @@ def main() -> None:
     result = {
         "bench": "dashboard", "preset": preset, "days": days, "buildings": counts[0], "events": counts[1], "runs": runs,
         "first_render_ms_p50": round(statistics.median(first_render)), "first_render_ms_max": round(max(first_render)),
+        "first_render_drawn_ms_p50": round(statistics.median(first_drawn)), "first_render_drawn_ms_max": round(max(first_drawn)),
         "deck_created_ms_p50": round(statistics.median(deck_created)),
         "page_without_map_ms_p50": round(statistics.median(page_floor)),
         "heatmap_replay_ms_p50": round(statistics.median(t for t, _ in replay), 1),
@@ -161,7 +167,8 @@ def main() -> None:
     result["ratio_heatmap_to_noop_callback"] = round(result["heatmap_replay_ms_p50"] / max(result["noop_callback_ms_p50"], 0.1), 2)
     result["ratio_first_render_to_page_without_map"] = round(result["first_render_ms_p50"] / max(result["page_without_map_ms_p50"], 1), 2)
     result["goals"] = {"first_render_ms": 2000, "heatmap_refresh_server_ms": 150, "drill_click_ms": 400}
-    print(f"first map render p50 {result['first_render_ms_p50']} ms (page without map {result['page_without_map_ms_p50']} ms)")
+    print(f"first map render p50 {result['first_render_ms_p50']} ms, drawn by the GPU {result['first_render_drawn_ms_p50']} ms "
+          f"(page without map {result['page_without_map_ms_p50']} ms)")
     print(f"heatmap replay p50 {result['heatmap_replay_ms_p50']} ms, {result['heatmap_replay_bytes']} B; "
           f"live p50 {result['heatmap_live_ms_p50']} ms; no-op callback p50 {result['noop_callback_ms_p50']} ms")
     print(f"drill-down click p50 {result['drill_click_ms_p50']} ms; requests outside loopback: {len(outside)}")

@@ -12,7 +12,7 @@ import dash
 from dash import dcc, html
 
 from core.config import PROJECT_ROOT
-from dashboard import auth, vendor
+from dashboard import auth, prefetch, vendor
 from dashboard.roles import may_open
 
 
@@ -41,8 +41,25 @@ def _in_request() -> bool:
     return flask.has_request_context()
 
 
+# Pages whose map starts with the big layers from the cached routes: the browser fetches them while it loads
+# the scripts, and assets/deckmap.js finds them in its cache (same URL, same CORS mode as its fetch()).
+_STREET_LAYERS = ("/layers/grids.json", "/layers/grid_outlines.json", "/layers/buildings.json")
+PRELOADED_LAYERS = {"/": _STREET_LAYERS, "/wall": _STREET_LAYERS}
+
+
+class _App(dash.Dash):
+    def interpolate_index(self, **kwargs: str) -> str:
+        page = super().interpolate_index(**kwargs)
+        if not _in_request():
+            return page
+        import flask
+        urls = PRELOADED_LAYERS.get(flask.request.path, ())
+        links = "".join(f'<link rel="preload" href="{u}" as="fetch" crossorigin="anonymous">' for u in urls)
+        return page.replace("</head>", links + "</head>", 1) if links else page
+
+
 def create_app() -> dash.Dash:
-    app = dash.Dash(
+    app = _App(
         __name__,
         use_pages=True,
         pages_folder=str(Path(__file__).parent / "pages"),
@@ -55,5 +72,14 @@ def create_app() -> dash.Dash:
     )
     auth.install(app.server)
     vendor.install(app.server, auth.viewer_from_session)
+
+    @app.server.route("/drill/prefetch", methods=["POST"])
+    def drill_prefetch():  # noqa: ANN202 - see dashboard/prefetch.py
+        import flask
+        viewer = auth.viewer_from_session()
+        if viewer is None:
+            return flask.jsonify({"error": "login required"}), 401
+        search = str((flask.request.get_json(silent=True) or {}).get("search", ""))
+        return ("", 204) if prefetch.start(viewer, search) else ("", 400)
     app.layout = _shell
     return app

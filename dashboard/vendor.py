@@ -1,10 +1,13 @@
 """Routes that serve what the map needs without any request leaving the server.
 
-- ``/vendor/deck.js``: the deck.gl and @deck.gl/json UMD bundles from ``node_modules`` (installed by
-  ``npm ci`` from the committed lockfile at set-up, never copied into git), joined into one file,
-  gzipped once per process and cached by the browser (ETag).
-- ``/layers/<name>.json``: the big layers (grids, buildings) for the session's viewer, gzipped once
+- ``/vendor/deck.js``: the @deck.gl/core, @deck.gl/layers and @deck.gl/json UMD bundles from
+  ``node_modules`` (installed by ``npm ci`` from the committed lockfile at set-up, never copied into git),
+  joined into one file, gzipped once per process and cached by the browser (ETag). The base map is drawn
+  with @deck.gl/layers' BitmapLayer (assets/deckmap.js), so geo-layers is not needed.
+- ``/layers/<name>.json``: the big layers (grids, their outlines, buildings) for the session's viewer, gzipped once
   and kept for ``LAYER_TTL_S`` per jurisdiction, so the Dash layout and callbacks never carry them.
+- ``/layers/dwellings/<building id>.json``: one building's dwellings floor by floor, for the one map zoomed
+  into it; the query layer checks the building against the viewer's jurisdiction (a refusal is audited).
 """
 from __future__ import annotations
 
@@ -22,16 +25,21 @@ import flask
 from core.config import PROJECT_ROOT
 from core.viewer import Viewer
 from geodata.db import transaction
+from core.errors import AccessDenied, NotFound
 from layers.buildings import building_rows
-from layers.grids import grid_rows
+from layers.dwellings import dwelling_rows
+from layers.grids import grid_outline_rows, grid_rows
 
 NODE_MODULES = PROJECT_ROOT / "node_modules"
-BUNDLES = (NODE_MODULES / "deck.gl" / "dist.min.js", NODE_MODULES / "@deck.gl" / "json" / "dist.min.js")
+# Every map page: deck.gl's core (with luma.gl and loaders.gl inside), its layers and the JSON converter —
+# about half of the full `deck.gl` bundle, which the browser would otherwise parse on every page load.
+BUNDLES = tuple(NODE_MODULES / "@deck.gl" / name / "dist.min.js" for name in ("core", "layers", "json"))
 LAYER_TTL_S = 30.0
 
-# Each UMD bundle assigns globalThis.deck; keep the core's exports when the json module loads after it.
-_GLUE_BEFORE = "\n;globalThis.__gpDeckCore = globalThis.deck;\n"
-_GLUE_AFTER = "\n;globalThis.deck = Object.assign({}, globalThis.__gpDeckCore, globalThis.deck);\n"
+# Each UMD bundle reads the modules it needs from globalThis.deck, then replaces it with its own exports:
+# keep what was there.
+_GLUE_BEFORE = "\n;globalThis.__gpDeck = globalThis.deck || {};\n"
+_GLUE_AFTER = "\n;globalThis.deck = Object.assign({}, globalThis.__gpDeck, globalThis.deck); delete globalThis.__gpDeck;\n"
 
 
 class Gzipped:
@@ -54,8 +62,8 @@ class Gzipped:
         return flask.Response(gzip.decompress(self.body), content_type=self.content_type, headers=headers)
 
 
-def deck_bundle_missing() -> list[Path]:
-    return [p for p in BUNDLES if not p.exists()]
+def deck_bundle_missing(bundles: tuple[Path, ...] = BUNDLES) -> list[Path]:
+    return [p for p in bundles if not p.exists()]
 
 
 _cache: dict[Any, Gzipped] = {}
@@ -73,7 +81,7 @@ def _cached(key: Any, ttl: float, make: Callable[[], bytes], content_type: str) 
     return value
 
 
-FILLS = {"grids": ("population", "alerts"), "buildings": ("occupancy", "alerts")}
+FILLS = {"grids": ("population", "alerts"), "buildings": ("occupancy", "alerts"), "grid_outlines": ("community",)}
 
 
 def layer_payload(name: str, viewer: Viewer, fill: str | None = None) -> Gzipped:
@@ -83,25 +91,32 @@ def layer_payload(name: str, viewer: Viewer, fill: str | None = None) -> Gzipped
     def make() -> bytes:
         from dashboard.live import population_by_grid
         with transaction() as session:
-            rows = (grid_rows(session, viewer, fill=fill, population=population_by_grid(session)) if name == "grids"
-                    else building_rows(session, viewer, fill=fill))
+            if name == "grids":
+                rows = grid_rows(session, viewer, fill=fill, population=population_by_grid(session))
+            elif name == "grid_outlines":  # coloured per community, whatever the fill
+                rows = grid_outline_rows(grid_rows(session, viewer, population={}))
+            else:
+                rows = building_rows(session, viewer, fill=fill)
         return json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode()
     return _cached(("layer", name, fill, viewer.role.value, viewer.prefixes), LAYER_TTL_S, make, "application/json")
 
 
-def _joined_bundles() -> bytes:
-    return BUNDLES[0].read_bytes() + _GLUE_BEFORE.encode() + BUNDLES[1].read_bytes() + _GLUE_AFTER.encode()
+def _joined(bundles: tuple[Path, ...]) -> bytes:
+    return b"".join(_GLUE_BEFORE.encode() + p.read_bytes() + _GLUE_AFTER.encode() for p in bundles)
 
 
 def install(server: flask.Flask, viewer_of_request: Callable[[], Viewer | None]) -> None:
-    @server.route("/vendor/deck.js")
-    def deck_js():  # noqa: ANN202
-        missing = deck_bundle_missing()
+    def serve(name: str, bundles: tuple[Path, ...]) -> flask.Response:
+        missing = deck_bundle_missing(bundles)
         if missing:
             return flask.Response(f"console.error('deck.gl missing: run npm ci ({missing[0]})');", 503,
                                   content_type="application/javascript")
-        bundle = _cached("deck.js", float("inf"), _joined_bundles, "application/javascript")
+        bundle = _cached(name, float("inf"), lambda: _joined(bundles), "application/javascript")
         return bundle.response(max_age=86400)
+
+    @server.route("/vendor/deck.js")
+    def deck_js():  # noqa: ANN202
+        return serve("deck.js", BUNDLES)
 
     @server.route("/layers/<name>.json")
     def layer(name: str):  # noqa: ANN202
@@ -111,3 +126,22 @@ def install(server: flask.Flask, viewer_of_request: Callable[[], Viewer | None])
         if name not in FILLS:
             flask.abort(404)
         return layer_payload(name, viewer, flask.request.args.get("fill")).response(max_age=int(LAYER_TTL_S))
+
+    @server.route("/layers/dwellings/<int:building_id>.json")
+    def building_dwellings(building_id: int):  # noqa: ANN202
+        viewer = viewer_of_request()
+        if viewer is None:
+            return flask.jsonify({"error": "login required"}), 401
+
+        def make() -> bytes:
+            with transaction() as session:
+                rows = dwelling_rows(session, viewer, building_id)
+            return json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode()
+        try:  # cached per jurisdiction: a hit was allowed for this jurisdiction; a refusal is never cached
+            payload = _cached(("dwellings", building_id, viewer.role.value, viewer.prefixes), LAYER_TTL_S, make,
+                              "application/json")
+        except AccessDenied:
+            return flask.jsonify({"error": "outside your jurisdiction"}), 403
+        except NotFound:
+            flask.abort(404)
+        return payload.response(max_age=int(LAYER_TTL_S))

@@ -73,6 +73,32 @@ def view_for(box: tuple[float, float, float, float] | None, *, pitch: float = 45
     return pdk.ViewState(longitude=lon, latitude=lat, zoom=zoom, pitch=pitch, bearing=0)
 
 
+def outline_rows(rows: list[dict[str, Any]], *, color_key: str | None = None, color: Color | None = None,
+                 key: str = "polygon") -> list[dict[str, Any]]:
+    """The polygons' rings as line segments (``source`` → ``target``), for an outline layer.
+
+    A ``PolygonLayer``'s own stroke is a ``PathLayer``, whose shaders cost about 0.8 s to compile and
+    first draw on a software GPU (SwiftShader; docs/BENCHMARKS.md); a ``LineLayer`` over the rings'
+    edges draws the same pixel-wide outlines for a fraction of that.
+    """
+    out = []
+    for row in rows:
+        line = row[color_key] if color_key else color
+        for ring in row[key]:
+            for a, b in zip(ring, ring[1:]):
+                out.append({"source": a, "target": b, "color": line})
+    return out
+
+
+def outline_layer(layer_id: str, data: list[dict[str, Any]] | str, *, width_px: float) -> pdk.Layer:
+    """Pixel-wide outlines from :func:`outline_rows` (a list, or the URL of a cached route serving it).
+    Its id ends in ``_outline``: the map's layer toggles show and hide it with the layer it outlines."""
+    return pdk.Layer(
+        "LineLayer", data=data, id=f"{layer_id}_outline", get_source_position="source", get_target_position="target",
+        get_color="color", get_width=width_px, width_units=literal("pixels"), width_min_pixels=width_px, pickable=False,
+    )
+
+
 def polygon_box(rows: list[dict[str, Any]], key: str = "polygon") -> tuple[float, float, float, float] | None:
     xs: list[float] = []
     ys: list[float] = []

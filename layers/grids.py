@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from analytics.population import realtime_population
 from core.viewer import Viewer
-from layers.common import ramp
+from layers.common import outline_layer, outline_rows, ramp
 
 _COMMUNITY_OUTLINES: list[list[int]] = [[120, 200, 255, 255], [255, 255, 255, 255], [140, 255, 170, 255], [255, 170, 220, 255]]
 
@@ -53,8 +53,19 @@ def grid_rows(session: Session, viewer: Viewer, *, fill: str = "population",
 
 
 def grids_layer(data: list[dict[str, Any]] | str) -> pdk.Layer:
-    """``data`` is the rows, or the URL of the cached route that serves them."""
+    """``data`` is the rows, or the URL of the cached route that serves them. The boundaries are
+    :func:`grid_outlines_layer`, drawn right after it."""
     return pdk.Layer(
         "PolygonLayer", data=data, id="grids", get_polygon="polygon", get_fill_color="color", get_line_color="line",
-        line_width_min_pixels=2, stroked=True, filled=True, extruded=False, pickable=True, auto_highlight=True,
+        stroked=False, filled=True, extruded=False, pickable=True, auto_highlight=True,
     )
+
+
+def grid_outline_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The grids' boundaries as segments, coloured per community (the ``line`` of :func:`grid_rows`)."""
+    return outline_rows(rows, color_key="line")
+
+
+def grid_outlines_layer(data: list[dict[str, Any]] | str) -> pdk.Layer:
+    """2 px community-coloured boundaries over the grids' fill (drawn as a LineLayer, see layers/common.py)."""
+    return outline_layer("grids", data, width_px=2)

@@ -8,7 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.viewer import Viewer
-from layers.common import KEY_SITE_LABELS
+from layers.common import KEY_SITE_LABELS, outline_layer, outline_rows
 
 _SQL = text(
     """
@@ -32,5 +32,17 @@ def key_site_rows(session: Session, viewer: Viewer) -> list[dict[str, Any]]:
 def key_sites_layer(data: list[dict[str, Any]]) -> pdk.Layer:
     return pdk.Layer(
         "PolygonLayer", data=data, id="key_sites", get_polygon="polygon", get_fill_color="color",
-        get_line_color=[200, 140, 255, 255], line_width_min_pixels=3, stroked=True, filled=True, pickable=True,
+        stroked=False, filled=True, pickable=True,
     )
+
+
+OUTLINE = [200, 140, 255, 255]
+
+
+def key_site_outline_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return outline_rows(rows, color=OUTLINE)
+
+
+def key_site_outlines_layer(data: list[dict[str, Any]]) -> pdk.Layer:
+    """3 px outlines over the sites' fill (a LineLayer, see layers/common.py)."""
+    return outline_layer("key_sites", data, width_px=3)

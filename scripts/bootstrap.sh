@@ -77,8 +77,8 @@ node() {
   # The dashboard serves deck.gl from node_modules (dashboard/vendor.py); reinstall only when the lockfile changed.
   local stamp=node_modules/.gridpulse-lock.sha256 want
   want=$(sha256sum package-lock.json | cut -d' ' -f1)
-  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -f node_modules/deck.gl/dist.min.js ]; then return 0; fi
-  echo "bootstrap: npm ci (deck.gl for the map)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -f node_modules/@deck.gl/core/dist.min.js ]; then return 0; fi
+  echo "bootstrap: npm ci (@deck.gl/core, layers, json for the map)"
   npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
   echo "$want" > "$stamp"
 }

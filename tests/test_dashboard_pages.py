@@ -372,3 +372,69 @@ def test_layer_toggles_hide_a_layer_and_the_wall_reads_on_4k(server: str, street
         assert box["width"] > 3700 and box["height"] > 1500
     finally:
         wall.close()
+
+
+ZOOM_INTO_TALLEST = """() => {
+  const m = window.gpMaps['deck-map'];
+  const rows = m.deck.props.layers.find(l => l.id === 'buildings').props.data;
+  const row = rows.reduce((a, b) => (b.height > a.height ? b : a));
+  const ring = row.polygon[0]; const n = ring.length - 1; let x = 0, y = 0;
+  for (let i = 0; i < n; i++) { x += ring[i][0]; y += ring[i][1]; }
+  m.deck.setProps({initialViewState: {longitude: x / n, latitude: y / n, zoom: 18.5, pitch: 55, bearing: 0}});
+  return {id: row.id, floors: row.floors};
+}"""
+
+
+def test_zooming_the_one_map_into_a_building_shows_its_dwellings_floor_by_floor(server: str, street: dict,
+                                                                                browser) -> None:  # noqa: ANN001
+    user = street["users"]["supervisor"]
+    page = login_page(browser, server, user, PASSWORD, "/")
+    try:
+        wait_map(page)
+        assert page.get_attribute("#deck-map", "data-zoom-building") is None  # the street view shows buildings only
+        building = page.evaluate(ZOOM_INTO_TALLEST)
+        page.wait_for_selector(f"#deck-map[data-zoom-building='{building['id']}']", timeout=20000, state="attached")
+        rows = page.evaluate("window.gpMaps['deck-map'].deck.props.layers.find(l => l.id === 'dwellings').props.data")
+        assert rows and all(r["kind"] == "dwelling" and "层" in r["tip"] for r in rows)
+        assert {r["floor"] for r in rows} == set(range(1, building["floors"] + 1))  # every floor, stacked
+        page.evaluate("window.gpMaps['deck-map'].deck.setProps({initialViewState: {longitude: 118.765, latitude: 32.064,"
+                      " zoom: 15, pitch: 40, bearing: 0}})")
+        page.wait_for_function("document.getElementById('deck-map').dataset.zoomBuilding === undefined", timeout=20000)
+        assert page.requests.outside(server) == []
+    finally:
+        page.close()
+    # The same route refuses (and audits) a building outside the viewer's jurisdiction: for the worker of the
+    # busiest grid, one in the community's other grid.
+    user = street["users"]["worker"]
+    with transaction() as s:
+        outside = s.execute(text("""SELECT b.id FROM building b JOIN grid g ON g.id = b.grid_id
+                                    WHERE g.code LIKE :c AND g.code <> :g ORDER BY b.id LIMIT 1"""),
+                            {"c": street["grid"][:12] + "%", "g": street["grid"]}).scalar_one()
+    http = _login_session(server, user)
+    answer = http.get(f"{server}/layers/dwellings/{outside}.json", timeout=20)
+    assert answer.status_code == 403 and "kind" not in answer.text
+    assert audit_rows("access.denied", f"building:{outside}", user)
+
+
+def test_a_prefetched_level_is_handed_to_the_callback_and_a_refusal_audited_once(server: str, street: dict) -> None:
+    user = street["users"]["other_supervisor"]
+    http = _login_session(server, user)
+    outside = f"grid:{street['grid']}"
+    before = len(audit_rows("access.denied", outside, user))
+    assert http.post(server + "/drill/prefetch", json={"search": f"?place={outside}"}, timeout=20).status_code == 204
+    assert len(audit_rows("access.denied", outside, user)) == before + 1  # refused when the pointer went down
+    answer = _drill_callback(http, server, f"?place={outside}")
+    payload = answer.json()["response"]
+    assert "无权查看" in json.dumps(payload, ensure_ascii=False) and payload["map-spec"]["data"] is None
+    assert len(audit_rows("access.denied", outside, user)) == before + 1  # the callback took the prefetched refusal
+    again = _drill_callback(http, server, f"?place={outside}")  # claimed once: a later request is checked again
+    assert "无权查看" in json.dumps(again.json(), ensure_ascii=False)
+    assert len(audit_rows("access.denied", outside, user)) == before + 2
+    own = f"?place=grid:{street['own_grid_of_other']}"
+    assert http.post(server + "/drill/prefetch", json={"search": own}, timeout=20).status_code == 204
+    assert "drill-children" in _drill_callback(http, server, own).text
+    # People are never read ahead (their reads are audited when shown); without a session nothing is computed.
+    person = f"?place=person:{street['person_of_supervisor']}"
+    assert http.post(server + "/drill/prefetch", json={"search": person}, timeout=20).status_code == 400
+    anonymous = requests.post(server + "/drill/prefetch", json={"search": own}, timeout=10, allow_redirects=False)
+    assert anonymous.status_code in (302, 401)

@@ -48,6 +48,24 @@ def test_grids_by_jurisdiction_with_population_fill(street: dict) -> None:
     assert worst["alerts"] > 0 and worst["color"][0] > worst["color"][2]  # red end for the most alerts
 
 
+def test_grid_and_key_site_outlines_are_their_rings_as_pixel_wide_segments(street: dict) -> None:
+    with transaction() as s:
+        g = grids.grid_rows(s, viewer(Role.street, STREET), population={})
+        sites = key_sites.key_site_rows(s, viewer(Role.street, STREET))
+    outlines = grids.grid_outline_rows(g)
+    assert len(outlines) == sum(len(ring) - 1 for row in g for ring in row["polygon"])
+    first = g[0]["polygon"][0]
+    assert outlines[0]["source"] == first[0] and outlines[0]["target"] == first[1]
+    assert {tuple(o["color"]) for o in outlines} == {tuple(row["line"]) for row in g}  # per community
+    spec = common.layer_json(grids.grid_outlines_layer(outlines))
+    assert spec["@@type"] == "LineLayer" and spec["id"] == "grids_outline"
+    assert spec["widthUnits"] == "pixels" and spec["widthMinPixels"] == 2 and spec["getSourcePosition"] == "@@=source"
+    assert common.layer_json(grids.grids_layer(g))["stroked"] is False  # the outline layer draws the boundary
+    site_lines = key_sites.key_site_outline_rows(sites)
+    assert len(site_lines) == sum(len(ring) - 1 for row in sites for ring in row["polygon"])
+    assert common.layer_json(key_sites.key_site_outlines_layer(site_lines))["widthMinPixels"] == 3
+
+
 def test_buildings_are_extruded_by_floors(street: dict) -> None:
     with transaction() as s:
         rows = buildings.building_rows(s, viewer(Role.street, STREET))
@@ -87,9 +105,13 @@ def test_heatmap_from_rollups_and_gates(street: dict) -> None:
     heat = gates.heat_rows(visible, flows)
     assert heat and all(h["weight"] > 0 for h in heat)
     arrows = gates.arrow_rows(visible, flows)
-    assert arrows and all(len(a["path"]) == 5 for a in arrows)
+    assert arrows and len(arrows) % 3 == 0  # an arrow is its shaft and two barbs, all ending at its head
+    for i in range(0, len(arrows), 3):
+        shaft, left, right = arrows[i:i + 3]
+        assert shaft["target"] == left["target"] == right["target"] and shaft["arrow"] == left["arrow"] == right["arrow"]
+        assert len({tuple(shaft["source"]), tuple(left["source"]), tuple(right["source"])}) == 3
     assert {tuple(a["color"]) for a in arrows} == {(80, 220, 140, 255), (255, 170, 60, 255)}  # in and out
-    assert common.layer_json(gates.gate_arrows_layer(arrows))["@@type"] == "PathLayer"
+    assert common.layer_json(gates.gate_arrows_layer(arrows))["@@type"] == "LineLayer"
     marks = gates.gate_rows(visible, flows)
     assert all("进 ↑" in m["tip"] for m in marks)
     spec = common.layer_json(gates.heatmap_layer(heat))

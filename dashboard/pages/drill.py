@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from core.config import settings
 from core.errors import AccessDenied, GridPulseError
 from core.viewer import Viewer, code_prefix
-from dashboard import places
+from dashboard import places, prefetch
 from dashboard.components.deckmap import deck_map
 from dashboard.live import population_by_grid
 from dashboard.pages._common import page_viewer
@@ -32,7 +32,7 @@ from geodata.db import transaction
 from layers.buildings import building_rows, buildings_layer
 from layers.common import deck_spec, polygon_box, view_for
 from layers.dwellings import dwelling_rows, dwellings_layer
-from layers.grids import grid_rows, grids_layer
+from layers.grids import grid_outline_rows, grid_outlines_layer, grid_rows, grids_layer
 
 dash.register_page(__name__, path="/drill", name="网格", title="GridPulse 网格", order=2)
 
@@ -51,7 +51,8 @@ def layout(**_query: str) -> html.Div:
         dcc.Location(id="drill-url", refresh=False),
         html.Div(id="breadcrumbs", className="breadcrumbs"),
         html.Div(className="drill", children=[
-            deck_map(None, ["grids", "buildings", "dwellings"], height="calc(100vh - 170px)", legend=False),
+            deck_map(None, ["grids", "buildings", "dwellings"], height="calc(100vh - 170px)", legend=False,
+                     prefetch="/drill/prefetch"),
             html.Div(id="drill-detail", className="detail"),
         ]),
     ])
@@ -63,6 +64,11 @@ def layout(**_query: str) -> html.Div:
 )
 def show(search: str | None) -> tuple[Any, Any, Any]:
     viewer = current_viewer()
+    claimed, outputs = prefetch.claim(viewer, search or "")
+    return outputs if claimed else _show(viewer, search)
+
+
+def _show(viewer: Viewer, search: str | None) -> tuple[Any, Any, Any]:
     try:
         with transaction() as session:
             place = places.parse(search) or places.root(session, viewer)
@@ -81,6 +87,8 @@ def show(search: str | None) -> tuple[Any, Any, Any]:
         spec["viewKey"] = place.value
     return links, detail, spec if spec is not None else no_update
 
+
+prefetch.register(_show)  # the pointer went down on a grid or building: its level is computed before the click
 
 # A click picks the place in the browser (no round trip); the server checks it when it shows the place.
 clientside_callback(
@@ -107,10 +115,11 @@ def _region_map(session: Session, viewer: Viewer, prefix: str) -> dict[str, Any]
     all_grids = grid_rows(session, viewer, population=population_by_grid(session))
     grids = [g for g in all_grids if g["code"].startswith(prefix)]
     if len(grids) == len(all_grids):  # the whole jurisdiction: the cached, gzipped routes carry the big layers
-        layers = [grids_layer("/layers/grids.json"), buildings_layer("/layers/buildings.json")]
+        layers = [grids_layer("/layers/grids.json"), grid_outlines_layer("/layers/grid_outlines.json"),
+                  buildings_layer("/layers/buildings.json")]
     else:
         buildings = [b for b in building_rows(session, viewer) if b["grid"].startswith(prefix)]
-        layers = [grids_layer(grids), buildings_layer(buildings)]
+        layers = [grids_layer(grids), grid_outlines_layer(grid_outline_rows(grids)), buildings_layer(buildings)]
     return deck_spec(layers, view_for(polygon_box(grids), pitch=40), basemap_url=settings().basemap_url)
 
 
@@ -132,7 +141,8 @@ def _level(session: Session, viewer: Viewer, place: Place) -> tuple[Any, dict[st
         items = [(f"building:{b.id}", f"{b.compound or ''} {b.name}（{b.floors}层 {b.dwellings}户）") for b in buildings]
         grids = [g for g in grid_rows(session, viewer, population=population_by_grid(session)) if g["code"] == place.key]
         bl = building_rows(session, viewer, grid_code=place.key)
-        spec = deck_spec([grids_layer(grids), buildings_layer(bl)], view_for(polygon_box(grids), pitch=50),
+        spec = deck_spec([grids_layer(grids), grid_outlines_layer(grid_outline_rows(grids)), buildings_layer(bl)],
+                         view_for(polygon_box(grids), pitch=50),
                          basemap_url=settings().basemap_url)
         return [html.H3(f"楼栋（{len(buildings)}）"), _links(items, "drill-children")], spec, None
     if place.kind in ("building", "floor"):

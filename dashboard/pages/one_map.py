@@ -1,6 +1,8 @@
 """一张图: every layer of the viewer's jurisdiction on one deck.gl map, with toggles, legend and a
-time slider that replays a day of gate flows hour by hour. Clicking a grid or a building opens it
-in the drill-down (网格) page.
+time slider that replays a day of gate flows hour by hour. Zoomed into a building (zoom ≥
+``DWELLING_ZOOM``), the map shows its dwellings floor by floor (assets/deckmap.js, from
+``/layers/dwellings/<id>.json``). Clicking a grid, a building or a dwelling opens it in the
+drill-down (网格) page.
 """
 from __future__ import annotations
 
@@ -14,10 +16,14 @@ from dashboard.live import flow_layers, population_by_grid, replay_day
 from dashboard.pages._common import MAP_LAYERS, page_viewer, street_map_spec
 from dashboard.session import current_viewer
 from geodata.db import transaction
+from layers.common import layer_json
+from layers.dwellings import dwellings_layer
 
 dash.register_page(__name__, path="/", name="一张图", title="GridPulse 一张图", order=0)
 
 LIVE = 24  # the slider's last stop: the live last hour
+DWELLING_ZOOM = 17.5  # from here on, the building at the view's centre shows its dwellings floor by floor
+ONE_MAP_LAYERS = MAP_LAYERS[:2] + ["dwellings"] + MAP_LAYERS[2:]
 
 
 def layout(**_query: str) -> html.Div:
@@ -27,6 +33,7 @@ def layout(**_query: str) -> html.Div:
     with transaction() as session:
         spec = street_map_spec(session, viewer, flow_layers(session, viewer), population_by_grid(session))
         day = replay_day(session)
+    spec["zoomDwellings"] = {"minZoom": DWELLING_ZOOM, "layer": layer_json(dwellings_layer([]))}
     marks = {h: f"{h:02d}时" for h in range(0, 24, 3)} | {LIVE: "实时"}
     return html.Div(className="one-map", children=[
         html.Div(className="timebar", children=[
@@ -40,7 +47,7 @@ def layout(**_query: str) -> html.Div:
             html.Div(dcc.Slider(id="replay-hour", min=0, max=LIVE, step=1, value=LIVE, marks=marks, updatemode="mouseup"), className="slider"),
             dcc.Interval(id="replay-tick", interval=1500, disabled=True),
         ]),
-        deck_map(spec, MAP_LAYERS),
+        deck_map(spec, ONE_MAP_LAYERS),
         dcc.Location(id="map-nav", refresh="callback-nav"),
     ])
 
@@ -81,13 +88,14 @@ def step(_n: int, hour: int) -> int:
     return 0 if hour >= LIVE - 1 else hour + 1
 
 
-# A click on a grid or building opens it in the drill-down, without a round trip; the drill-down checks it.
+# A click on a grid, building or dwelling opens it in the drill-down, without a round trip; the drill-down checks it.
 clientside_callback(
     """function (click) {
         var nu = window.dash_clientside.no_update;
         if (!click) return nu;
         if (click.kind === 'grid' && click.code) return '/drill?place=grid:' + click.code;
         if (click.kind === 'building' && click.id) return '/drill?place=building:' + parseInt(click.id, 10);
+        if (click.kind === 'dwelling' && click.id) return '/drill?place=dwelling:' + parseInt(click.id, 10);
         return nu;
     }""",
     Output("map-nav", "href"), Input("map-click", "data"), prevent_initial_call=True,

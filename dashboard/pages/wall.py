@@ -42,7 +42,7 @@ def layout(**_query: str) -> html.Div:
                                                 html.Div(f"{getattr(now, key):,}", id=f"kpi-{key}", className="value")])
             for key, label in KPI_LABELS
         ]),
-        deck_map(spec, WALL_LAYERS, height="calc(100vh - 250px)", show_toggles=False),
+        deck_map(spec, WALL_LAYERS, height="calc(100vh - 250px)", show_toggles=False, warm_pick=False),
         html.Div(className="ticker", children=html.Div(id="ticker", className="ticker-track", children=_ticker(lines))),
         dcc.Interval(id="wall-tick", interval=settings().map_refresh_s * 1000),
         dcc.Store(id="wall-beat"), dcc.Store(id="wall-beat-seen"),
