@@ -341,7 +341,9 @@ def test_layer_toggles_hide_a_layer_and_the_wall_reads_on_4k(server: str, street
         page.wait_for_function("!window.gpMaps['deck-map'].deck.props.layers.find(l => l.id === 'buildings').props.visible",
                                timeout=10000)
         assert page.evaluate("window.gpMaps['deck-map'].deck.props.layers.find(l => l.id === 'grids').props.visible")
-        assert "实时人口" in page.evaluate("window.gpMaps['deck-map'].deck.props.layers.find(l => l.id === 'grids').props.data[0].tip")
+        grids = "window.gpMaps['deck-map'].deck.props.layers.find(l => l.id === 'grids').props.data"
+        page.wait_for_function(f"Array.isArray({grids}) && {grids}.length > 0", timeout=20000)  # rows, not their URL
+        assert "实时人口" in page.evaluate(f"{grids}[0].tip")
         colours = "JSON.stringify(window.gpMaps['deck-map'].deck.props.layers.find(l => l.id === 'grids').props.data.map(g => g.color))"
         before = page.evaluate(colours)
         page.get_by_label("着色：预警").check()  # grids and buildings re-coloured from the cached routes
