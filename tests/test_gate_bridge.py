@@ -343,6 +343,27 @@ def test_decisions_taken_at_once_share_round_trips_and_each_code_opens_once(worl
     assert sum(batches) == len(scans) and len(batches) < len(scans)
 
 
+def test_a_poll_rereads_the_face_gallery_only_when_its_templates_changed(world: dict) -> None:
+    """The 10 s poll keeps the parsed gallery while its rows are the same (re-parsing thousands of
+    embeddings each poll cost decisions their p95), and re-reads it after an insert or a delete."""
+    w: GateWorld = world["w"]
+    cache = AccessCache(settings().psycopg_dsn, w.compound_a, refresh_s=60)
+    first = cache.snapshot.gallery
+    assert cache.refresh() and cache.snapshot.gallery is first
+    vector = [float(x) for x in np.random.default_rng(5).normal(size=512)]
+    with transaction() as s:
+        template = s.execute(text(
+            """INSERT INTO face_template (person_id, library, model_version, embedding, consent_at)
+               VALUES (:p, 'app', 'w600k_mbf', :e, now()) RETURNING id"""), {"p": w.people["tenant"], "e": vector}).scalar_one()
+    try:
+        assert cache.refresh() and cache.snapshot.gallery is not first
+        assert len(cache.snapshot.gallery) == len(first) + 1
+    finally:
+        with transaction() as s:
+            s.execute(text("DELETE FROM face_template WHERE id = :i"), {"i": template})
+    assert cache.refresh() and len(cache.snapshot.gallery) == len(first)
+
+
 def test_the_bridge_hears_changes_by_notify_and_relistens_after_losing_its_connection(world: dict) -> None:
     """Changes arrive by NOTIFY (the poll is set to a minute here); when the platform drops the LISTEN
     connection (a restart, a failover), the bridge reconnects, reloads once and hears changes again."""
