@@ -29,7 +29,7 @@ def _bridge(args: argparse.Namespace) -> int:
     from gate_bridge.service import build_policy
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    policy = build_policy(args.compound)
+    policy = build_policy(args.compound, batch_qr=True)
     policy.cache.start()
     uvicorn.run(create_api(policy, shared_pipeline()), host=args.host, port=args.port, log_level="info")
     return 0

@@ -20,6 +20,7 @@ import logging
 import threading
 import uuid
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import psycopg
@@ -33,6 +34,9 @@ from gate_bridge.qr_codes import QrRejected, verify
 from gate_bridge.reasons import Reason
 from gate_bridge.replay import ReplayGuard
 from gate_bridge.settings import bridge_settings
+
+if TYPE_CHECKING:
+    from gate_bridge.qr_batcher import QrBatcher
 
 log = logging.getLogger("gridpulse.bridge")
 STRANGER_RETENTION = bridge_settings().stranger_retention
@@ -89,6 +93,7 @@ class GatePolicy:
         self.cache, self.publisher, self.replay, self.public_keys, self.dsn = cache, publisher, replay, public_keys, dsn
         self.db = _Database(dsn)
         self.model_version = bridge_settings().face_model_version
+        self.qr_batcher: QrBatcher | None = None  # set by the bridge service (build_policy(batch_qr=True))
 
     @property
     def compound_id(self) -> int:
@@ -97,29 +102,68 @@ class GatePolicy:
     # --- QR ---------------------------------------------------------------------------------
 
     def qr(self, gate_id: int, payload: str, now: dt.datetime | None = None) -> Decision:
-        now = now or dt.datetime.now(dt.timezone.utc)
+        """A scanned code → decision. With a batcher (the bridge service has one) the scan joins the
+        codes other gates are scanning at the same moment; see qr_batcher.py."""
+        if self.qr_batcher is not None:
+            return self.qr_batcher.decide(gate_id, payload, now)
+        decision = self.decide_qr([(gate_id, payload, now)])[0]
+        if isinstance(decision, BaseException):
+            raise decision
+        return decision
+
+    def decide_qr(self, scans: list[tuple[int, str, dt.datetime | None]]) -> list[Decision | BaseException]:
+        """Decide several scans (gate, payload, time) and publish all their events in one round trip;
+        a scan whose decision failed gets its exception in its place (raised by ``qr``)."""
+        outcomes: list[tuple[Decision, GateEvent, tuple[str, int] | None] | BaseException] = []
+        for gate_id, payload, now in scans:
+            try:
+                outcomes.append(self._qr_outcome(gate_id, payload, now or dt.datetime.now(dt.timezone.utc)))
+            except Exception as exc:  # noqa: BLE001 - one bad scan must not fail the others' decisions
+                outcomes.append(exc)
+        decided = [o for o in outcomes if not isinstance(o, BaseException)]
+        try:
+            results = iter(self.publisher.publish_many(
+                [(event, None if claim is None else (*claim, _REPLAYED)) for _, event, claim in decided]))
+        except Exception as exc:  # noqa: BLE001
+            return [exc for _ in scans]
+        out: list[Decision | BaseException] = []
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                out.append(outcome)
+                continue
+            decision, event, claim = outcome
+            claimed = next(results)
+            if claim is not None and not claimed:  # another bridge had the code: the event says so too
+                decision = _deny(decision.method, Reason.qr_replayed, person_id=decision.person_id)
+            out.append(Decision(decision.result, decision.method, decision.reason, decision.person_id,  # replace() is
+                                decision.pass_id, decision.score, str(event.event_id)))        # slow on a hot path
+        return out
+
+    def _qr_outcome(self, gate_id: int, payload: str, now: dt.datetime) -> tuple[Decision, GateEvent, tuple[str, int] | None]:
+        """The decision, its event, and for a resident code's first scan here the (nonce, TTL) still
+        to be claimed platform-wide with the event's publication."""
         try:
             claims = verify(payload, self.public_keys, now)
         except QrRejected as exc:
-            return self._emit(gate_id, "in", _deny("resident_qr", Reason(exc.record)), now)
+            decision = _deny("resident_qr", Reason(exc.record))
+            return decision, self._event(gate_id, "in", decision, now), None
         method = "resident_qr" if claims.kind == "resident" else "visitor_qr"
         if claims.compound_id != self.compound_id:
-            return self._emit(gate_id, "in", _deny(method, Reason.qr_other_compound, person_id=claims.person_id,
-                                                   pass_id=_s(claims.pass_id)), now)
-        if claims.kind == "visitor":
-            return self._visitor(gate_id, claims.pass_id, now)
-        snap = self.cache.snapshot
-        if claims.person_id not in snap.allowed:
-            return self._emit(gate_id, "in", _deny(method, snap.refusal(claims.person_id), person_id=claims.person_id), now)
-        ttl = max(1, int((claims.not_after - now).total_seconds()) + 5)
-        if not self.replay.first_here(claims.nonce, ttl):
-            return self._emit(gate_id, "in", _deny(method, Reason.qr_replayed, person_id=claims.person_id), now)
-        event = self._event(gate_id, "in", Decision("open", method, person_id=claims.person_id), now)
-        if self.publisher.publish_first_use(claims.nonce, ttl, event, _REPLAYED):
-            return Decision("open", method, person_id=claims.person_id, event_id=str(event.event_id))
-        return _deny(method, Reason.qr_replayed, person_id=claims.person_id, event_id=str(event.event_id))
+            decision = _deny(method, Reason.qr_other_compound, person_id=claims.person_id, pass_id=_s(claims.pass_id))
+        elif claims.kind == "visitor":
+            decision = self._visitor(claims.pass_id, now)
+        elif claims.person_id not in (snap := self.cache.snapshot).allowed:
+            decision = _deny(method, snap.refusal(claims.person_id), person_id=claims.person_id)
+        else:
+            ttl = max(1, int((claims.not_after - now).total_seconds()) + 5)
+            if not self.replay.first_here(claims.nonce, ttl):
+                decision = _deny(method, Reason.qr_replayed, person_id=claims.person_id)
+            else:
+                decision = Decision("open", method, person_id=claims.person_id)
+                return decision, self._event(gate_id, "in", decision, now), (claims.nonce, ttl)
+        return decision, self._event(gate_id, "in", decision, now), None
 
-    def _visitor(self, gate_id: int, pass_id: uuid.UUID | None, now: dt.datetime) -> Decision:
+    def _visitor(self, pass_id: uuid.UUID | None, now: dt.datetime) -> Decision:
         info = self.cache.snapshot.passes.get(pass_id) if pass_id else None
         if info is None:
             self.cache.refresh()  # a pass issued seconds ago
@@ -137,8 +181,7 @@ class GatePolicy:
             reason = Reason.pass_used_up
         else:
             reason = self._count_entry(pass_id, info)
-        decision = _deny("visitor_qr", reason, pass_id=_s(pass_id)) if reason else Decision("open", "visitor_qr", pass_id=_s(pass_id))
-        return self._emit(gate_id, "in", decision, now)
+        return _deny("visitor_qr", reason, pass_id=_s(pass_id)) if reason else Decision("open", "visitor_qr", pass_id=_s(pass_id))
 
     def _count_entry(self, pass_id: uuid.UUID, info: PassInfo) -> Reason | None:
         """Count the entry in PostGIS (so every gate agrees, and a revocation seconds ago wins: the

@@ -164,6 +164,26 @@ class EventPublisher:
         return self._submit(_Send(stream_key(self.cfg.redis_prefix, shard), first.to_fields(),
                                   nonce_key(self.cfg.redis_prefix, shard, nonce), ttl_s, repeat))
 
+    def publish_many(self, items: list[tuple[GateEvent, tuple[str, int, dict[str, str]] | None]]) -> list[bool]:
+        """Several events in one round trip, each plain (None) or a first use (nonce, TTL, the replay's
+        fields; see publish_first_use). A caller with several already holds a batch (qr_batcher.py) and
+        sends it itself rather than queueing behind other callers."""
+        sends = []
+        for event, claim in items:
+            shard = shard_of(event.shard_owner, self.cfg.stream_shards)
+            send = _Send(stream_key(self.cfg.redis_prefix, shard), event.to_fields())
+            if claim is not None:
+                send.nonce_key, send.ttl_s, send.repeat = nonce_key(self.cfg.redis_prefix, shard, claim[0]), claim[1], claim[2]
+            sends.append(send)
+        if len(sends) == 1:  # a lone decision shares round trips with other callers' (group commit)
+            return [self._submit(sends[0])]
+        with self._lock:
+            self._send_locked(sends)
+        for send in sends:
+            if send.error is not None:
+                raise send.error
+        return [send.result for send in sends]
+
     def _submit(self, send: _Send) -> bool:
         """Send ``send`` with whatever else waits. One thread leads at a time; the others wait on
         their own event. The leader sends one batch, wakes its members and hands the lead to the

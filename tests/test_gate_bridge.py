@@ -288,6 +288,38 @@ def test_a_code_used_at_one_bridge_is_refused_at_another_platform_wide(world: di
     assert recorded[first.event_id] == ("open", None) and recorded[again.event_id] == ("deny", "qr_replayed")
 
 
+def test_the_bridge_service_decides_scans_in_batches_with_the_same_outcomes(world: dict, tmp_path: Path) -> None:
+    """The service's batched path (worker threads decide every scan waiting and publish them in one
+    round trip): each code opens once, a replay at the same bridge and one at another are refused as
+    such, a forged code and a code of another compound are denied with their reasons, and every scan
+    is exactly one event carrying its decision's id and result."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    key, kid = sign()
+    w: GateWorld = world["w"]
+    cfg = dataclasses.replace(settings(), redis_prefix=world["prefix"])
+    batched = build_policy(w.compound_a, cfg, outbox_path=tmp_path / "batched.sqlite3", batch_qr=True)
+    other = build_policy(w.compound_a, cfg, outbox_path=tmp_path / "other.sqlite3")
+    codes = [resident_code(key, kid, w.people[name], w.compound_a) for name in ("owner", "member", "tenant") for _ in range(15)]
+    forged = codes[0][:-6] + ("AAAAAA" if not codes[0].endswith("AAAAAA") else "BBBBBB")
+    elsewhere = resident_code(key, kid, w.people["outsider"], w.compound_b)
+    scans = [(batched, c) for c in codes] * 2 + [(other, c) for c in codes] + [(batched, forged), (batched, elsewhere)]
+    sizes = []
+    publish_many = batched.publisher.publish_many
+    batched.publisher.publish_many = lambda items: (sizes.append(len(items)), publish_many(items))[1]
+    r = redis.Redis.from_url(settings().redis_url, decode_responses=True)
+    before = len(r.xrange(stream_key(world["prefix"], 0)))
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(lambda job: (job[1], job[0].qr(w.gate_a, job[1])), scans))
+    assert sorted(c for c, d in results if d.result == "open") == sorted(codes)
+    reasons = {c: d.reason for c, d in results if d.result == "deny"}
+    assert reasons.pop(forged) == "qr_bad_signature" and reasons.pop(elsewhere) == "qr_other_compound"
+    assert set(reasons.values()) == {"qr_replayed"}
+    recorded = {f["event_id"]: (f["result"], f.get("reason")) for _, f in r.xrange(stream_key(world["prefix"], 0))[before:]}
+    assert recorded == {d.event_id: (d.result, d.reason) for _, d in results}
+    assert sum(sizes) == len(codes) * 2 + 2 and max(sizes) > 1  # scans waiting together were decided together
+
+
 def test_the_local_replay_guard_forgets_a_nonce_when_its_code_expires() -> None:
     """Seen nonces are refused while their code lives and leave once it expired, a few per call, so
     the guard neither grows without bound nor rebuilds itself on every scan."""
