@@ -23,7 +23,7 @@ def bridge_schema(database_url: str, tmp_path_factory: pytest.TempPathFactory): 
     world = build_gate_world(fake_faces_seed=4)
     prefix = f"gptest:z{uuid.uuid4().hex[:6]}:"
     policy = build_policy(world.compound_a, dataclasses.replace(settings(), redis_prefix=prefix),
-                          outbox_path=Path(tmp_path_factory.mktemp("o")) / "o.sqlite3")
+                          outbox_path=Path(tmp_path_factory.mktemp("o")) / "o.sqlite3", batch_qr=True)  # as served
     schema = schemathesis.openapi.from_asgi("/openapi.json", create_api(policy, shared_pipeline()))
     yield schema, world
     client = redis.Redis.from_url(settings().redis_url)

@@ -33,7 +33,7 @@ def test_decisions_while_redis_is_down_arrive_once_in_order(world, tmp_path: Pat
     with private_redis() as (port, restart):
         cfg = dataclasses.replace(settings(), redis_url=f"redis://127.0.0.1:{port}/0",
                                   redis_prefix=f"gptest:o{uuid.uuid4().hex[:6]}:")
-        policy = build_policy(world.compound_a, cfg, outbox_path=tmp_path / "outbox.sqlite3")
+        policy = build_policy(world.compound_a, cfg, outbox_path=tmp_path / "outbox.sqlite3", batch_qr=True)  # as served
         ids = []
 
         def decide(i: int) -> str:
