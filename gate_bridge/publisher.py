@@ -108,7 +108,7 @@ def _script_call(sends: list[_Send]) -> tuple[list[str], list[str | int]]:
     return keys, args
 
 
-def _held_lock() -> threading.Lock:
+def held_lock() -> threading.Lock:
     """A lock taken at birth: its owner blocks on acquire() until another thread releases it — a
     one-shot wake-up at a fraction of a threading.Event's cost (no Condition, no Python-level lock)."""
     lock = threading.Lock()
@@ -127,7 +127,7 @@ class _Send:
     done: bool = False
     result: bool = False
     error: BaseException | None = None  # a reply Redis refused (not an outage): raised in the deciding thread
-    wakeup: threading.Lock = field(default_factory=_held_lock)  # released to wake the deciding thread
+    wakeup: threading.Lock = field(default_factory=held_lock)  # released to wake the deciding thread
 
 
 class EventPublisher:

@@ -16,13 +16,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from gate_bridge.publisher import held_lock
+
 MAX_BATCH = 128
-
-
-def _held_lock() -> threading.Lock:
-    lock = threading.Lock()
-    lock.acquire()
-    return lock
 
 
 @dataclass(eq=False)
@@ -31,7 +27,7 @@ class _Scan:
     payload: str
     now: dt.datetime | None
     result: object = None
-    ready: threading.Lock = field(default_factory=_held_lock)  # released when the decision is in ``result``
+    ready: threading.Lock = field(default_factory=held_lock)  # released when the decision is in ``result``
 
 
 class QrBatcher:
