@@ -144,8 +144,14 @@ class EventPublisher:
         self._conn: redis.connection.AbstractConnection | None = None  # the sender's own, standalone Redis only
         self._conn_client: RedisLike | None = None
 
-    def _stream(self, event: GateEvent) -> str:
-        return stream_key(self.cfg.redis_prefix, shard_of(event.shard_owner, self.cfg.stream_shards))
+    def _send_for(self, event: GateEvent, claim: tuple[str, int, dict[str, str]] | None = None) -> _Send:
+        """The event on its shard's stream; with a claim (nonce, TTL, the replay's fields) a first use."""
+        shard = shard_of(event.shard_owner, self.cfg.stream_shards)
+        send = _Send(stream_key(self.cfg.redis_prefix, shard), event.to_fields())
+        if claim is not None:
+            nonce, send.ttl_s, send.repeat = claim
+            send.nonce_key = nonce_key(self.cfg.redis_prefix, shard, nonce)
+        return send
 
     def _queue(self, key: str, fields: dict[str, str]) -> None:
         self.outbox.append(key, fields)
@@ -153,28 +159,20 @@ class EventPublisher:
 
     def publish(self, event: GateEvent) -> bool:
         """True when the event is on its stream now, False when it waits in the outbox."""
-        return self._submit(_Send(self._stream(event), event.to_fields()))
+        return self._submit(self._send_for(event))
 
     def publish_first_use(self, nonce: str, ttl_s: int, first: GateEvent, repeat: dict[str, str]) -> bool:
         """Claim a resident code's nonce platform-wide and publish ``first`` (claimed) or ``first``
         with the ``repeat`` fields changed (another gate had it: same event id, the replay's result and
         reason) in one command. True when claimed — also when Redis is unreachable: then this
         bridge's local guard has decided and ``first`` waits in the outbox."""
-        shard = shard_of(first.shard_owner, self.cfg.stream_shards)
-        return self._submit(_Send(stream_key(self.cfg.redis_prefix, shard), first.to_fields(),
-                                  nonce_key(self.cfg.redis_prefix, shard, nonce), ttl_s, repeat))
+        return self._submit(self._send_for(first, (nonce, ttl_s, repeat)))
 
     def publish_many(self, items: list[tuple[GateEvent, tuple[str, int, dict[str, str]] | None]]) -> list[bool]:
         """Several events in one round trip, each plain (None) or a first use (nonce, TTL, the replay's
         fields; see publish_first_use). A caller with several already holds a batch (qr_batcher.py) and
         sends it itself rather than queueing behind other callers."""
-        sends = []
-        for event, claim in items:
-            shard = shard_of(event.shard_owner, self.cfg.stream_shards)
-            send = _Send(stream_key(self.cfg.redis_prefix, shard), event.to_fields())
-            if claim is not None:
-                send.nonce_key, send.ttl_s, send.repeat = nonce_key(self.cfg.redis_prefix, shard, claim[0]), claim[1], claim[2]
-            sends.append(send)
+        sends = [self._send_for(event, claim) for event, claim in items]
         if len(sends) == 1:  # a lone decision shares round trips with other callers' (group commit)
             return [self._submit(sends[0])]
         with self._lock:
