@@ -161,17 +161,14 @@ class EventPublisher:
         """True when the event is on its stream now, False when it waits in the outbox."""
         return self._submit(self._send_for(event))
 
-    def publish_first_use(self, nonce: str, ttl_s: int, first: GateEvent, repeat: dict[str, str]) -> bool:
-        """Claim a resident code's nonce platform-wide and publish ``first`` (claimed) or ``first``
-        with the ``repeat`` fields changed (another gate had it: same event id, the replay's result and
-        reason) in one command. True when claimed — also when Redis is unreachable: then this
-        bridge's local guard has decided and ``first`` waits in the outbox."""
-        return self._submit(self._send_for(first, (nonce, ttl_s, repeat)))
-
     def publish_many(self, items: list[tuple[GateEvent, tuple[str, int, dict[str, str]] | None]]) -> list[bool]:
-        """Several events in one round trip, each plain (None) or a first use (nonce, TTL, the replay's
-        fields; see publish_first_use). A caller with several already holds a batch (qr_batcher.py) and
-        sends it itself rather than queueing behind other callers."""
+        """Several events in one round trip, each plain (None) or a first use: (nonce, TTL, the replay's
+        fields) claims a resident code's nonce platform-wide and publishes the event when claimed, or
+        the event with the replay's fields put in (same event id; another gate had it). Each result
+        is True when published (a first use: claimed) — a first use also when Redis is unreachable:
+        then this bridge's local guard has decided and the event waits in the outbox. A caller with
+        several already holds a batch (qr_batcher.py) and sends it itself rather than queueing
+        behind other callers."""
         sends = [self._send_for(event, claim) for event, claim in items]
         if len(sends) == 1:  # a lone decision shares round trips with other callers' (group commit)
             return [self._submit(sends[0])]

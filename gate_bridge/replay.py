@@ -2,7 +2,7 @@
 
 Two guards: a local cache of nonces seen at this bridge (which holds alone while Redis is
 unreachable), and platform-wide a Redis key set with NX, which the publisher sets in the same round
-trip as the decision's event (publisher.publish_first_use), so a resident-code decision costs one
+trip as the decision's event (a first use in publisher.publish_many), so a resident-code decision costs one
 round trip to Redis, not two. The key carries the event stream's hash tag, so in a Redis Cluster it
 lives in the stream's slot and the script touching both is allowed.
 """

@@ -127,12 +127,12 @@ def test_the_gate_publisher_batches_across_cluster_slots(cluster: str, tmp_path)
 
     def send(job: tuple[int, object]) -> bool:
         i, event = job
-        return publisher.publish_first_use(f"n{i}", 60, event, repeat) if i % 2 else publisher.publish(event)
+        return publisher.publish_many([(event, (f"n{i}", 60, repeat) if i % 2 else None)])[0]
 
     with ThreadPoolExecutor(8) as pool:
         assert all(pool.map(send, enumerate(events)))
     again = make_events(1, gate_id=1, compound_id=0, seed=99)[0]
-    assert not publisher.publish_first_use("n1", 60, again, repeat)  # n1 was claimed with compound 0's event
+    assert publisher.publish_many([(again, ("n1", 60, repeat))]) == [False]  # n1 was claimed with compound 0's event
     client = connect(cfg)
     for shard in range(SHARDS):
         landed = {f["event_id"]: f for _, f in client.xrange(stream_key(prefix, shard))}
