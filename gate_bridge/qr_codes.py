@@ -4,6 +4,11 @@ Payload ``GP1.<base64url>``: a fixed binary layout (version, kind, key id, valid
 compound, nonce) followed by the Ed25519 signature over it. Compact enough for a dense QR; the key
 id lets the platform rotate keys while gates hold several public keys. Resident codes live ≤ 60 s
 and are single-use (see replay.py); visitor passes live ≤ 24 h and count entries.
+
+The platform signs with ``cryptography``; the gate checks with libsodium through PyNaCl (the same
+PyCA maintainers). The check is most of a QR decision's CPU, and libsodium's takes half of
+OpenSSL's here (38 µs against 84 µs, bench/gate_bench.py); it also refuses non-canonical signatures
+and small-order keys, so a signature cannot be reshaped into a second valid one.
 """
 from __future__ import annotations
 
@@ -14,8 +19,9 @@ import struct
 import uuid
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from nacl.bindings import crypto_sign_open
+from nacl.exceptions import BadSignatureError
 
 from core.errors import GridPulseError
 from gate_bridge.reasons import Reason
@@ -87,8 +93,8 @@ def verify(payload: str, public_keys: dict[str, Ed25519PublicKey], now: dt.datet
     if public is None:
         raise QrRejected(f"unknown signing key {key_id.hex()}", record=Reason.qr_unknown_key.value)
     try:
-        public.verify(signature, body)
-    except InvalidSignature:
+        crypto_sign_open(signature + body, public.public_bytes_raw())  # libsodium: releases the GIL
+    except BadSignatureError:
         raise QrRejected("the signature does not match: forged or altered", record=Reason.qr_bad_signature.value) from None
     if naf <= nbf or naf - nbf > (RESIDENT_TTL if kind == RESIDENT else VISITOR_MAX).total_seconds():
         raise QrRejected("the code's validity window is longer than its kind allows", record=Reason.qr_malformed.value)
