@@ -57,9 +57,11 @@ def create_api(policy: GatePolicy, pipeline: FacePipeline | None = None, model_v
         return DecisionOut(**{k: v for k, v in decision.as_dict().items()})
 
     @api.post("/v1/gates/{gate_id}/qr", response_model=DecisionOut)
-    def qr(gate_id: int, body: QrRequest, x_gate_key: Annotated[str | None, Header()] = None) -> DecisionOut:
+    async def qr(gate_id: int, body: QrRequest, x_gate_key: Annotated[str | None, Header()] = None) -> DecisionOut:
+        """A scanned code → decision. Awaited on the event loop: the scan joins the batch being decided
+        (qr_batcher.py) without a thread of its own."""
         authorise(gate_id, x_gate_key)
-        return out(policy.qr(gate_id, body.payload))
+        return out(await policy.qr_async(gate_id, body.payload))
 
     @api.post("/v1/gates/{gate_id}/face", response_model=DecisionOut, openapi_extra={"requestBody": {"required": True, "content": {
         "multipart/form-data": {"schema": {"type": "object", "required": ["image"],

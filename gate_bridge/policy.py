@@ -14,6 +14,7 @@
 """
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import logging
@@ -110,6 +111,13 @@ class GatePolicy:
         if isinstance(decision, BaseException):
             raise decision
         return decision
+
+    async def qr_async(self, gate_id: int, payload: str, now: dt.datetime | None = None) -> Decision:
+        """``qr`` for the event loop (the bridge's HTTP endpoint): with a batcher the request awaits its
+        batch without holding a thread; without one the decision runs in a worker thread."""
+        if self.qr_batcher is not None:
+            return await self.qr_batcher.decide_async(gate_id, payload, now)
+        return await asyncio.to_thread(self.qr, gate_id, payload, now)
 
     def decide_qr(self, scans: list[tuple[int, str, dt.datetime | None]]) -> list[Decision | BaseException]:
         """Decide several scans (gate, payload, time) and publish all their events in one round trip;

@@ -14,6 +14,7 @@ decide more QR codes per second than one Ed25519 check plus one round trip would
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import threading
@@ -94,6 +95,7 @@ while a <= #ARGV do
 end
 return out
 """
+_BATCH_SHA = hashlib.sha1(_BATCH.encode()).hexdigest()
 MAX_BATCH = 256  # decisions per script call: Redis runs a script alone, so keep each short (~5 ms)
 
 
@@ -148,7 +150,6 @@ class EventPublisher:
         self._waiting_lock = threading.Lock()  # guards _waiting and _sending
         self._sending = False  # a leader is sending (see _submit)
         self._queued = self.outbox.depth()  # kept in memory: no SQLite read per event
-        self._script_sha: str | None = None
         self._conn: redis.connection.AbstractConnection | None = None  # the sender's own, standalone Redis only
         self._conn_client: RedisLike | None = None
 
@@ -237,20 +238,20 @@ class EventPublisher:
     def _pipeline(self, batch: list[_Send]) -> list[object]:
         """One round trip for the batch: a script call per stream shard (its keys share the shard's
         hash tag, so each call stays in one Cluster slot), each reply in its decision's place (an
-        error reply too). A script that Redis forgot (it restarted) is loaded and its calls sent
-        again — only those: the others are already on their streams."""
+        error reply too). Calls go by the script's SHA; those Redis answers with NOSCRIPT (it
+        restarted or flushed its scripts) are sent again — only those: the others are already on
+        their streams — with the script's text, which cannot fail that way and teaches Redis the
+        script again."""
         groups: dict[str, list[int]] = {}
         for i, send in enumerate(batch):
             groups.setdefault(send.stream, []).append(i)
         calls = [ids[j:j + MAX_BATCH] for ids in groups.values() for j in range(0, len(ids), MAX_BATCH)]
         replies: list[object] = [None] * len(batch)
-        for _attempt in range(2):
-            if self._script_sha is None:
-                self._script_sha = self.client.script_load(_BATCH)
+        for how, script in (("EVALSHA", _BATCH_SHA), ("EVAL", _BATCH)):
             commands = []
             for ids in calls:
                 keys, args = _script_call([batch[i] for i in ids])
-                commands.append(("EVALSHA", self._script_sha, len(keys), *keys, *args))
+                commands.append((how, script, len(keys), *keys, *args))
             forgotten = []
             for ids, reply in zip(calls, self._execute(commands)):
                 if isinstance(reply, redis.exceptions.NoScriptError):
@@ -259,7 +260,7 @@ class EventPublisher:
                     replies[i] = reply if isinstance(reply, Exception) else reply[n]
             if not forgotten:
                 break
-            calls, self._script_sha = forgotten, None
+            calls = forgotten
         return replies
 
     def _execute(self, commands: list[tuple]) -> list[object]:

@@ -288,11 +288,14 @@ def test_a_code_used_at_one_bridge_is_refused_at_another_platform_wide(world: di
     assert recorded[first.event_id] == ("open", None) and recorded[again.event_id] == ("deny", "qr_replayed")
 
 
-def test_the_bridge_service_decides_scans_in_batches_with_the_same_outcomes(world: dict, tmp_path: Path) -> None:
+@pytest.mark.parametrize("callers", ["awaited", "threads"])
+def test_the_bridge_service_decides_scans_in_batches_with_the_same_outcomes(world: dict, tmp_path: Path, callers: str) -> None:
     """The service's batched path (worker threads decide every scan waiting and publish them in one
-    round trip): each code opens once, a replay at the same bridge and one at another are refused as
-    such, a forged code and a code of another compound are denied with their reasons, and every scan
-    is exactly one event carrying its decision's id and result."""
+    round trip), awaited on an event loop as the HTTP endpoint does or called from threads: each code
+    opens once, a replay at the same bridge and one at another are refused as such, a forged code and
+    a code of another compound are denied with their reasons, and every scan is exactly one event
+    carrying its decision's id and result."""
+    import asyncio
     from concurrent.futures import ThreadPoolExecutor
 
     key, kid = sign()
@@ -309,8 +312,14 @@ def test_the_bridge_service_decides_scans_in_batches_with_the_same_outcomes(worl
     batched.publisher.publish_many = lambda items: (sizes.append(len(items)), publish_many(items))[1]
     r = redis.Redis.from_url(settings().redis_url, decode_responses=True)
     before = len(r.xrange(stream_key(world["prefix"], 0)))
-    with ThreadPoolExecutor(16) as pool:
-        results = list(pool.map(lambda job: (job[1], job[0].qr(w.gate_a, job[1])), scans))
+    if callers == "threads":
+        with ThreadPoolExecutor(16) as pool:
+            results = list(pool.map(lambda job: (job[1], job[0].qr(w.gate_a, job[1])), scans))
+    else:  # the unbatched bridge's scans take qr_async's other way: a worker thread each
+
+        async def scan_all() -> list:
+            return await asyncio.gather(*(policy.qr_async(w.gate_a, c) for policy, c in scans))
+        results = list(zip((c for _, c in scans), asyncio.run(scan_all())))
     assert sorted(c for c, d in results if d.result == "open") == sorted(codes)
     reasons = {c: d.reason for c, d in results if d.result == "deny"}
     assert reasons.pop(forged) == "qr_bad_signature" and reasons.pop(elsewhere) == "qr_other_compound"
