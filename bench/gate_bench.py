@@ -1,7 +1,8 @@
 """Gate bridge speed: face decision latency (decode → detect → embed → match in a 5k gallery → policy →
 XADD) in process and through HTTP, p50/p95, beside the bare model pipeline (decode → detect → embed) as
 the machine's own floor in the same run; QR decisions per second with 32 gates scanning at once
-through the service's batched path beside the ceiling of the Ed25519 checks alone on every core, and for one gate scanning in sequence
+through the service's batched path, in process beside the ceiling of the Ed25519 checks alone on
+every core and through HTTP beside uvicorn answering at once, and for one gate scanning in sequence
 beside a signature check plus one Redis round trip; 1:N search at 1e3, 1e5, 1e6, exact and through the sign-bit index, with the
 index's recall against exact search.
 
@@ -126,6 +127,62 @@ def qr_rates(policy, batched, gate: int, make_codes: Callable[[], list[str]]) ->
     return rates, opened, 3 * len(codes)
 
 
+async def http_rate(port: int, path: str, bodies: list[bytes], headers: str = "", connections: int = QR_GATES) -> tuple[float, list[bytes]]:
+    """Requests per second from ``connections`` keep-alive connections at once (each a gate sending its
+    scans in sequence) and the response bodies in the bodies' order. A bare asyncio client, a few µs a
+    request, so that the two cores go to the server being measured rather than to the client."""
+    replies: list[bytes] = [b""] * len(bodies)
+
+    async def gate(first: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for i in range(first, len(bodies), connections):
+            writer.write(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n{headers}"
+                         f"Content-Length: {len(bodies[i])}\r\n\r\n".encode() + bodies[i])
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            replies[i] = await reader.readexactly(length)
+        writer.close()
+
+    t = time.perf_counter()
+    await asyncio.gather(*(gate(i) for i in range(connections)))
+    return len(bodies) / (time.perf_counter() - t), replies
+
+
+_BARE_ASGI = """
+import uvicorn
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": b'{"result":"open"}'})
+uvicorn.run(app, host="127.0.0.1", port=%d, log_level="warning")
+"""
+
+
+def http_ceiling(bodies: list[bytes]) -> float:
+    """What HTTP alone allows here: the same client against uvicorn with an app that answers at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-c", _BARE_ASGI % port], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the bare uvicorn did not start") from None
+                time.sleep(0.2)
+        return asyncio.run(http_rate(port, "/", bodies))[0]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
 def genuine_probe(rng: np.random.Generator, v: np.ndarray, cos: float) -> np.ndarray:
     """Another photo of the same face: a vector at ``cos`` from the enrolled one (the shared faces'
     genuine pairs score 0.35-0.8 with this model, docs/BENCHMARKS.md)."""
@@ -202,8 +259,6 @@ def main() -> None:
     in_process, decision = timed(lambda: policy.face_template(gate, pipeline.template(decode(probe)).embedding))
     http, res = timed(lambda: client.post(f"/v1/gates/{gate}/face", content=probe,
                                           headers={"X-Gate-Key": "bench", "Content-Type": "image/jpeg"}))
-    server.terminate()
-    server.wait(timeout=10)
     assert decision.result == "open" and res.json()["result"] == "open", "the enrolled face should open"
     print(f"face decision, gallery {len(policy.cache.snapshot.gallery)}: bare pipeline p50/p95 {pct(bare, .5):.0f}/{pct(bare, .95):.0f} ms; "
           f"in process {pct(in_process, .5):.0f}/{pct(in_process, .95):.0f} ms; HTTP {pct(http, .5):.0f}/{pct(http, .95):.0f} ms")
@@ -215,11 +270,21 @@ def main() -> None:
         resident_code(key, kid, residents[i % len(residents)], 1) for i in range(count)])
     codes = [resident_code(key, kid, residents[0], 1) for _ in range(2000)]
     ceiling, crypto = qr_ceiling(codes, policy), crypto_ceiling(codes, policy)
+    bodies = [json.dumps({"payload": resident_code(key, kid, residents[i % len(residents)], 1)}).encode() for i in range(count)]
+    try:
+        over_http, replies = asyncio.run(http_rate(int(base.rsplit(":", 1)[1]), f"/v1/gates/{gate}/qr", bodies, "X-Gate-Key: bench\r\n"))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert all(json.loads(r)["result"] == "open" for r in replies), "every fresh code should open over HTTP"
+    bare_http = http_ceiling(bodies)
     print(f"QR decisions ({opened} of {decided} opened; each single-use, each an event): "
           f"{rates['awaited']:,.0f}/s in process with {QR_GATES} gates at once as the endpoint takes them (awaited, "
           f"batched; from {QR_GATES} threads {rates['threads']:,.0f}/s), ceiling (Ed25519 checks alone on "
           f"{os.cpu_count()} cores) {crypto:,.0f}/s; one gate in sequence {rates['sequential']:,.0f}/s, ceiling "
           f"(Ed25519 check + one Redis round trip) {ceiling:,.0f}/s")
+    print(f"QR decisions through HTTP (the served bridge, {QR_GATES} keep-alive connections): {over_http:,.0f}/s; ceiling "
+          f"(the same client against uvicorn answering at once) {bare_http:,.0f}/s")
 
     searches = {}
     for n in ((1_000, 100_000) if args.quick else (1_000, 100_000, 1_000_000)):
@@ -235,6 +300,8 @@ def main() -> None:
         "qr_decisions_per_s": round(rates["awaited"]), "qr_gates": QR_GATES, "qr_crypto_ceiling_per_s": round(crypto),
         "ratio_qr_to_crypto_ceiling": round(rates["awaited"] / crypto, 2),
         "qr_from_threads_per_s": round(rates["threads"]),
+        "qr_http_per_s": round(over_http), "qr_http_ceiling_per_s": round(bare_http),
+        "ratio_qr_http_to_ceiling": round(over_http / bare_http, 2),
         "qr_sequential_per_s": round(rates["sequential"]), "qr_sequential_ceiling_per_s": round(ceiling),
         "ratio_qr_sequential_to_ceiling": round(rates["sequential"] / ceiling, 2), "search": searches,
     }))
