@@ -155,7 +155,7 @@ async def app(scope, receive, send):
         return
     while (await receive()).get("more_body"):
         pass
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json"), (b"content-length", b"17")]})
     await send({"type": "http.response.body", "body": b'{"result":"open"}'})
 uvicorn.run(app, host="127.0.0.1", port=%d, log_level="warning")
 """

@@ -20,7 +20,7 @@ import datetime as dt
 import logging
 import threading
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -53,9 +53,6 @@ class Decision:
     score: float | None = None
     event_id: str | None = None
     stranger_id: str | None = None  # the pseudonym an unknown face is kept under
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 _REPLAYED = {"result": "deny", "reason": Reason.qr_replayed.value}  # how a first use reads when another gate had it

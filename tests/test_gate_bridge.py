@@ -223,6 +223,25 @@ def test_bad_bodies_get_a_4xx_not_a_500(world: dict, body: dict) -> None:
     assert res.status_code == 422
 
 
+@pytest.mark.parametrize("raw, problem", [(b"{not json", "json_invalid"), (b"{}", "missing"), (b'{"payload": 5}', "string_type"),
+                                          (b'{"payload": ""}', "string_too_short"),
+                                          (b'{"payload": "' + b"x" * 401 + b'"}', "string_too_long")])
+def test_a_bad_qr_body_gets_a_422_that_names_the_problem_and_is_not_recorded(world: dict, raw: bytes, problem: str) -> None:
+    """The QR endpoint reads its body itself (FastAPI's parameter resolution cost more than the
+    decision): its refusals must still be FastAPI's 422 with the field and the problem, be checked
+    after the gate's key, and leave no event behind."""
+    w: GateWorld = world["w"]
+    r = redis.Redis.from_url(settings().redis_url, decode_responses=True)
+    before = r.xlen(stream_key(world["prefix"], 0))
+    url, json_type = f"/v1/gates/{w.gate_a}/qr", {"Content-Type": "application/json"}
+    res = world["client"].post(url, content=raw, headers={"X-Gate-Key": w.gate_key, **json_type})
+    assert res.status_code == 422
+    [error] = res.json()["detail"]
+    assert error["type"] == problem and error["loc"][0] == "body" and error["msg"]
+    assert world["client"].post(url, content=raw, headers={"X-Gate-Key": "wrong", **json_type}).status_code == 401
+    assert r.xlen(stream_key(world["prefix"], 0)) == before
+
+
 def test_every_decision_is_an_event_per_the_stream_contract_and_health_reports(world: dict) -> None:
     w: GateWorld = world["w"]
     res = world["client"].post(f"/v1/gates/{w.gate_a}/exit", json={"method": "face"}, headers={"X-Gate-Key": w.gate_key})
