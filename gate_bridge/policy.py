@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import datetime as dt
 import logging
 import threading
@@ -53,6 +54,10 @@ class Decision:
     score: float | None = None
     event_id: str | None = None
     stranger_id: str | None = None  # the pseudonym an unknown face is kept under
+
+    def to_json(self) -> bytes:
+        """The API's DecisionOut, serialised directly (the fields are the same, all plain values)."""
+        return json.dumps(self.__dict__).encode()
 
 
 _REPLAYED = {"result": "deny", "reason": Reason.qr_replayed.value}  # how a first use reads when another gate had it
