@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from gate_bridge.publisher import held_lock
 
 MAX_BATCH = 128
+MIN_SPLIT = 16  # fewer scans waiting than this go to one worker: a batch's own cost outweighs sharing it
 
 
 @dataclass(eq=False, slots=True)
@@ -51,6 +52,7 @@ class QrBatcher:
         self._decide = decide
         self._pending: list[_Scan] = []
         self._wake = threading.Condition()
+        self._idle = 0  # workers waiting for scans
         for i in range(workers or os.cpu_count() or 2):
             threading.Thread(target=self._work, name=f"qr-batcher-{i}", daemon=True).start()
 
@@ -78,8 +80,14 @@ class QrBatcher:
         while True:
             with self._wake:
                 while not self._pending:
+                    self._idle += 1
                     self._wake.wait()
-                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                    self._idle -= 1
+                # A share, not all: with every gate's scan in one batch the other workers would idle
+                # while this one checks them all (the checks are what runs on both cores at once).
+                waiting = len(self._pending)
+                take = min(MAX_BATCH, waiting if waiting < MIN_SPLIT else -(-waiting // (1 + self._idle)))
+                batch, self._pending = self._pending[:take], self._pending[take:]
             try:
                 results = self._decide([(s.gate_id, s.payload, s.now) for s in batch])
             except BaseException as exc:  # noqa: BLE001 - every scan of the batch hears of it; the worker goes on
