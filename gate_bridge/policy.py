@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import datetime as dt
+import json
 import logging
 import threading
 import uuid
