@@ -9,13 +9,24 @@ from collections.abc import Callable
 
 
 def long_running(name: str) -> Callable[[], bool]:
-    """Configure logging and return ``should_stop()``, which turns true on SIGTERM or SIGINT."""
+    """Configure logging and return ``should_stop()``, which turns true on SIGTERM or SIGINT.
+
+    A stop that comes before the first ``should_stop()`` call — while the command still sets up (the
+    simulator loads the face models and embeds its photos for tens of seconds) — ends it at once:
+    nothing is in flight yet, and `make demo`'s Ctrl-C should not wait for a set-up to finish."""
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {name} %(name)s %(levelname)s %(message)s")
     stopped = threading.Event()
+    running = threading.Event()
 
-    def stop(*_: object) -> None:
+    def stop(signum: int, _frame: object) -> None:
         stopped.set()
+        if not running.is_set():
+            raise SystemExit(128 + signum)
+
+    def should_stop() -> bool:
+        running.set()
+        return stopped.is_set()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    return stopped.is_set
+    return should_stop
