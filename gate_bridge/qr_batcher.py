@@ -3,9 +3,10 @@
 Why: a thread per request that verifies, decides and waits for its own event's round trip spends
 more CPU handing the GIL and the Redis connection between threads than deciding (bench/gate_bench.py
 measured 326 µs of CPU a decision at 16 gates, 126 of them the signature check). Here a scan only
-joins the queue; ``workers`` threads (one per core) each take every scan waiting, check the
-signatures (the checks release the GIL, so the workers use both cores), decide, and publish the
-whole batch's events in one round trip while the other worker checks the next batch.
+joins the queue; ``workers`` threads (one per core) each take the scans waiting — their share when
+many wait —, check the signatures (the checks release the GIL, so the workers use both cores),
+decide, and publish the whole batch's events in one round trip while the other worker checks the
+next batch.
 
 Two ways in. The bridge's HTTP endpoint awaits ``decide_async`` on the event loop: no thread per
 request at all, and a batch's results reach the loop in one call (one wake-up per batch, not per
