@@ -3,8 +3,8 @@ XADD) in process and through HTTP, p50/p95, beside the bare model pipeline (deco
 the machine's own floor in the same run; QR decisions per second with 32 gates scanning at once
 through the service's batched path, in process beside the ceiling of the Ed25519 checks alone on
 every core and through HTTP beside uvicorn answering at once, and for one gate scanning in sequence
-beside a signature check plus one Redis round trip; 1:N search at 1e3, 1e5, 1e6, exact and through the sign-bit index, with the
-index's recall against exact search.
+beside a signature check plus one Redis round trip; 1:N search at 1e3, 1e5, 1e6, exact and through
+the sign-bit index, with the index's recall against exact search.
 
 Uses its own database (gridpulse_bench_gate) and Redis prefix (gpbench:). `--quick` does fewer rounds
 and stops 1:N at 1e5. Last line: one JSON object.
@@ -51,11 +51,15 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] * 1000
 
 
-def start_bridge(compound: int) -> tuple[subprocess.Popen, str]:
-    """The real service (`gridpulse bridge`, uvicorn) in its own process, as a gate device sees it."""
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+        return sock.getsockname()[1]
+
+
+def start_bridge(compound: int) -> tuple[subprocess.Popen, str]:
+    """The real service (`gridpulse bridge`, uvicorn) in its own process, as a gate device sees it."""
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "cli", "bridge", "--compound", str(compound), "--port", str(port)],
                             cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
@@ -163,9 +167,7 @@ uvicorn.run(app, host="127.0.0.1", port=%d, log_level="warning")
 
 def http_ceiling(bodies: list[bytes]) -> float:
     """What HTTP alone allows here: the same client against uvicorn with an app that answers at once."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-c", _BARE_ASGI % port], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30

@@ -6,25 +6,18 @@ and FastAPI's routing, parameter resolution and middleware cost more than the de
 lane as a middleware inside FastAPI, 6.0 thousand with it outermost, on the same machine). This ASGI
 app, wrapped around the FastAPI app by ``api.create_api``, recognises exactly that case — POST
 /v1/gates/{id}/qr, the gate's key right, the body a valid ``QrRequest`` — and answers it with the
-decision the route would give (the same ``GatePolicy.qr_async``, the same JSON). Everything else — other paths, a wrong key,
-a bad or oversized body — goes on to the app unchanged (the body already read is handed on), so the
-documented route stays the one place that refuses and explains.
+decision the route would give (the same ``GatePolicy.qr_async``, the same JSON). Everything else —
+other paths, a wrong key, a bad or oversized body — goes on to the app unchanged (the body already
+read is handed on), so the documented route stays the one place that refuses and explains.
 """
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gate_bridge.policy import GatePolicy
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _QR_PATH = re.compile(r"/v1/gates/([0-9]{1,12})/qr")
 _MAX_BODY = 4096  # a payload is at most 400 characters: a longer body is the route's to refuse
