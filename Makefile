@@ -5,7 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DB := gridpulse
-TEST_DB := gridpulse_test
+TEST_DB ?= gridpulse_test
+TEST_REDIS_PREFIX ?= gptest:
 
 .PHONY: demo test setup system services venv node demo-db
 
@@ -16,7 +17,7 @@ demo: setup demo-db
 test: setup
 	@scripts/bootstrap.sh database $(TEST_DB)
 	GRIDPULSE_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/$(TEST_DB) \
-	GRIDPULSE_REDIS_PREFIX=gptest: \
+	GRIDPULSE_REDIS_PREFIX=$(TEST_REDIS_PREFIX) \
 	  $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 setup: system services venv node

@@ -14,13 +14,14 @@ from core.errors import GridPulseError
 Registrar = Callable[[argparse._SubParsersAction], None]
 
 
-def _registrars() -> list[Registrar]:
-    from geodata import commands as geodata_commands
-    from geodata import import_commands
+# Each stage's commands, from the base up; "demo" last (the synthetic street and the simulator).
+STAGE_COMMANDS = ("blockdata.commands", "intake.commands", "gate_bridge.commands", "ingest.commands",
+                  "analytics.commands", "residents.commands", "dashboard.commands", "demo.commands")
 
-    registrars: list[Registrar] = [geodata_commands.register, import_commands.register]
-    for module in ("gate_bridge.commands", "ingest.commands", "analytics.commands", "residents.commands",
-                   "dashboard.commands"):
+
+def _registrars() -> list[Registrar]:
+    registrars: list[Registrar] = []
+    for module in STAGE_COMMANDS:
         try:
             mod = __import__(module, fromlist=["register"])
         except ModuleNotFoundError as exc:

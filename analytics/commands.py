@@ -16,7 +16,7 @@ def _as_of(value: str | None) -> dt.datetime | None:
 def _run(args: argparse.Namespace) -> int:
     from analytics.params import params
     from analytics.sweep import run_rules
-    from geodata.db import transaction
+    from blockdata.db import transaction
 
     with transaction() as session:
         report = run_rules(session, _as_of(args.as_of), names=args.rule or None, rule_params=params(args.preset))
@@ -45,7 +45,7 @@ def _watch(args: argparse.Namespace) -> int:
 
 def _escalate(args: argparse.Namespace) -> int:
     from analytics.work_orders import escalate_overdue
-    from geodata.db import transaction
+    from blockdata.db import transaction
 
     with transaction() as session:
         n = escalate_overdue(session, _as_of(args.as_of) or dt.datetime.now(dt.timezone.utc))

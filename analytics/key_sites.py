@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from analytics.params import RuleParams, params as rule_params
 from core.errors import InvalidInput
 from core.viewer import Viewer
-from geodata import queries
+from blockdata import queries
 
 MAX_SPAN = dt.timedelta(days=31)
 BASELINE_DAYS = 7

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from core.config import settings
 from core.errors import InvalidInput
 from core.viewer import Role, Viewer
-from geodata import audit, queries
-from geodata.models import Person
+from blockdata import audit, queries
+from blockdata.models import Person
 
 MAX_SPAN = dt.timedelta(days=7)
 MAX_WINDOW_MIN = 15

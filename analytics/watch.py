@@ -17,7 +17,7 @@ from analytics.sweep import run_rules
 from core.config import Settings, settings
 from core.events import landed_key
 from core.redis_client import connect
-from geodata.db import transaction
+from blockdata.db import transaction
 
 FAST_RULES = ("keysite_surge", "correction_movement", "visitor_overstay")
 log = logging.getLogger("gridpulse.rules.watch")

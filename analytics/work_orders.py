@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 from core.config import load_secrets
 from core.errors import AccessDenied, InvalidInput, NotFound
 from core.viewer import Role, Viewer
-from geodata import audit
-from geodata.identity import hash_id_number, mask_id_number
-from geodata.models import (
+from blockdata import audit
+from blockdata.identity import hash_id_number, mask_id_number
+from blockdata.models import (
     Alert,
     AlertStatus,
     Building,

@@ -21,10 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 
 from bench.address_holdout import split
 from core.config import settings
-from geodata.addresses import tagger as T
-from geodata.addresses.evaluate import PARTS, gold_parts
-from geodata.addresses.normalise import normalise
-from geodata.addresses.parser import from_spans
+from intake.addresses import tagger as T
+from intake.addresses.evaluate import PARTS, gold_parts
+from intake.addresses.normalise import normalise
+from intake.addresses.parser import from_spans
 
 
 def _poi_region(spans: list) -> str | None:
@@ -52,7 +52,7 @@ def main() -> None:
     whole = whole_norepair = n = 0
     wrong_parts_per_address: Counter = Counter()
     poi_split = only_compound = 0
-    import geodata.addresses.parser as P
+    import intake.addresses.parser as P
     for row in csv.DictReader(open(hold, encoding="utf-8")):
         comps = [[lab.lower(), v] for lab, v in json.loads(row["components_json"])]
         text = row["address"]

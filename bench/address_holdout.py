@@ -42,9 +42,9 @@ def split(cache: Path, quick: bool = False) -> tuple[Path, Path]:
 
 def main() -> None:
     from core.config import settings
-    from geodata.addresses import tagger as tagger_mod
-    from geodata.addresses.evaluate import evaluate
-    from geodata.addresses.parser import from_spans
+    from intake.addresses import tagger as tagger_mod
+    from intake.addresses.evaluate import evaluate
+    from intake.addresses.parser import from_spans
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tag", default="")

@@ -34,8 +34,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script or with -m
 
-from geodata.addresses import tagger as T
-from geodata.addresses.evaluate import LABEL_TO_PART, PARTS, gold_parts
+from intake.addresses import tagger as T
+from intake.addresses.evaluate import LABEL_TO_PART, PARTS, gold_parts
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "geodata" / "addresses"
 K = 4
@@ -90,7 +90,7 @@ def windows(text: str) -> list[str]:
 
 
 def oracle(data: list[tuple[str, list[list[str]]]]) -> tuple[float, Counter]:
-    from geodata.addresses.parser import from_spans
+    from intake.addresses.parser import from_spans
 
     bad, parts = 0, Counter()
     for text, comps in data:

@@ -6,7 +6,7 @@ import time
 import psycopg
 from sqlalchemy.engine import make_url
 
-from geodata import migrate
+from blockdata import migrate
 
 
 def fresh_database(url: str) -> None:

@@ -39,9 +39,9 @@ from analytics.sweep import run_rules  # noqa: E402
 from bench.common import fresh_database  # noqa: E402
 from core.config import settings  # noqa: E402
 from core.passwords import hash_password  # noqa: E402
-from geodata.db import transaction  # noqa: E402
-from geodata.models import Account  # noqa: E402
-from geodata.synthetic import run_seed  # noqa: E402
+from blockdata.db import transaction  # noqa: E402
+from blockdata.models import Account  # noqa: E402
+from demo.synthetic import run_seed  # noqa: E402
 from tests.browser import app_server, login_page, playwright_chromium  # noqa: E402
 
 PASSWORD = "bench-pass-1234"

@@ -17,7 +17,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gate_bridge.face_pipeline import BadImage, FacePipeline, FaceRejected, decode  # noqa: E402
+from credentials.face_pipeline import BadImage, FacePipeline, FaceRejected, decode  # noqa: E402
 from gate_bridge.matching import MARGIN, THRESHOLD, Gallery, accepted  # noqa: E402
 
 THRESHOLDS = (0.30, 0.35, 0.40, 0.45, 0.50)

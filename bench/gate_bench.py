@@ -37,13 +37,13 @@ from sqlalchemy import text  # noqa: E402
 from bench.common import fresh_database  # noqa: E402
 from core.config import load_secrets, settings  # noqa: E402
 from gate_bridge.access_cache import key_hash  # noqa: E402
-from gate_bridge.face_pipeline import FacePipeline, decode  # noqa: E402
+from credentials.face_pipeline import FacePipeline, decode  # noqa: E402
 from gate_bridge.hamming_index import HammingGallery  # noqa: E402
 from gate_bridge.matching import Gallery  # noqa: E402
-from gate_bridge.qr_codes import resident_code, verify  # noqa: E402
+from credentials.qr_codes import resident_code, verify  # noqa: E402
 from gate_bridge.service import build_policy  # noqa: E402
-from geodata.db import raw_connection, transaction  # noqa: E402
-from geodata.synthetic import run_seed  # noqa: E402
+from blockdata.db import raw_connection, transaction  # noqa: E402
+from demo.synthetic import run_seed  # noqa: E402
 
 
 def pct(values: list[float], q: float) -> float:

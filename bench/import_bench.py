@@ -26,9 +26,9 @@ SHARED = ROOT.parent / "shared" / "geodata"
 def _street(n_side: int) -> None:
     from shapely.geometry import box
 
-    from geodata import registry
-    from geodata.db import transaction
-    from geodata.models import RegionLevel
+    from blockdata import registry
+    from blockdata.db import transaction
+    from blockdata.models import RegionLevel
 
     with transaction(URL) as s:
         registry.add_region(s, code="320100000000", name="南京市", level=RegionLevel.city, parent_code=None)
@@ -57,9 +57,9 @@ def bench_buildings(n_side: int) -> dict[str, float]:
     from sqlalchemy import text
 
     from bench.common import fresh_database
-    from geodata.db import session_factory
-    from geodata.importers import run_import
-    from geodata.importers.buildings import _COLUMNS
+    from blockdata.db import session_factory
+    from intake.importers import run_import
+    from intake.importers.buildings import _COLUMNS
 
     fresh_database(URL)
     _street(n_side)
@@ -89,9 +89,9 @@ def bench_buildings(n_side: int) -> dict[str, float]:
 def bench_parser(limit: int | None) -> dict[str, object]:
     """Both engines on the dev split (the corpus's held-out test split here): the CRF tagger, trained at
     run time on ncap_train.csv only (or loaded from its var/ cache), and the hand-written rules."""
-    from geodata.addresses import tagger as tagger_mod
-    from geodata.addresses.evaluate import evaluate
-    from geodata.addresses.parser import from_spans, parse_rules
+    from intake.addresses import tagger as tagger_mod
+    from intake.addresses.evaluate import evaluate
+    from intake.addresses.parser import from_spans, parse_rules
 
     path = SHARED / "addresses" / "ncap_dev.csv"
     train = SHARED / "addresses" / "ncap_train.csv"
@@ -117,8 +117,8 @@ def bench_gcj02() -> dict[str, float]:
     import shapely
     from shapely.geometry import shape
 
-    from geodata import coords as C
-    from geodata.geometry import to_metric
+    from intake import coords as C
+    from blockdata.geometry import to_metric
 
     admin = SHARED / "admin"
     if not admin.exists():

@@ -31,9 +31,9 @@ from shapely.geometry import Point, box  # noqa: E402
 from core.config import settings  # noqa: E402
 from core.events import GateEvent, stream_key, uuid7  # noqa: E402
 from bench.common import fresh_database, insert_ceiling_rows_per_s  # noqa: E402
-from geodata import registry  # noqa: E402
-from geodata.db import transaction  # noqa: E402
-from geodata.models import GateKind, RegionLevel  # noqa: E402
+from blockdata import registry  # noqa: E402
+from blockdata.db import transaction  # noqa: E402
+from blockdata.models import GateKind, RegionLevel  # noqa: E402
 from ingest.worker import IngestWorker  # noqa: E402
 
 GATES = 40

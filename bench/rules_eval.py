@@ -27,9 +27,9 @@ from analytics.sweep import run_rules  # noqa: E402
 from bench.common import fresh_database  # noqa: E402
 from core.config import settings  # noqa: E402
 from core.viewer import Role, Viewer  # noqa: E402
-from geodata.db import transaction  # noqa: E402
-from geodata.synthetic import run_seed  # noqa: E402
-from geodata.synthetic.events import local_midnight_ms  # noqa: E402
+from blockdata.db import transaction  # noqa: E402
+from demo.synthetic import run_seed  # noqa: E402
+from demo.synthetic.events import local_midnight_ms  # noqa: E402
 
 ANCHOR = dt.date(2026, 11, 20)
 

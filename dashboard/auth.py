@@ -9,22 +9,19 @@ GRIDPULSE_WALL_SESSION_HOURS, since nobody is there to log in again).
 from __future__ import annotations
 
 import datetime as dt
-import os
 from html import escape
 
 import flask
 from sqlalchemy import select
 
-from core.config import load_secrets
+from core.config import load_secrets, settings
 from core.passwords import verify_password
 from core.viewer import Role, Viewer
-from geodata import audit
-from geodata.db import transaction
-from geodata.models import Account
+from blockdata import audit
+from blockdata.db import transaction
+from blockdata.models import Account
 
 OPEN_PATHS = ("/login", "/logout", "/assets/", "/_dash-component-suites/", "/_favicon.ico", "/favicon.ico")
-SESSION_MINUTES = int(os.environ.get("GRIDPULSE_SESSION_MINUTES", "30"))
-WALL_SESSION_HOURS = int(os.environ.get("GRIDPULSE_WALL_SESSION_HOURS", "24"))
 
 _FORM = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>GridPulse 登录</title><link rel="stylesheet" href="/assets/gridpulse.css"></head>
@@ -68,7 +65,7 @@ def install(server: flask.Flask) -> None:
             return _FORM.format(next=escape(next_url), error='<p class="error">用户名或密码错误</p>'), 401
         flask.session.clear()
         flask.session.permanent = True
-        server.permanent_session_lifetime = dt.timedelta(minutes=SESSION_MINUTES)
+        server.permanent_session_lifetime = dt.timedelta(minutes=settings().session_minutes)
         flask.session.update(account_id=account.id, username=account.username, role=account.role.value,
                              jurisdiction=list(account.jurisdiction or ()),
                              expires=(dt.datetime.now(dt.timezone.utc) + _lifetime(account.role.value)).isoformat())
@@ -81,7 +78,9 @@ def install(server: flask.Flask) -> None:
 
 
 def _lifetime(role: str) -> dt.timedelta:
-    return dt.timedelta(hours=WALL_SESSION_HOURS) if role == Role.street.value else dt.timedelta(minutes=SESSION_MINUTES)
+    if role == Role.street.value:
+        return dt.timedelta(hours=settings().wall_session_hours)
+    return dt.timedelta(minutes=settings().session_minutes)
 
 
 def viewer_from_session() -> Viewer | None:

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from analytics.population import realtime_population
-from core.config import settings
+from core.config import local_tz, settings
 from core.redis_client import connect
 from core.viewer import Viewer
 from ingest.live_state import LiveState
@@ -54,8 +54,7 @@ def flows_for(session: Session, hour: int | None, day: dt.date | None) -> Flows:
     """Live flows of the last hour (hour None), or the rollups of one hour of a day (the slider's replay)."""
     if hour is None or day is None:
         return live_state().gate_flows(LIVE_MINUTES)
-    tz = dt.timezone(dt.timedelta(hours=8)) if settings().timezone == "Asia/Shanghai" else dt.timezone.utc
-    start = dt.datetime.combine(day, dt.time(hour), tz)
+    start = dt.datetime.combine(day, dt.time(hour), local_tz())
     return window_flows(session, start, start + dt.timedelta(hours=1))
 
 
@@ -64,7 +63,7 @@ def replay_day(session: Session) -> dt.date | None:
     latest = session.execute(text("SELECT max(minute) FROM gate_flow_minute")).scalar()
     if latest is None:
         return None
-    local = latest.astimezone(dt.timezone(dt.timedelta(hours=8)))
+    local = latest.astimezone(local_tz())
     return local.date() if local.hour >= 23 else local.date() - dt.timedelta(days=1)
 
 

@@ -3,7 +3,7 @@
 A place is ``kind:key``: region (any level, by code), grid (code), building (id), floor (building id
 and floor, ``12-3``), dwelling (id), person (id). Breadcrumbs are names of places only; a person's
 own crumb uses the masked view the query layer returns. Every check of jurisdiction is the query
-layer's (geodata/queries.py), which refuses and audits.
+layer's (blockdata/queries.py), which refuses and audits.
 """
 from __future__ import annotations
 

@@ -6,8 +6,8 @@ the navigation only hides what would be refused anyway.
 from __future__ import annotations
 
 from core.viewer import Role, Viewer
-from geodata import audit
-from geodata.db import transaction
+from blockdata import audit
+from blockdata.db import transaction
 
 ALL = frozenset(Role)
 PAGE_ROLES: dict[str, frozenset[Role]] = {

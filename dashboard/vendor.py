@@ -24,7 +24,7 @@ import flask
 
 from core.config import PROJECT_ROOT
 from core.viewer import Viewer
-from geodata.db import transaction
+from blockdata.db import transaction
 from core.errors import AccessDenied, NotFound
 from layers.buildings import building_rows
 from layers.dwellings import dwelling_rows

@@ -26,9 +26,9 @@ import psycopg
 
 from gate_bridge.hamming_index import HammingGallery
 from gate_bridge.matching import Gallery
-from gate_bridge.reasons import Reason
-from gate_bridge.settings import bridge_settings
-from geodata.access_rules import apply_bars
+from credentials.reasons import Reason
+from core.config import bridge_settings
+from blockdata.access_rules import apply_bars
 
 log = logging.getLogger("gridpulse.bridge")
 

@@ -11,11 +11,11 @@ from fastapi import FastAPI, Header, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from gate_bridge.face_pipeline import MAX_UPLOAD_BYTES, MODEL_VERSION, BadImage, FacePipeline, FaceRejected
+from credentials.face_pipeline import MAX_UPLOAD_BYTES, MODEL_VERSION, BadImage, FacePipeline, FaceRejected
 from gate_bridge.matching import DIM
 from gate_bridge.policy import Decision, GatePolicy
 from gate_bridge.qr_fast_lane import QrFastLane, QrRequest
-from gate_bridge.uploads import image_from_multipart, read_limited
+from credentials.uploads import image_from_multipart, read_limited
 
 
 class TemplateRequest(BaseModel):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gate_bridge.settings import bridge_settings
+from core.config import bridge_settings
 
 THRESHOLD = bridge_settings().face_threshold
 MARGIN = bridge_settings().face_margin

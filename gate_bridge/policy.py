@@ -1,5 +1,5 @@
 """The access policy at a compound's gates: every decision is open or deny with a reason code
-(gate_bridge/reasons.py), and every decision — denied ones too — becomes a gate event on the stream
+(credentials/reasons.py), and every decision — denied ones too — becomes a gate event on the stream
 (or in the outbox while Redis is unreachable).
 
 - Owners enter every compound where they own a dwelling; residents and household members theirs;
@@ -32,10 +32,10 @@ from core.events import GateEvent, uuid7
 from gate_bridge.access_cache import AccessCache, PassInfo
 from gate_bridge.matching import THRESHOLD, Gallery, accepted
 from gate_bridge.publisher import EventPublisher
-from gate_bridge.qr_codes import QrRejected, verify
-from gate_bridge.reasons import Reason
+from credentials.qr_codes import QrRejected, verify
+from credentials.reasons import Reason
 from gate_bridge.replay import ReplayGuard
-from gate_bridge.settings import bridge_settings
+from core.config import bridge_settings
 
 if TYPE_CHECKING:
     from gate_bridge.qr_batcher import QrBatcher

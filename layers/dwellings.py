@@ -12,8 +12,9 @@ import pydeck as pdk
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from core.config import settings
 from core.viewer import Viewer
-from geodata import queries
+from blockdata import queries
 from layers.common import ramp
 
 USE_LABELS = {"residential": "自住", "commercial": "商用", "rented": "出租", "vacant": "空置"}
@@ -45,7 +46,7 @@ def dwelling_rows(session: Session, viewer: Viewer, building_id: int, *, only_fl
         ax, bx = x0 + col * width + pad, x0 + (col + 1) * width - pad
         ring = [[ax, y0, z], [bx, y0, z], [bx, y1, z], [ax, y1, z], [ax, y0, z]]
         n = counts.get(d.id, 0)
-        cap = max(1, int(d.area_m2 // 15))
+        cap = max(1, int(d.area_m2 // settings().area_per_person_m2))
         out.append({
             "kind": "dwelling", "id": d.id, "code": d.code, "floor": d.floor, "polygon": [ring],
             "height": storey * 0.85, "color": ramp(n, cap * 1.5, alpha=230) if d.use != "vacant" else [90, 90, 90, 160],

@@ -23,19 +23,19 @@ from starlette.concurrency import run_in_threadpool
 from core.config import Settings, settings
 from core.errors import AccessDenied, GridPulseError, InvalidInput, NotFound
 from core.redis_client import connect
-from gate_bridge.face_pipeline import MAX_UPLOAD_BYTES, MODEL_VERSION, BadImage, FaceRejected, shared_pipeline
-from gate_bridge.uploads import read_limited
-from geodata import audit
-from geodata.access_rules import compounds_open_to
-from geodata.db import transaction
-from geodata.masking import mask_name
-from geodata.models import Person
+from credentials.face_pipeline import MAX_UPLOAD_BYTES, MODEL_VERSION, BadImage, FaceRejected, shared_pipeline
+from credentials.uploads import read_limited
+from blockdata import audit
+from blockdata.access_rules import compounds_open_to
+from blockdata.db import transaction
+from blockdata.masking import mask_name
+from blockdata.models import Person
 from residents import consent, declarations, grants, passes, rate_limit, resident_codes
 from residents.app_tokens import AppIdentity, TokenRejected, verify
 from residents.dwellings import OwnedDwelling, owned_dwellings
 from residents.errors import Conflict, ConsentRequired, RateLimited
 from residents.people import resident
-from residents.settings import resident_settings
+from core.config import resident_settings
 
 T = TypeVar("T")
 INT4 = 2_147_483_647  # ids are PostgreSQL integers: anything larger is a 422, not a database error

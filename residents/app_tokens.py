@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from core.config import load_secrets
 from core.errors import GridPulseError
-from residents.settings import resident_settings
+from core.config import resident_settings
 
 
 class TokenRejected(GridPulseError):

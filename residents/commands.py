@@ -21,10 +21,10 @@ def _app_token(args: argparse.Namespace) -> int:
     """A demo token, as the city app would hold after the resident signs in (demo issuer only)."""
     from sqlalchemy import select
 
-    from geodata.db import transaction
-    from geodata.models import Person
+    from blockdata.db import transaction
+    from blockdata.models import Person
     from residents.app_tokens import mint
-    from residents.settings import resident_settings
+    from core.config import resident_settings
 
     if resident_settings().issuer_public_key is not None:
         print("gridpulse app-token: an external issuer is configured (GRIDPULSE_APP_ISSUER_PUBLIC_KEY); "
@@ -40,7 +40,7 @@ def _app_token(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from residents.settings import resident_settings
+    from core.config import resident_settings
 
     p = sub.add_parser("residents-api", help="serve the resident services API for the city app (OpenAPI at /docs)")
     p.add_argument("--host", default="127.0.0.1")

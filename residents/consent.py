@@ -13,7 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput
-from geodata.models import FaceConsent, FaceLibrary, FaceTemplate, Person
+from blockdata.models import FaceConsent, FaceLibrary, FaceTemplate, Person
 from residents.errors import ConsentRequired
 
 PURPOSE = "gate_access"  # the only purpose a template is enrolled for

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from analytics.work_orders import open_for_declaration
 from core.errors import InvalidInput, NotFound
-from geodata.models import Dwelling, Person, SelfDeclaration
+from blockdata.models import Dwelling, Person, SelfDeclaration
 from residents.errors import Conflict
 
 # 与房主关系: what the app offers; stored as given.

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from core.config import settings
 from core.errors import AccessDenied, NotFound
-from geodata.models import AccessGrant, Building, Compound, Dwelling, Ownership, Person
+from blockdata.models import AccessGrant, Building, Compound, Dwelling, Ownership, Person
 
 
 def cap_for(area_m2: float) -> int:

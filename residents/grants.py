@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.errors import AccessDenied, InvalidInput, NotFound
-from geodata.masking import mask_name
-from geodata.models import AccessGrant, GrantKind, Person
+from blockdata.masking import mask_name
+from blockdata.models import AccessGrant, GrantKind, Person
 from residents.dwellings import active_grant_filter, cap_for, require_owned
 from residents.errors import Conflict
 from residents.people import find_or_register

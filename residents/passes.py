@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 
 from core.config import load_secrets
 from core.errors import AccessDenied, InvalidInput, NotFound
-from gate_bridge.qr_codes import VISITOR_MAX, visitor_code
-from geodata.identity import hash_id_number
-from geodata.masking import mask_name
-from geodata.models import Person, VisitorPass
+from credentials.qr_codes import VISITOR_MAX, visitor_code
+from blockdata.identity import hash_id_number
+from blockdata.masking import mask_name
+from blockdata.models import Person, VisitorPass
 from residents.dwellings import compound_of, require_owned
 from residents.errors import Conflict
 

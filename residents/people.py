@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from core.config import load_secrets
 from core.errors import InvalidInput, NotFound
-from geodata.identity import hash_id_number, mask_id_number, validate_id_number
-from geodata.models import Person, ResidenceKind, Sex
+from blockdata.identity import hash_id_number, mask_id_number, validate_id_number
+from blockdata.models import Person, ResidenceKind, Sex
 
 
 def resident(session: Session, pid: uuid.UUID) -> Person:

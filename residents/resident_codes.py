@@ -1,5 +1,5 @@
 """The dynamic resident code (动态通行码): a signed QR valid ≤ 60 s, single-use at the gate, for each
-compound whose gates open for the resident now (the same rule the gate applies, geodata/access_rules.py).
+compound whose gates open for the resident now (the same rule the gate applies, blockdata/access_rules.py).
 The app asks for a fresh one before the last expires (refresh_after_s)."""
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from core.config import load_secrets
 from core.errors import AccessDenied
-from gate_bridge.qr_codes import RESIDENT_TTL, resident_code
-from geodata.access_rules import compounds_open_to
-from geodata.models import Person
+from credentials.qr_codes import RESIDENT_TTL, resident_code
+from blockdata.access_rules import compounds_open_to
+from blockdata.models import Person
 
 REFRESH_MARGIN = dt.timedelta(seconds=15)
 

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from core.config import load_secrets
 from core.events import uuid7
-from geodata.identity import hash_id_number, mask_id_number
-from geodata.models import Account, Person, PersonTag, PersonTagKind, ResidenceKind, Sex
+from blockdata.identity import hash_id_number, mask_id_number
+from blockdata.models import Account, Person, PersonTag, PersonTagKind, ResidenceKind, Sex
 from tests.places import id_number
 
 AS_OF = dt.datetime(2026, 11, 20, 2, 0, tzinfo=dt.timezone.utc)  # 10:00 in Nanjing

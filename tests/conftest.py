@@ -48,7 +48,7 @@ def database_url() -> Iterator[str]:
     Two pytest runs on one machine (two checkouts, or a developer beside CI) would drop each other's
     database; a machine-wide file lock per database makes the second wait for the first instead.
     """
-    from geodata import migrate
+    from blockdata import migrate
 
     url = settings().database_url
     lock_path = Path(tempfile.gettempdir()) / f"gridpulse-pytest-{make_url(url).database}.lock"
@@ -69,7 +69,7 @@ def shared_dir() -> Path:
 @pytest.fixture(scope="module")
 def places(database_url: str):  # noqa: ANN201 - tests.places.Places
     """The small hand-built place hierarchy (tests/places.py), once per module that asks for it."""
-    from geodata.db import transaction
+    from blockdata.db import transaction
     from tests import places as P
 
     with transaction() as session:

@@ -20,9 +20,9 @@ from geoalchemy2 import WKTElement
 from sqlalchemy import text
 
 from gate_bridge.access_cache import key_hash
-from gate_bridge.face_pipeline import FacePipeline
-from geodata.db import transaction
-from geodata.models import (AccessGrant, Building, Compound, Dwelling, FaceTemplate, Gate, Grid, Household,
+from credentials.face_pipeline import FacePipeline
+from blockdata.db import transaction
+from blockdata.models import (AccessGrant, Building, Compound, Dwelling, FaceTemplate, Gate, Grid, Household,
                             HouseholdMember, Ownership, Person, Region, Rental, VisitorPass)
 
 SHARED_FACES = Path(__file__).resolve().parent.parent.parent / "shared" / "faces"

@@ -13,9 +13,9 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.config import load_secrets
-from geodata import registry
-from geodata.identity import check_digit, hash_id_number, mask_id_number
-from geodata.models import (
+from blockdata import registry
+from blockdata.identity import check_digit, hash_id_number, mask_id_number
+from blockdata.models import (
     GateKind,
     Household,
     HouseholdMember,
@@ -136,7 +136,7 @@ def count(model) -> int:  # noqa: ANN001 - an ORM model class
     """Rows of a table now (for "nothing was written" checks)."""
     from sqlalchemy import func, select
 
-    from geodata.db import transaction
+    from blockdata.db import transaction
 
     with transaction() as s:
         return s.scalar(select(func.count()).select_from(model))

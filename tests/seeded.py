@@ -4,9 +4,9 @@ from __future__ import annotations
 import datetime as dt
 
 from analytics.sweep import run_rules
-from geodata.db import transaction
-from geodata.synthetic import run_seed
-from geodata.synthetic.events import local_midnight_ms
+from blockdata.db import transaction
+from demo.synthetic import run_seed
+from demo.synthetic.events import local_midnight_ms
 
 ANCHOR = dt.date(2026, 11, 20)
 

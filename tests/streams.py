@@ -15,7 +15,7 @@ import redis
 from sqlalchemy import text
 
 from core.events import GateEvent, uuid7
-from geodata.db import transaction
+from blockdata.db import transaction
 from tests.browser import free_port
 
 

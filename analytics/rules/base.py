@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from analytics.params import RuleParams
-from geodata.models import Severity
+from blockdata.models import Severity
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from analytics.params import RuleParams
 from analytics.rules.base import PERSON_PLACE, Finding, iso, rows
 from core.config import settings
-from geodata.models import Severity
+from blockdata.models import Severity
 
 NAME = "correction_movement"
 

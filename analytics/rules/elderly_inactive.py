@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from analytics.params import RuleParams
 from analytics.rules.base import PERSON_PLACE, Finding, iso, rows
-from geodata.models import Severity
+from blockdata.models import Severity
 
 NAME = "elderly_inactive"
 

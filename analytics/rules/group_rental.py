@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from analytics.params import RuleParams
 from analytics.rules.base import Finding, rows
-from geodata.models import Severity
+from blockdata.models import Severity
 
 NAME = "group_rental"
 

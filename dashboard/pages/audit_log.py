@@ -17,8 +17,8 @@ from core.viewer import Role
 from dashboard.pages._common import page_viewer
 from dashboard.roles import refuse_page
 from dashboard.session import current_viewer
-from geodata.db import transaction
-from geodata.models import AuditLog
+from blockdata.db import transaction
+from blockdata.models import AuditLog
 
 dash.register_page(__name__, path="/audit", name="审计", title="GridPulse 审计", order=5)
 LOCAL_TZ = ZoneInfo(settings().timezone)

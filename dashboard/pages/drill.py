@@ -1,7 +1,7 @@
 """网格 drill-down: street → community → grid → building → floor → dwelling → household → person.
 
 The place is in the URL (``/drill?place=building:12``), so a link can be shared; one server
-callback reads it and asks the query layer (geodata/queries.py) for the level's children, which
+callback reads it and asks the query layer (blockdata/queries.py) for the level's children, which
 filters by jurisdiction, masks by role and audits reads of people. A place outside the viewer's
 jurisdiction — also in a hand-crafted POST to /_dash-update-component — gets a refusal, and the
 query layer has written it to the audit log. Clicking a grid, building or dwelling on the map
@@ -27,8 +27,8 @@ from dashboard.live import population_by_grid
 from dashboard.pages._common import page_viewer
 from dashboard.places import Place
 from dashboard.session import current_viewer
-from geodata import queries
-from geodata.db import transaction
+from blockdata import queries
+from blockdata.db import transaction
 from layers.buildings import building_rows, buildings_layer
 from layers.common import deck_spec, polygon_box, view_for
 from layers.dwellings import dwelling_rows, dwellings_layer

@@ -3,7 +3,7 @@
 Admin only: the layout shows nothing else to other roles, and every callback checks the role again on
 the server (a crafted callback from another role is refused). The upload is kept under var/imports/
 (never in the repository) only until it is applied or replaced. The dry run and the real run are the
-same ``geodata.importers.run_import`` the command line uses: all rows or none, with the same per-row
+same ``intake.importers.run_import`` the command line uses: all rows or none, with the same per-row
 report. The real run goes in a thread of this process, reporting its progress through
 ``run_import(progress=…)``; the page polls it. An applied import is written to the audit log.
 """
@@ -26,9 +26,9 @@ from core.config import PROJECT_ROOT
 from core.errors import AccessDenied, GridPulseError
 from core.viewer import Role, Viewer
 from dashboard.session import current_viewer, viewer_or_none
-from geodata import audit
-from geodata.db import transaction
-from geodata.importers import KINDS, ImportRefused, Report, run_import
+from blockdata import audit
+from blockdata.db import transaction
+from intake.importers import KINDS, ImportRefused, Report, run_import
 
 dash.register_page(__name__, path="/imports", name="导入", title="GridPulse 导入")
 

@@ -20,8 +20,8 @@ from dashboard.live import replay_day
 from dashboard.pages._common import page_viewer
 from dashboard.roles import may_open
 from dashboard.session import current_viewer
-from geodata import audit
-from geodata.db import transaction
+from blockdata import audit
+from blockdata.db import transaction
 from layers.common import KEY_SITE_LABELS
 
 dash.register_page(__name__, path="/key-sites", name="重点场所", title="GridPulse 重点场所", order=3)

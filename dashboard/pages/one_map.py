@@ -15,7 +15,7 @@ from dashboard.components.deckmap import deck_map
 from dashboard.live import flow_layers, population_by_grid, replay_day
 from dashboard.pages._common import MAP_LAYERS, page_viewer, street_map_spec
 from dashboard.session import current_viewer
-from geodata.db import transaction
+from blockdata.db import transaction
 from layers.common import layer_json
 from layers.dwellings import dwellings_layer
 

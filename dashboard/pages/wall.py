@@ -18,7 +18,7 @@ from dashboard.components.deckmap import deck_map
 from dashboard.live import flow_layers, kpis, population_by_grid, ticker
 from dashboard.pages._common import page_viewer, street_map_spec
 from dashboard.session import current_viewer
-from geodata.db import transaction
+from blockdata.db import transaction
 from layers.alerts import alert_rows
 
 dash.register_page(__name__, path="/wall", name="指挥中心", title="GridPulse 指挥中心", order=1)

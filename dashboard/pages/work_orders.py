@@ -17,8 +17,8 @@ from analytics.work_orders import orders_for, record_finding
 from core.config import settings
 from core.errors import GridPulseError
 from dashboard.session import current_viewer, viewer_or_none
-from geodata.db import transaction
-from geodata.models import Alert, WorkOrder
+from blockdata.db import transaction
+from blockdata.models import Alert, WorkOrder
 
 dash.register_page(__name__, path="/orders", name="工单", title="GridPulse 工单")
 LOCAL_TZ = ZoneInfo(settings().timezone)

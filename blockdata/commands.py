@@ -1,0 +1,57 @@
+"""`gridpulse migrate`, `gridpulse partitions` and `gridpulse retention`: the block-data base's commands."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+
+from core.config import settings
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from blockdata import migrate
+
+    if args.down:
+        migrate.downgrade(revision=args.revision or "base")
+    else:
+        migrate.upgrade(revision=args.revision or "head")
+    print(f"database {settings().database_url.rsplit('/', 1)[-1]} at {'base' if args.down else 'head'}")
+    return 0
+
+
+def _partitions(args: argparse.Namespace) -> int:
+    from blockdata.db import ensure_event_partitions, transaction
+
+    today = dt.datetime.now(dt.timezone.utc).date()
+    with transaction() as session:
+        created = ensure_event_partitions(
+            session, str(today - dt.timedelta(days=args.back)), str(today + dt.timedelta(days=args.ahead))
+        )
+    print(f"created {created} day partitions of access_event")
+    return 0
+
+
+def _retention(args: argparse.Namespace) -> int:
+    from blockdata.db import transaction
+    from blockdata.retention import purge
+
+    with transaction() as session:
+        print(json.dumps(purge(session, event_days=args.event_days)))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("migrate", help="apply (or with --down, undo) the database migrations")
+    p.add_argument("--down", action="store_true", help="downgrade instead of upgrade")
+    p.add_argument("--revision", help="target revision (default: head, or base with --down)")
+    p.set_defaults(func=_migrate)
+
+    p = sub.add_parser("retention", help="delete expired face templates and drop event partitions past retention")
+    p.add_argument("--event-days", type=int, default=None,
+                   help="keep raw gate events this many days (default: GRIDPULSE_EVENT_RETENTION_DAYS, 180)")
+    p.set_defaults(func=_retention)
+
+    p = sub.add_parser("partitions", help="create the day partitions of access_event around today")
+    p.add_argument("--back", type=int, default=1)
+    p.add_argument("--ahead", type=int, default=settings().event_partition_days_ahead)
+    p.set_defaults(func=_partitions)
