@@ -28,8 +28,10 @@ def _windows(as_of: dt.datetime, weeks: int) -> list[tuple[int, dt.datetime, dt.
     out = []
     for w in range(weeks + 1):
         end = (local(as_of) - dt.timedelta(weeks=w)).astimezone(dt.timezone.utc)
-        day = dt.datetime.combine(local(end).date(), dt.time(), tzinfo=local_tz()).astimezone(dt.timezone.utc)
-        out.append((w, end - dt.timedelta(hours=1), end, day))
+        start = end - dt.timedelta(hours=1)
+        # The local day the hour belongs to (the hour to midnight is the day before's last hour).
+        day = dt.datetime.combine(local(start).date(), dt.time(), tzinfo=local_tz()).astimezone(dt.timezone.utc)
+        out.append((w, start, end, day))
     return out
 
 
