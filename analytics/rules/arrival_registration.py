@@ -5,7 +5,8 @@ Who is a candidate (the last 14 days, local time):
   attempts of a registered person: a face that was not recognised and then, at the same gate within
   ``link_seconds``, the same direction, opened with a person's own code, card or face is that person
   (the attempts are linked, and most of its attempts linking to one person make it that person);
-- a grantee entering on an owner's grant who is not registered at that dwelling;
+- a grantee entering on an owner's grant who is not registered at that dwelling (not their registered
+  home, no lives-in relation, not in its household);
 - a visitor coming on passes to one dwelling (one ID number; passes without one are grouped by name,
   said in the evidence, and score lower);
 - a dwelling whose utility account is in a name nobody registered there has.
@@ -26,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from analytics.params import RuleParams
 from analytics.registration_model import WINDOW_DAYS, Evidence, score
-from analytics.rules.base import Finding, local, local_today, rows, tz_name, when
+from analytics.rules.base import Finding, local, local_today, rows, when
 from blockdata.models import Severity
 
 NAME = "arrival_registration"
@@ -70,7 +71,7 @@ def _strangers(session: Session, as_of: dt.datetime, since: dt.datetime, p: Rule
     attempts = rows(
         session,
         """
-        SELECT e.stranger_id, e.compound_id, e.ts, e.event_id, g.name AS gate,
+        SELECT e.stranger_id, e.compound_id, e.ts, e.event_id, e.direction::text AS direction, g.name AS gate,
                (SELECT x.person_id FROM access_event x WHERE x.gate_id = e.gate_id AND x.direction = e.direction
                   AND x.result = 'open' AND x.person_id IS NOT NULL AND x.ts > e.ts
                   AND x.ts <= e.ts + make_interval(secs => :link) ORDER BY x.ts LIMIT 1) AS linked
@@ -95,10 +96,7 @@ def _strangers(session: Session, as_of: dt.datetime, since: dt.datetime, p: Rule
         # Attempts followed by different residents are people coming home at the same moment, not links.
         unlinked = seen
         days = {local(a.ts).date() for a in unlinked}
-        evenings = {(local(a.ts) - dt.timedelta(hours=EVENING_TO)).date() for a in unlinked if _evening(a.ts)}
-        if not unlinked:
-            continue
-        ev = Evidence(len(days), len(evenings), sum(_evening(a.ts) for a in unlinked) / len(unlinked))
+        ev = Evidence(len(days), _stranger_nights(unlinked), sum(_evening(a.ts) for a in unlinked) / len(unlinked))
         says = [f"unknown face at {a.gate}, {when(a.ts)}" for a in unlinked[-5:]]
         if links:
             says.append(f"{sum(links.values())} attempts were followed by different residents opening: people passing, not a link")
@@ -108,6 +106,22 @@ def _strangers(session: Session, as_of: dt.datetime, since: dt.datetime, p: Rule
                                       "last": unlinked[-1].ts.isoformat()}},
             "events": [str(a.event_id) for a in unlinked[-10:]]}, says, dedup=str(stranger)))
     return out
+
+
+def _stranger_nights(seen: list) -> int:
+    """Nights an unknown face stayed: an arrival followed by its own exit on a later night counts those nights;
+    one followed by its exit the same evening (a delivery, a visit) counts none; an evening arrival whose exit
+    nobody saw counts one (the face is usually seen only coming in)."""
+    nights = 0
+    for i, a in enumerate(seen):
+        if a.direction != "in":
+            continue
+        nxt = seen[i + 1] if i + 1 < len(seen) else None
+        if nxt is not None and nxt.direction == "out":
+            nights += (_night(nxt.ts) - _night(a.ts)).days
+        elif _evening(a.ts):
+            nights += 1
+    return nights
 
 
 _STAYS = """
@@ -148,6 +162,8 @@ def _grantees(session: Session, as_of: dt.datetime, since: dt.datetime, p: RuleP
         JOIN dwelling d ON d.id = g.dwelling_id JOIN building b ON b.id = d.building_id
         WHERE g.revoked_at IS NULL AND g.valid_from <= :as_of AND (g.valid_to IS NULL OR g.valid_to > :as_of)
           AND p.home_dwelling_id IS DISTINCT FROM g.dwelling_id
+          AND NOT EXISTS (SELECT 1 FROM household_member m JOIN household h ON h.id = m.household_id
+                          WHERE m.person_id = p.id AND h.dwelling_id = g.dwelling_id)
           AND NOT EXISTS (SELECT 1 FROM relation r WHERE r.person_id = p.id AND r.dwelling_id = g.dwelling_id
                           AND r.kind = 'lives_in' AND (r.valid_to IS NULL OR r.valid_to >= :today))
         """, as_of=as_of, today=local_today(as_of))

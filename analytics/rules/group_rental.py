@@ -1,9 +1,9 @@
 """群租房: a let dwelling with more people actually staying in it than its floor area (or rooms) allows.
 
-A group rental is a rental: only dwellings that are let (a rental or a tenant's grant in force, or
-marked rented) are judged; a large family in its own flat is not a group rental. The people counted
+A group rental is a rental: only dwellings that are let (a rental, a rents/sublets relation or a
+tenant's grant in force, marked rented, or owned by people none of whom lives there) are judged; a large family in its own flat is not a group rental. The people counted
 are those who actually stay, overnight, over weeks: of everyone the records tie to the dwelling
-(residents, household members, grantees, lessees) and of visitors coming on passes, those with at
+(residents, household members, grantees, lessees, lives-in relations, verified self-declarations) and of visitors coming on passes, those with at
 least ``group_rental_min_nights`` nights here in the last 30 days (came in through the dwelling's
 compound and left on a later day, nights counted from 04:00 local). People with no passage anywhere
 are counted only when the dwelling is their registered home (nothing contradicts the register);
@@ -33,6 +33,11 @@ WITH let AS (
   UNION SELECT dwelling_id FROM rental WHERE start_date <= :today AND (end_date IS NULL OR end_date >= :today)
   UNION SELECT dwelling_id FROM access_grant
   WHERE kind = 'tenant' AND revoked_at IS NULL AND valid_from <= :as_of AND (valid_to IS NULL OR valid_to > :as_of)
+  UNION SELECT dwelling_id FROM relation WHERE kind IN ('rents', 'sublets') AND dwelling_id IS NOT NULL
+    AND valid_from <= :today AND (valid_to IS NULL OR valid_to >= :today)
+  -- owned, but no owner lives there: whoever does is not the owner's household
+  UNION SELECT o.dwelling_id FROM ownership o GROUP BY o.dwelling_id
+  HAVING NOT bool_or(EXISTS (SELECT 1 FROM person op WHERE op.id = o.person_id AND op.home_dwelling_id = o.dwelling_id))
 ), tie AS (
   SELECT p.home_dwelling_id AS dwelling_id, p.id AS person_id, 'resident' AS source FROM person p JOIN let ON let.dwelling_id = p.home_dwelling_id
   UNION SELECT h.dwelling_id, m.person_id, 'household' FROM household_member m JOIN household h ON h.id = m.household_id
@@ -41,9 +46,14 @@ WITH let AS (
   WHERE g.revoked_at IS NULL AND g.valid_from <= :as_of AND (g.valid_to IS NULL OR g.valid_to > :as_of)
   UNION SELECT r.dwelling_id, r.lessee_person_id, 'lessee' FROM rental r JOIN let ON let.dwelling_id = r.dwelling_id
   WHERE r.start_date <= :today AND (r.end_date IS NULL OR r.end_date >= :today)
+  UNION SELECT r.dwelling_id, r.person_id, 'registered:' || r.kind::text FROM relation r JOIN let ON let.dwelling_id = r.dwelling_id
+  WHERE r.kind IN ('lives_in', 'rents', 'sublets') AND r.valid_from <= :today AND (r.valid_to IS NULL OR r.valid_to >= :today)
+  UNION SELECT s.dwelling_id, s.person_id, 'declared' FROM self_declaration s JOIN let ON let.dwelling_id = s.dwelling_id
+  WHERE s.status = 'verified' AND (s.period_to IS NULL OR s.period_to >= :today)
 ), person_tie AS (
   SELECT t.dwelling_id, t.person_id, array_agg(DISTINCT t.source) AS sources, b.compound_id,
-         bool_or(p.home_dwelling_id = t.dwelling_id) AS registered_here, p.name
+         bool_or(p.home_dwelling_id = t.dwelling_id OR t.source LIKE 'registered:%' OR t.source = 'declared') AS registered_here,
+         p.name
   FROM tie t JOIN person p ON p.id = t.person_id JOIN dwelling d ON d.id = t.dwelling_id JOIN building b ON b.id = d.building_id
   GROUP BY t.dwelling_id, t.person_id, b.compound_id, p.name
 ), ev AS (

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from tests.scenarios.dsl import (
-    Case, Declaration, Dwelling, Grant, Pass, Passage, Person, T, Utility, ago, daily, series, visits,
+    Case, Declaration, Dwelling, Grant, Pass, Passage, Person, Utility, ago, daily, series, visits,
 )
 
 OWNER = Person("房主", born=dt.date(1960, 1, 1))
@@ -101,6 +101,9 @@ CASES = [
           Passage("住户", "in", ago(days=k) + dt.timedelta(hours=8, minutes=51), method="resident_qr") for k in (1, 2, 4, 6, 8, 11))),
     c("delivery-rider-lunchtime", False, "a rider refused 11:00–13:30 on fourteen days", ("stranger", "s"),
       passages=tuple(p for k in range(14, 0, -1) for p in unknown("s", (k,), f"{11 + k % 3}:{(k * 11) % 60:02d}"))),
+    c("dinner-rider", False, "an unknown face in at 19:00 and out at 19:10 on ten evenings: a delivery, not a home",
+      ("stranger", "s"), passages=tuple(p for k in range(10, 0, -1) for p in (*unknown("s", (k,), "19:00"),
+                                                                               *unknown("s", (k,), "19:10", direction="out")))),
     c("lives-in-recorded", False, "a grantee with a lives-in relation recorded for this flat: registered",
       ("person", "租客"), people=(TENANT,), grants=GRANT, lives_in=(("租客", "flat"),), passages=daily("租客", 21, 1)),
 ]

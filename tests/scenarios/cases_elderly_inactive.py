@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tests.scenarios.dsl import AS_OF, Case, Flow, Pass, Passage, Person, Site, T, Tag, ago, daily
+from tests.scenarios.dsl import Case, Pass, Passage, Person, Site, T, Tag, ago, daily
 
 OLD = Person("老人", home="home", born=dt.date(1940, 3, 1), tags=(Tag("elderly_alone"),))
 DISABLED = Person("老人", home="home", born=dt.date(1970, 3, 1), tags=(Tag("disabled"),))
@@ -28,7 +28,7 @@ CASES = [
       *daily("老人", 20, 6, out="09:00", back="11:00")),
     c("head-counts-do-not-clear", True, "the gate counted heads every day, but none of them names her; she is silent 4 days",
       Passage("老人", "in", ago(days=4)), *(Passage(None, "out", ago(days=k, hours=1), method="count") for k in range(4)),
-      sites=(), flows=()),
+      ),
     c("just-past-three-days", True, "last passage 3 days and 1 hour ago: past the threshold",
       Passage("老人", "in", ago(days=3, hours=1), method="card")),
     c("only-seen-at-the-hospital", True, "last seen at a hospital's face gate 10 days ago: any gate counts, and it is 10 days",

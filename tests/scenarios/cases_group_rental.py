@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tests.scenarios.dsl import Case, Dwelling, Family, Grant, Pass, Passage, Person, Rental, ago, daily, visits
+from tests.scenarios.dsl import Case, Dwelling, Family, Grant, Pass, Passage, Person, Rental, ago, daily
 
 FLAT = Dwelling("flat", area=60, rooms=2)  # Nanjing cap: floor(60 / 15) = 4
 OWNER = Person("房东", born=dt.date(1965, 2, 2))
@@ -64,6 +64,9 @@ CASES = [
           "passes": tuple(Pass(f"c{k}", "flat", "护工", ago(days=k, hours=1), hours=4, id_number="carer") for k in range(10, 0, -1)),
           "passages": tuple(x for k in range(10, 0, -1) for x in (Passage(f"pass:c{k}", "in", ago(days=k)),
                                                                    Passage(f"pass:c{k}", "out", ago(days=k, hours=-2))))})),
+    c("absentee-owner-lives-in-relations", True,
+      "the owner lives elsewhere; five people recorded as living there (lives-in relations) sleep there nightly",
+      owners=(("flat", "房东"),), lives_in=tuple((f"住{i}", "flat") for i in range(5)), **tenants(5, "住", grant=False)),
     c("tenants-over-five-weeks", True, "five tenants on grants staying nightly for the whole month", **tenants(5, days=29)),
     # --- must not fire ---
     c("large-family-large-flat", False, "six people in 130 m² (cap 8): a large family, not a group rental",

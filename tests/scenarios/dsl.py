@@ -16,7 +16,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from shapely.geometry import Point, box
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from blockdata import registry
