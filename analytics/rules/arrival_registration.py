@@ -124,13 +124,23 @@ def _stranger_nights(seen: list) -> int:
     return nights
 
 
+# Passages of many people (or passes) at once, each with the next passage of the same one.
 _STAYS = """
-  SELECT e.ts, e.event_id, e.direction::text AS direction, e.compound_id, g.name AS gate,
+  SELECT e.{key} AS owner, e.ts, e.event_id, e.direction::text AS direction, e.compound_id, g.name AS gate,
          lead(e.ts) OVER w AS next_ts, lead(e.direction::text) OVER w AS next_dir, lead(e.compound_id) OVER w AS next_comp
   FROM access_event e LEFT JOIN gate g ON g.id = e.gate_id
-  WHERE e.{key} AND e.result = 'open' AND e.ts <= :as_of AND e.ts > :since
-  WINDOW w AS (ORDER BY e.ts)
+  WHERE e.{key} = ANY(:ids) AND e.result = 'open' AND e.ts <= :as_of AND e.ts > :since
+  WINDOW w AS (PARTITION BY e.{key} ORDER BY e.ts)
+  ORDER BY e.{key}, e.ts
 """
+
+
+def _passages(session: Session, key: str, ids: list, as_of: dt.datetime, since: dt.datetime) -> dict[object, list]:
+    out: dict[object, list] = {}
+    if ids:
+        for r in rows(session, _STAYS.format(key=key), ids=ids, as_of=as_of, since=since):
+            out.setdefault(r.owner, []).append(r)
+    return out
 
 
 def _night(ts: dt.datetime) -> dt.date:
@@ -168,11 +178,10 @@ def _grantees(session: Session, as_of: dt.datetime, since: dt.datetime, p: RuleP
                           AND r.kind = 'lives_in' AND (r.valid_to IS NULL OR r.valid_to >= :today))
         """, as_of=as_of, today=local_today(as_of))
     out = []
+    grants = [g for g in grants if (g.person_id, g.dwelling_id) not in declared and ("dwelling", g.dwelling_id) not in declared]
+    by_person = _passages(session, "person_id", sorted({g.person_id for g in grants}), as_of, since)
     for g in grants:
-        if (g.person_id, g.dwelling_id) in declared or ("dwelling", g.dwelling_id) in declared:
-            continue
-        passages = rows(session, _STAYS.format(key="person_id = :pid"), pid=g.person_id, as_of=as_of, since=since)
-        days, nights, share, here = _stay_evidence(passages, g.compound_id, as_of)
+        days, nights, share, here = _stay_evidence(by_person.get(g.person_id, []), g.compound_id, as_of)
         if not here:
             continue
         name = utility_names.get(g.dwelling_id)
@@ -201,11 +210,10 @@ def _dwellings(session: Session, as_of: dt.datetime, since: dt.datetime, p: Rule
     for v in passes:
         by_visitor.setdefault((v.dwelling_id, v.visitor), []).append(v)
     candidates: dict[int, tuple[Evidence, dict, list[str]]] = {}
+    by_visitor = {k: vs for k, vs in by_visitor.items() if len(vs) >= 2}  # one pass is one visit
+    by_pass = _passages(session, "pass_id", [v.pass_id for vs in by_visitor.values() for v in vs], as_of, since)
     for (dwelling, visitor), vs in by_visitor.items():
-        if len(vs) < 2:
-            continue  # one pass is one visit
-        passages = rows(session, _STAYS.replace("WINDOW w AS (ORDER BY e.ts)", "WINDOW w AS (PARTITION BY e.pass_id ORDER BY e.ts)")
-                        .format(key="pass_id = ANY(:ids)"), ids=[v.pass_id for v in vs], as_of=as_of, since=since)
+        passages = sorted((e for v in vs for e in by_pass.get(v.pass_id, [])), key=lambda e: e.ts)
         if not passages:
             continue
         entries = [e for e in passages if e.direction == "in"]

@@ -77,13 +77,19 @@ SELECT pt.dwelling_id, 'person:' || pt.person_id AS who, pt.name, pt.sources, pt
 FROM person_tie pt LEFT JOIN nights n ON n.dwelling_id = pt.dwelling_id AND n.person_id = pt.person_id
 UNION ALL
 SELECT v.dwelling_id, 'visitor:' || encode(v.visitor_id_hash, 'hex'), min(v.visitor_name), ARRAY['visitor_pass'], false,
-       count(ein.event_id), coalesce(sum({_NIGHT.format(ts='eout.ts')} - {_NIGHT.format(ts='ein.ts')}), 0),
-       max(ein.ts), (array_agg(ein.event_id::text ORDER BY ein.ts DESC))[1]
-FROM visitor_pass v JOIN let ON let.dwelling_id = v.dwelling_id
-JOIN access_event ein ON ein.pass_id = v.id AND ein.direction = 'in' AND ein.result = 'open'
-     AND ein.ts <= :as_of AND ein.ts > CAST(:as_of AS timestamptz) - make_interval(days => :window)
-LEFT JOIN LATERAL (SELECT x.ts FROM access_event x WHERE x.pass_id = v.id AND x.direction = 'out' AND x.result = 'open'
-                   AND x.ts > ein.ts AND x.ts <= :as_of ORDER BY x.ts LIMIT 1) eout ON true
+       count(*) FILTER (WHERE pe.direction = 'in'),
+       coalesce(sum({_NIGHT.format(ts='pe.next_ts')} - {_NIGHT.format(ts='pe.ts')}) FILTER (WHERE pe.direction = 'in' AND pe.next_dir = 'out'), 0),
+       max(pe.ts) FILTER (WHERE pe.direction = 'in'),
+       (array_agg(pe.event_id::text ORDER BY pe.ts DESC) FILTER (WHERE pe.direction = 'in'))[1]
+FROM (
+  SELECT e.pass_id, e.ts, e.event_id, e.direction::text AS direction,
+         lead(e.ts) OVER w AS next_ts, lead(e.direction::text) OVER w AS next_dir
+  FROM access_event e
+  WHERE e.pass_id IS NOT NULL AND e.result = 'open' AND e.ts <= :as_of
+    AND e.ts > CAST(:as_of AS timestamptz) - make_interval(days => :window)
+  WINDOW w AS (PARTITION BY e.pass_id ORDER BY e.ts)
+) pe
+JOIN visitor_pass v ON v.id = pe.pass_id JOIN let ON let.dwelling_id = v.dwelling_id
 WHERE v.visitor_id_hash IS NOT NULL
 GROUP BY v.dwelling_id, v.visitor_id_hash
 """
