@@ -23,6 +23,20 @@ NAME = "keysite_surge"
 VERSION = "2"
 
 
+class _Week:
+    """One site's flow in one window, summed over its counters; which counters sent data that day."""
+
+    def __init__(self) -> None:
+        self.n, self.counting, self.outage, self.busiest = 0, set(), False, []
+
+    def add(self, r) -> None:  # noqa: ANN001 - a result row
+        self.n += r.n
+        if r.day_rows:
+            self.counting.add(r.gate_id)
+        self.outage = self.outage or bool(r.outage)
+        self.busiest += list(r.busiest or [])
+
+
 def _windows(as_of: dt.datetime, weeks: int) -> list[tuple[int, dt.datetime, dt.datetime, dt.datetime]]:
     """(week, hour start, hour end, local day start) for now (week 0) and each comparison week."""
     out = []
@@ -46,7 +60,7 @@ def find(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Finding]:
         ), site_gate AS (
           SELECT g.id AS gate_id, g.key_site_id FROM gate g WHERE g.key_site_id IS NOT NULL
         )
-        SELECT sg.key_site_id, w.week,
+        SELECT sg.key_site_id, sg.gate_id, w.week,
                coalesce(sum(f.entries + f.exits) FILTER (WHERE f.minute > w.hour_start AND f.minute <= w.hour_end), 0) AS n,
                count(f.minute) AS day_rows,
                bool_or(EXISTS (SELECT 1 FROM counter_outage o WHERE o.gate_id = sg.gate_id AND o.starts_at < w.hour_end
@@ -56,14 +70,14 @@ def find(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Finding]:
         FROM site_gate sg CROSS JOIN win w
         LEFT JOIN gate_flow_minute f ON f.gate_id = sg.gate_id AND f.minute >= w.day_start
              AND f.minute < w.day_start + interval '24 hours' AND f.minute <= :as_of
-        GROUP BY sg.key_site_id, w.week
+        GROUP BY sg.key_site_id, sg.gate_id, w.week
         """,
         weeks=[w[0] for w in windows], starts=[w[1] for w in windows], ends=[w[2] for w in windows],
         days=[w[3] for w in windows], as_of=as_of,
     )
-    by_site: dict[int, dict[int, object]] = {}
+    by_site: dict[int, dict[int, _Week]] = {}
     for r in result:
-        by_site.setdefault(r.key_site_id, {})[r.week] = r
+        by_site.setdefault(r.key_site_id, {}).setdefault(r.week, _Week()).add(r)
     sites = {r.id: r for r in rows(session, "SELECT id, name, category::text AS category, grid_id, "
                                             "ST_AsText(ST_PointOnSurface(geom)) AS point FROM key_site")}
     findings = []
@@ -71,7 +85,9 @@ def find(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Finding]:
         now = weeks.get(0)
         if now is None or not now.n or site_id not in sites:
             continue
-        usable = {w: r for w, r in weeks.items() if w > 0 and r.day_rows > 0 and not r.outage}
+        # A week compares only if every counter counting today also counted that day, with no outage:
+        # a counter added since, or one that was off, would make the usual too small.
+        usable = {w: r for w, r in weeks.items() if w > 0 and now.counting <= r.counting and not r.outage}
         if len(usable) < p.surge_min_weeks:
             continue  # no usable baseline: a new counter, or one that was off in the comparison weeks
         usual = sum(r.n for r in usable.values()) / len(usable)
@@ -81,7 +97,7 @@ def find(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Finding]:
         site = sites[site_id]
         compared = [{"week": w, "hour_end": windows[w][2].isoformat(), "flow": int(r.n),
                      "usable": w in usable, "why_not": None if w in usable else
-                     ("counter outage recorded" if r.outage else "no data from the counters that day")}
+                     ("counter outage recorded" if r.outage else "no data from every counter that day")}
                     for w, r in sorted(weeks.items()) if w > 0]
         says = [f"{site.name}: {int(now.n)} passages in the hour to {when(as_of)}",
                 f"usually {usual:.0f} in that hour (mean of {len(usable)} earlier weeks: "

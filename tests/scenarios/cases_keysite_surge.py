@@ -68,5 +68,8 @@ CASES = [
     c("counter-off-now", False, "no data in the last hour (the counter is off now): nothing to call a surge",
       weeks("医院", (20, 20, 20), 0)),
     c("last-weeks-surge-not-now", False, "last week had 400 in this hour; now 30", weeks("医院", (400, 20, 20), 30)),
+    c("second-counter-opened-this-week", False,
+      "a second gate's counter started this week: 30 + 120 now, but the earlier weeks counted one gate only",
+      weeks("医院", (30, 30, 30), 30) + weeks("医院", (None, None, None), 120, gate=1), site=Site("医院", gates=2)),
     c("just-under-the-bar", False, "69 against a usual 20 (bar: max(60, 70))", weeks("医院", (20, 20, 20), 69)),
 ]
