@@ -25,11 +25,26 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _list(_args: argparse.Namespace) -> int:
-    from analytics.rules import RULES
+    """Each rule, its version, what it finds, and its precision as measured at the door (confirmed / judged)."""
+    from analytics.alerts import doorstep_precision
+    from analytics.rules import RULES, VERSIONS
+    from blockdata.db import transaction
 
+    with transaction() as session:
+        measured = doorstep_precision(session)
+    print(f"{'rule':22} {'ver':>3}  {'doorstep precision':28}  finds")
     for name, fn in RULES.items():
-        doc = (fn.__module__ and __import__(fn.__module__, fromlist=["_"]).__doc__ or "").strip().splitlines()[0]
-        print(f"{name:22} {doc}")
+        doc = (__import__(fn.__module__, fromlist=["_"]).__doc__ or "").strip().splitlines()[0]
+        m = measured.get((name, VERSIONS[name]))
+        if m and m["precision"] is not None:
+            figure = f"{m['precision']:.2f} ({m['confirmed']}/{m['confirmed'] + m['dismissed']} confirmed)"
+        else:
+            figure = f"not yet measured ({m['pending'] if m else 0} pending)"
+        print(f"{name:22} {VERSIONS[name]:>3}  {figure:28}  {doc}")
+    older = {k: v for k, v in measured.items() if k[1] != VERSIONS.get(k[0])}
+    for (name, version), m in sorted(older.items()):
+        if m["precision"] is not None:
+            print(f"  earlier {name} v{version}: {m['precision']:.2f} ({m['confirmed']}/{m['confirmed'] + m['dismissed']} confirmed)")
     return 0
 
 
@@ -66,7 +81,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--full-sweep-every", type=float, default=600.0, metavar="SECONDS",
                    help="also sweep every rule this often (0: never)")
     p.set_defaults(func=_watch)
-    p = rules_sub.add_parser("list", help="the rules and what each finds")
+    p = rules_sub.add_parser("list", help="the rules, their versions, what each finds and its precision measured at the door")
     p.set_defaults(func=_list)
 
     orders = sub.add_parser("workorders", help="work orders from alerts")

@@ -8,7 +8,7 @@ from core.config import settings
 
 @dataclass(frozen=True)
 class RuleParams:
-    # 独居老人/残疾人: no exit for this many days (elapsed time since the last exit)
+    # 独居老人/残疾人: no passage at any gate for this many days (elapsed time since the last one)
     inactive_days: float = 3.0
     # 社区矫正: absent this many days; night = local hours [night_start, night_end); window for movement
     correction_absent_days: float = 2.0
@@ -21,15 +21,11 @@ class RuleParams:
     area_per_person_m2: float = 15.0
     shanghai_min_area_per_person_m2: float = 5.0
     shanghai_max_people_per_room: int = 2
-    frequent_visitor_passes: int = 4  # passes for one visitor to one dwelling in 30 days that count as living there
-    # 人来登记: sources and their weights; alert at or above the threshold
-    stranger_min_days: int = 3
-    stranger_window_days: int = 14
-    weight_sightings: float = 0.6
-    weight_passes: float = 0.5
-    weight_utility_name: float = 0.3
-    weight_no_declaration: float = 0.1
-    registration_threshold: float = 0.5
+    group_rental_window_days: int = 30
+    group_rental_min_nights: int = 6  # nights here in the window that make someone a person who stays
+    # 人来登记: candidates are scored by the fitted model in analytics/registration_model.py
+    registration_threshold: float = 0.5  # on the fitted model's probability (analytics/registration_model.py)
+    link_seconds: int = 120  # an unknown face then a resident's own code/card/face at the same gate this soon: that resident
     # 人走注销
     departure_quiet_days: int = 7
     departure_expiry_months: int = 3
@@ -43,6 +39,7 @@ class RuleParams:
     surge_ratio: float = 3.0
     surge_min_excess: int = 50
     surge_weeks: int = 3
+    surge_min_weeks: int = 1  # comparison weeks with data from a working counter, else no baseline
     # 访客超时
     overstay_hours: float = 24.0
     # lookback for "had activity before" (a person never seen at a gate is a data gap, not an alert)

@@ -131,6 +131,15 @@ def orders_for(session: Session, viewer: Viewer, *, open_only: bool = True) -> l
     return list(session.scalars(query))
 
 
+def evidence_words(session: Session, order: WorkOrder) -> list[str]:
+    """What the order's alert rests on, in words a worker reads at the door (the alert's ``evidence.says``):
+    "last seen: went out by card at 南门, 2026-11-17 08:05", so a wrong alert is quickly dismissed."""
+    if order.alert_id is None:
+        return []
+    evidence = session.execute(text("SELECT evidence FROM alert WHERE id = :id"), {"id": order.alert_id}).scalar_one_or_none()
+    return [str(line) for line in (evidence or {}).get("says", [])]
+
+
 def record_finding(
     session: Session, viewer: Viewer, order_id: int, *, outcome: str, notes: str,
     correction: dict[str, Any] | None = None, now: dt.datetime | None = None,

@@ -391,6 +391,8 @@ class PersonTag(Base):
             "tag NOT IN ('community_correction', 'key_control') OR (legal_basis IS NOT NULL AND legal_basis_expiry IS NOT NULL)",
             name="supervision_needs_legal_basis",
         ),
+        # A blank basis is no basis: whitespace must not satisfy the check above.
+        CheckConstraint("legal_basis IS NULL OR btrim(legal_basis) <> ''", name="legal_basis_not_blank"),
         Index("ix_person_tag_tag", "tag"),
         Index("ix_person_tag_basis", "legal_basis_expiry", postgresql_where="legal_basis_expiry IS NOT NULL"),
     )
@@ -593,6 +595,23 @@ class GateFlowMinute(Base):
     )
 
 
+class CounterOutage(Base):
+    """A span in which a gate's counter sent nothing (broken, unplugged, not yet installed).
+
+    Flow rollups only hold minutes with passages, so "no row" cannot tell "nobody passed" from
+    "the counter was off": rules that compare against earlier weeks skip hours covered here.
+    """
+
+    __tablename__ = "counter_outage"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    gate_id: Mapped[int] = mapped_column(ForeignKey("gate.id", ondelete="CASCADE"), index=True)
+    starts_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))  # None: still off
+    reason: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[dt.datetime] = _now()
+    __table_args__ = (CheckConstraint("ends_at IS NULL OR ends_at > starts_at", name="outage_order"),)
+
+
 class UtilityReading(Base):
     __tablename__ = "utility_reading"
     dwelling_id: Mapped[int] = mapped_column(ForeignKey("dwelling.id", ondelete="CASCADE"), primary_key=True)
@@ -663,6 +682,8 @@ class Alert(Base):
     status: Mapped[AlertStatus] = mapped_column(_enum(AlertStatus, "alert_status"), server_default="open")
     # rule:subject_kind:subject_id — at most one live (open or dispatched) alert per key: re-firing updates it.
     dedup_key: Mapped[str] = mapped_column(String(96))
+    # The rule's version that raised it: doorstep findings are counted per rule and version.
+    rule_version: Mapped[str | None] = mapped_column(String(16))
     fired_count: Mapped[int] = mapped_column(Integer, server_default="1")
     created_at: Mapped[dt.datetime] = _now()
     updated_at: Mapped[dt.datetime] = _now()

@@ -13,12 +13,12 @@ from analytics.rules import (
 )
 from analytics.rules.base import Finding, RuleFn
 
-RULES: dict[str, RuleFn] = {
-    module.NAME: module.find
-    for module in (
-        elderly_inactive, correction_movement, group_rental, arrival_registration, departure,
-        utility_anomaly, keysite_surge, visitor_overstay,
-    )
-}
+_MODULES = (
+    elderly_inactive, correction_movement, group_rental, arrival_registration, departure,
+    utility_anomaly, keysite_surge, visitor_overstay,
+)
+RULES: dict[str, RuleFn] = {module.NAME: module.find for module in _MODULES}
+# A rule's version changes with its meaning or thresholds: doorstep precision is counted per version.
+VERSIONS: dict[str, str] = {module.NAME: module.VERSION for module in _MODULES}
 
-__all__ = ["RULES", "Finding", "RuleFn"]
+__all__ = ["RULES", "VERSIONS", "Finding", "RuleFn"]

@@ -1,124 +1,278 @@
-"""人来登记: someone who lives here but is not registered, by a confidence that weighs several sources.
+"""人来登记: someone who lives here but is not registered — scored by a calibrated logistic model.
 
-Sources, each with a weight for its credibility, scaled by how complete its evidence is:
-- repeated unknown-face sightings of one pseudonymous stranger at one compound (distinct days);
-- frequent visitor passes for one visitor to the same dwelling;
-- a utility account in a name that matches nobody registered at the dwelling;
-- and no self-declaration for the dwelling (a declared person is already being verified).
-The sum is the confidence; at or above the threshold the finding asks to register the person.
+Who is a candidate (the last 14 days, local time):
+- an unknown face (a pseudonymous stranger id) at a compound's gates — unless its attempts are the
+  attempts of a registered person: a face that was not recognised and then, at the same gate within
+  ``link_seconds``, the same direction, opened with a person's own code, card or face is that person
+  (the attempts are linked, and most of its attempts linking to one person make it that person);
+- a grantee entering on an owner's grant who is not registered at that dwelling (not their registered
+  home, no lives-in relation, not in its household);
+- a visitor coming on passes to one dwelling (one ID number; passes without one are grouped by name,
+  said in the evidence, and score lower);
+- a dwelling whose utility account is in a name nobody registered there has.
+Anyone who already declared themselves (self-declaration pending or verified) is on the way to a
+doorstep verification and is left out. The evidence of each candidate (days seen, nights stayed or
+evenings seen, the evening share, the utility name, a pass without ID) goes through the model in
+``analytics/registration_model.py``; at or above ``registration_threshold`` the alert asks the worker
+to register the person, and says which evidence it rests on. Service workers (daytime, short visits)
+score low by the model's fit, not by a hand-made exception.
 """
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections import Counter
 
 from sqlalchemy.orm import Session
 
 from analytics.params import RuleParams
-from analytics.rules.base import Finding, rows
+from analytics.registration_model import WINDOW_DAYS, Evidence, score
+from analytics.rules.base import Finding, local, local_today, rows, when
 from blockdata.models import Severity
 
 NAME = "arrival_registration"
+VERSION = "2"
+EVENING_FROM, EVENING_TO = 18, 8  # local hours: 18:00–08:00 is "evening or night"
 
 
 def _stranger_subject(stranger: uuid.UUID) -> int:
     return int.from_bytes(stranger.bytes[:8], "big") >> 1  # a positive bigint for alert.subject_id
 
 
+def _evening(ts: dt.datetime) -> bool:
+    h = local(ts).hour
+    return h >= EVENING_FROM or h < EVENING_TO
+
+
 def find(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Finding]:
-    findings = [*_strangers(session, as_of, p), *_dwellings(session, as_of, p)]
+    since = as_of - dt.timedelta(days=WINDOW_DAYS)
+    utility_names = _utility_new_names(session, as_of)
+    declared = _declared(session, as_of)
+    findings = [*_strangers(session, as_of, since, p), *_grantees(session, as_of, since, p, utility_names, declared),
+                *_dwellings(session, as_of, since, p, utility_names, declared)]
     return [f for f in findings if f.confidence >= p.registration_threshold]
 
 
-def _strangers(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Finding]:
-    result = rows(
+def _finding(p: RuleParams, ev: Evidence, subject_kind: str, subject_id: int, place, evidence: dict, says: list[str],  # noqa: ANN001
+             dedup: str | None = None) -> Finding:
+    s = score(ev)
+    says = says + [f"score {s:.2f} from the fitted model (days {ev.days}, nights {ev.nights}, evening share "
+                   f"{ev.evening_share:.2f}{', utility account in a new name' if ev.utility_new_name else ''}"
+                   f"{', pass without ID number' if ev.no_id_number else ''})"]
+    return Finding(
+        rule=NAME, rule_version=VERSION, severity=Severity.medium, confidence=round(min(s, 0.99), 2),
+        subject_kind=subject_kind, subject_id=subject_id, grid_id=place.grid_id, point_wkt=place.point,
+        dedup_subject=dedup,
+        evidence={"action": "should register", **evidence, "score_inputs": ev.__dict__, "says": says},
+    )
+
+
+def _strangers(session: Session, as_of: dt.datetime, since: dt.datetime, p: RuleParams) -> list[Finding]:
+    attempts = rows(
         session,
         """
-        SELECT e.stranger_id, e.compound_id, count(DISTINCT (e.ts AT TIME ZONE 'UTC')::date) AS days, count(*) AS sightings,
-               min(e.ts) AS first_seen, max(e.ts) AS last_seen, c.geom IS NOT NULL AS has_geom,
-               (array_agg(e.event_id ORDER BY e.ts DESC))[1:10] AS events,
-               ST_AsText(ST_PointOnSurface(c.geom)) AS point,
-               (SELECT g.id FROM grid g WHERE ST_Covers(g.geom, ST_PointOnSurface(c.geom)) LIMIT 1) AS grid_id
-        FROM access_event e JOIN compound c ON c.id = e.compound_id
-        WHERE e.stranger_id IS NOT NULL AND e.ts <= :as_of
-          AND e.ts > CAST(:as_of AS timestamptz) - make_interval(days => :window)
-        GROUP BY e.stranger_id, e.compound_id, c.geom
-        HAVING count(DISTINCT (e.ts AT TIME ZONE 'UTC')::date) >= :min_days
+        SELECT e.stranger_id, e.compound_id, e.ts, e.event_id, e.direction::text AS direction, g.name AS gate,
+               (SELECT x.person_id FROM access_event x WHERE x.gate_id = e.gate_id AND x.direction = e.direction
+                  AND x.result = 'open' AND x.person_id IS NOT NULL AND x.ts > e.ts
+                  AND x.ts <= e.ts + make_interval(secs => :link) ORDER BY x.ts LIMIT 1) AS linked
+        FROM access_event e LEFT JOIN gate g ON g.id = e.gate_id
+        WHERE e.stranger_id IS NOT NULL AND e.compound_id IS NOT NULL AND e.ts <= :as_of AND e.ts > :since
+        ORDER BY e.ts
         """,
-        as_of=as_of, window=p.stranger_window_days, min_days=p.stranger_min_days,
+        as_of=as_of, since=since, link=p.link_seconds,
     )
+    by_stranger: dict[tuple[uuid.UUID, int], list] = {}
+    for a in attempts:
+        by_stranger.setdefault((a.stranger_id, a.compound_id), []).append(a)
+    places = {r.id: r for r in rows(session, """
+        SELECT c.id, ST_AsText(ST_PointOnSurface(c.geom)) AS point,
+               (SELECT g.id FROM grid g WHERE ST_Covers(g.geom, ST_PointOnSurface(c.geom)) LIMIT 1) AS grid_id
+        FROM compound c WHERE c.id = ANY(:ids)""", ids=sorted({k[1] for k in by_stranger}))}
     out = []
-    for r in result:
-        completeness = min(1.0, r.days / (p.stranger_min_days + 2))
-        confidence = p.weight_sightings * completeness + p.weight_no_declaration
-        out.append(
-            Finding(
-                rule=NAME, severity=Severity.medium, confidence=round(min(confidence, 0.99), 2),
-                subject_kind="stranger", subject_id=_stranger_subject(r.stranger_id), grid_id=r.grid_id,
-                point_wkt=r.point, dedup_subject=str(r.stranger_id),
-                evidence={
-                    "action": "should register", "stranger_id": str(r.stranger_id), "compound_id": r.compound_id,
-                    "sources": {"sightings": {"days": r.days, "count": r.sightings, "first": r.first_seen.isoformat(),
-                                               "last": r.last_seen.isoformat()}},
-                    "events": [str(e) for e in r.events],
-                },
-            )
-        )
+    for (stranger, compound), seen in by_stranger.items():
+        links = Counter(a.linked for a in seen if a.linked is not None)
+        if links and links.most_common(1)[0][1] * 2 >= len(seen):
+            continue  # the attempts of a registered resident whose face was not recognised
+        # Attempts followed by different residents are people coming home at the same moment, not links.
+        unlinked = seen
+        days = {local(a.ts).date() for a in unlinked}
+        ev = Evidence(len(days), _stranger_nights(unlinked), sum(_evening(a.ts) for a in unlinked) / len(unlinked))
+        says = [f"unknown face at {a.gate}, {when(a.ts)}" for a in unlinked[-5:]]
+        if links:
+            says.append(f"{sum(links.values())} attempts were followed by different residents opening: people passing, not a link")
+        out.append(_finding(p, ev, "stranger", _stranger_subject(stranger), places[compound], {
+            "stranger_id": str(stranger), "compound_id": compound,
+            "sources": {"sightings": {"days": len(days), "count": len(unlinked), "first": unlinked[0].ts.isoformat(),
+                                      "last": unlinked[-1].ts.isoformat()}},
+            "events": [str(a.event_id) for a in unlinked[-10:]]}, says, dedup=str(stranger)))
     return out
 
 
-def _dwellings(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Finding]:
-    result = rows(
-        session,
-        """
-        WITH passes AS (
-          SELECT dwelling_id, max(n) AS max_passes FROM (
-            SELECT dwelling_id, visitor_id_hash, count(*) AS n FROM visitor_pass
-            WHERE visitor_id_hash IS NOT NULL AND valid_from <= :as_of AND valid_from > CAST(:as_of AS timestamptz) - interval '30 days'
-            GROUP BY dwelling_id, visitor_id_hash) v
-          GROUP BY dwelling_id HAVING max(n) >= :frequent
-        ), names AS (
-          SELECT DISTINCT ON (u.dwelling_id) u.dwelling_id, u.account_name
-          FROM utility_reading u
-          WHERE u.account_name IS NOT NULL AND u.day <= CAST(:as_of AS timestamptz)::date
-          ORDER BY u.dwelling_id, u.day DESC
-        ), new_name AS (
-          SELECT n.dwelling_id, n.account_name FROM names n
-          WHERE NOT EXISTS (SELECT 1 FROM person p WHERE p.home_dwelling_id = n.dwelling_id AND p.name = n.account_name)
-            AND NOT EXISTS (SELECT 1 FROM ownership o JOIN person p ON p.id = o.person_id
-                            WHERE o.dwelling_id = n.dwelling_id AND p.name = n.account_name)
-            AND NOT EXISTS (SELECT 1 FROM access_grant g JOIN person p ON p.id = g.grantee_person_id
-                            WHERE g.dwelling_id = n.dwelling_id AND p.name = n.account_name AND g.revoked_at IS NULL)
-        ), candidates AS (
-          SELECT dwelling_id FROM passes UNION SELECT dwelling_id FROM new_name
-        )
-        SELECT c.dwelling_id, ps.max_passes, nn.account_name IS NOT NULL AS new_account_name,
-               EXISTS (SELECT 1 FROM self_declaration s WHERE s.dwelling_id = c.dwelling_id AND s.status <> 'rejected') AS declared,
-               b.grid_id, ST_AsText(ST_PointOnSurface(b.geom)) AS point
-        FROM candidates c
-        JOIN dwelling d ON d.id = c.dwelling_id JOIN building b ON b.id = d.building_id
-        LEFT JOIN passes ps ON ps.dwelling_id = c.dwelling_id
-        LEFT JOIN new_name nn ON nn.dwelling_id = c.dwelling_id
-        """,
-        as_of=as_of, frequent=p.frequent_visitor_passes,
-    )
+def _stranger_nights(seen: list) -> int:
+    """Nights an unknown face stayed: an arrival followed by its own exit on a later night counts those nights;
+    one followed by its exit the same evening (a delivery, a visit) counts none; an evening arrival whose exit
+    nobody saw counts one (the face is usually seen only coming in)."""
+    nights = 0
+    for i, a in enumerate(seen):
+        if a.direction != "in":
+            continue
+        nxt = seen[i + 1] if i + 1 < len(seen) else None
+        if nxt is not None and nxt.direction == "out":
+            nights += (_night(nxt.ts) - _night(a.ts)).days
+        elif _evening(a.ts):
+            nights += 1
+    return nights
+
+
+# Passages of many people (or passes) at once, each with the next passage of the same one.
+_STAYS = """
+  SELECT e.{key} AS owner, e.ts, e.event_id, e.direction::text AS direction, e.compound_id, g.name AS gate,
+         lead(e.ts) OVER w AS next_ts, lead(e.direction::text) OVER w AS next_dir, lead(e.compound_id) OVER w AS next_comp
+  FROM access_event e LEFT JOIN gate g ON g.id = e.gate_id
+  WHERE e.{key} = ANY(:ids) AND e.result = 'open' AND e.ts <= :as_of AND e.ts > :since
+  WINDOW w AS (PARTITION BY e.{key} ORDER BY e.ts)
+  ORDER BY e.{key}, e.ts
+"""
+
+
+def _passages(session: Session, key: str, ids: list, as_of: dt.datetime, since: dt.datetime) -> dict[object, list]:
+    out: dict[object, list] = {}
+    if ids:
+        for r in rows(session, _STAYS.format(key=key), ids=ids, as_of=as_of, since=since):
+            out.setdefault(r.owner, []).append(r)
+    return out
+
+
+def _night(ts: dt.datetime) -> dt.date:
+    return (local(ts) - dt.timedelta(hours=4)).date()
+
+
+def _stay_evidence(passages: list, home_compound: int | None, as_of: dt.datetime) -> tuple[int, int, float, list]:
+    """Days seen at the compound, nights stayed (in, then out on a later night), evening share, the passages."""
+    here = [e for e in passages if e.compound_id == home_compound]
+    nights = 0
+    for e in here:
+        if e.direction != "in":
+            continue
+        if e.next_ts is None:
+            nights += (_night(as_of) - _night(e.ts)).days
+        elif e.next_dir == "out" and e.next_comp == e.compound_id:
+            nights += (_night(e.next_ts) - _night(e.ts)).days
+    days = len({local(e.ts).date() for e in here})
+    share = sum(_evening(e.ts) for e in here) / len(here) if here else 0.0
+    return days, nights, share, here
+
+
+def _grantees(session: Session, as_of: dt.datetime, since: dt.datetime, p: RuleParams, utility_names: dict,  # noqa: ANN001
+              declared: set) -> list[Finding]:
+    grants = rows(session, """
+        SELECT DISTINCT ON (g.grantee_person_id, g.dwelling_id) g.grantee_person_id AS person_id, g.dwelling_id, g.kind::text AS kind,
+               p.name, d.code, b.compound_id, b.grid_id, ST_AsText(ST_PointOnSurface(b.geom)) AS point
+        FROM access_grant g JOIN person p ON p.id = g.grantee_person_id
+        JOIN dwelling d ON d.id = g.dwelling_id JOIN building b ON b.id = d.building_id
+        WHERE g.revoked_at IS NULL AND g.valid_from <= :as_of AND (g.valid_to IS NULL OR g.valid_to > :as_of)
+          AND p.home_dwelling_id IS DISTINCT FROM g.dwelling_id
+          AND NOT EXISTS (SELECT 1 FROM household_member m JOIN household h ON h.id = m.household_id
+                          WHERE m.person_id = p.id AND h.dwelling_id = g.dwelling_id)
+          AND NOT EXISTS (SELECT 1 FROM relation r WHERE r.person_id = p.id AND r.dwelling_id = g.dwelling_id
+                          AND r.kind = 'lives_in' AND (r.valid_to IS NULL OR r.valid_to >= :today))
+        """, as_of=as_of, today=local_today(as_of))
     out = []
-    for r in result:
-        if r.declared:
-            continue  # a self-declaration is already on its way to a doorstep verification
-        sources: dict[str, object] = {}
-        confidence = p.weight_no_declaration
-        if r.max_passes:
-            sources["visitor_passes"] = r.max_passes
-            confidence += p.weight_passes * min(1.0, r.max_passes / (p.frequent_visitor_passes * 2))
-        if r.new_account_name:
-            sources["utility_account_in_new_name"] = True
-            confidence += p.weight_utility_name
-        out.append(
-            Finding(
-                rule=NAME, severity=Severity.medium, confidence=round(min(confidence, 0.99), 2),
-                subject_kind="dwelling", subject_id=r.dwelling_id, grid_id=r.grid_id, point_wkt=r.point,
-                evidence={"action": "should register", "sources": sources, "self_declaration": False},
-            )
+    grants = [g for g in grants if (g.person_id, g.dwelling_id) not in declared and ("dwelling", g.dwelling_id) not in declared]
+    by_person = _passages(session, "person_id", sorted({g.person_id for g in grants}), as_of, since)
+    for g in grants:
+        days, nights, share, here = _stay_evidence(by_person.get(g.person_id, []), g.compound_id, as_of)
+        if not here:
+            continue
+        name = utility_names.get(g.dwelling_id)
+        ev = Evidence(days, nights, share, utility_new_name=name is not None)
+        says = [f"{g.name} comes in on a {g.kind} grant to {g.code} but is not registered there",
+                f"seen on {days} days in {WINDOW_DAYS}, {nights} nights stayed; last: came in at {here[-1].gate}, "
+                f"{when(here[-1].ts)}" if here[-1].direction == "in" else
+                f"seen on {days} days in {WINDOW_DAYS}, {nights} nights stayed; last: went out at {here[-1].gate}, {when(here[-1].ts)}"]
+        if name:
+            says.append(f"utility account in the name {name}, which nobody registered there has")
+        out.append(_finding(p, ev, "person", g.person_id, g, {
+            "dwelling_id": g.dwelling_id, "sources": {"grant": g.kind, "days": days, "nights": nights,
+                                                      **({"utility_account_in_new_name": True} if name else {})},
+            "events": [str(e.event_id) for e in here[-10:]]}, says))
+    return out
+
+
+def _dwellings(session: Session, as_of: dt.datetime, since: dt.datetime, p: RuleParams, utility_names: dict,  # noqa: ANN001
+               declared: set) -> list[Finding]:
+    passes = rows(session, """
+        SELECT v.dwelling_id, coalesce('id:' || encode(v.visitor_id_hash, 'hex'), 'name:' || v.visitor_name) AS visitor,
+               v.visitor_id_hash IS NULL AS no_id, v.visitor_name, v.id AS pass_id
+        FROM visitor_pass v WHERE v.valid_from <= :as_of AND v.valid_to > :since
+        """, as_of=as_of, since=since)
+    by_visitor: dict[tuple[int, str], list] = {}
+    for v in passes:
+        by_visitor.setdefault((v.dwelling_id, v.visitor), []).append(v)
+    candidates: dict[int, tuple[Evidence, dict, list[str]]] = {}
+    by_visitor = {k: vs for k, vs in by_visitor.items() if len(vs) >= 2}  # one pass is one visit
+    by_pass = _passages(session, "pass_id", [v.pass_id for vs in by_visitor.values() for v in vs], as_of, since)
+    for (dwelling, visitor), vs in by_visitor.items():
+        passages = sorted((e for v in vs for e in by_pass.get(v.pass_id, [])), key=lambda e: e.ts)
+        if not passages:
+            continue
+        entries = [e for e in passages if e.direction == "in"]
+        nights = sum((_night(e.next_ts) - _night(e.ts)).days if e.next_ts is not None and e.next_dir == "out"
+                     else 0 for e in entries)
+        days = len({local(e.ts).date() for e in passages})
+        share = sum(_evening(e.ts) for e in passages) / len(passages)
+        name = utility_names.get(dwelling)
+        ev = Evidence(days, nights, share, utility_new_name=name is not None, no_id_number=vs[0].no_id)
+        says = [f"visitor {vs[0].visitor_name}: {len(vs)} passes to this dwelling, seen on {days} days in {WINDOW_DAYS}, "
+                f"{nights} nights stayed"]
+        if vs[0].no_id:
+            says.append("the passes carry no ID number: grouped by the visitor's name, which may join different people")
+        if name:
+            says.append(f"utility account in the name {name}, which nobody registered there has")
+        sources = {"visitor_passes": len(vs), "days": days, "nights": nights,
+                   **({"utility_account_in_new_name": True} if name else {})}
+        best = candidates.get(dwelling)
+        if best is None or score(ev) > score(best[0]):
+            candidates[dwelling] = (ev, {"sources": sources, "visitor": visitor,
+                                         "events": [str(e.event_id) for e in passages[-10:]]}, says)
+    for dwelling, name in utility_names.items():
+        if dwelling not in candidates:
+            candidates[dwelling] = (Evidence(0, 0, 0.0, utility_new_name=True),
+                                    {"sources": {"utility_account_in_new_name": True}, "events": []},
+                                    [f"utility account in the name {name}, which nobody registered there has"])
+    if not candidates:
+        return []
+    places = {r.id: r for r in rows(session, "SELECT d.id, b.grid_id, ST_AsText(ST_PointOnSurface(b.geom)) AS point "
+                                            "FROM dwelling d JOIN building b ON b.id = d.building_id WHERE d.id = ANY(:ids)",
+                                    ids=list(candidates))}
+    return [_finding(p, ev, "dwelling", dwelling, places[dwelling], {**evidence, "self_declaration": False}, says)
+            for dwelling, (ev, evidence, says) in candidates.items() if ("dwelling", dwelling) not in declared]
+
+
+def _utility_new_names(session: Session, as_of: dt.datetime) -> dict[int, str]:
+    """dwelling → the latest utility account name, where nobody registered or granted there has that name."""
+    return {r.dwelling_id: r.account_name for r in rows(session, """
+        WITH names AS (
+          SELECT DISTINCT ON (u.dwelling_id) u.dwelling_id, u.account_name FROM utility_reading u
+          WHERE u.account_name IS NOT NULL AND u.day <= :today AND u.day > :today - 30
+          ORDER BY u.dwelling_id, u.day DESC
         )
+        SELECT n.dwelling_id, n.account_name FROM names n
+        WHERE NOT EXISTS (SELECT 1 FROM person p WHERE p.home_dwelling_id = n.dwelling_id AND p.name = n.account_name)
+          AND NOT EXISTS (SELECT 1 FROM ownership o JOIN person p ON p.id = o.person_id
+                          WHERE o.dwelling_id = n.dwelling_id AND p.name = n.account_name)
+          AND NOT EXISTS (SELECT 1 FROM access_grant g JOIN person p ON p.id = g.grantee_person_id
+                          WHERE g.dwelling_id = n.dwelling_id AND p.name = n.account_name AND g.revoked_at IS NULL)
+          AND NOT EXISTS (SELECT 1 FROM household h JOIN household_member m ON m.household_id = h.id JOIN person p ON p.id = m.person_id
+                          WHERE h.dwelling_id = n.dwelling_id AND p.name = n.account_name)
+        """, today=local_today(as_of))}
+
+
+def _declared(session: Session, as_of: dt.datetime) -> set[tuple]:
+    """(person, dwelling) and ("dwelling", dwelling) of self-declarations pending or verified: already on their way."""
+    out: set[tuple] = set()
+    for r in rows(session, "SELECT person_id, dwelling_id FROM self_declaration WHERE status <> 'rejected' "
+                           "AND (period_to IS NULL OR period_to >= :today)", today=local_today(as_of)):
+        out.add((r.person_id, r.dwelling_id))
+        out.add(("dwelling", r.dwelling_id))
     return out

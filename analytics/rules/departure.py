@@ -1,5 +1,11 @@
-"""人走注销: a registered floating resident whose temporary residence expires within 3 months and who
-shows no local activity (no gate event) for 7 consecutive days → verify the departure at the door."""
+"""人走注销: a floating resident whose temporary residence runs out within 3 months, or has already
+run out, and who shows no activity at any gate for 7 days → verify the departure at the door.
+
+A lapsed permit does not take the person out of the rule: someone whose permit ended and who is no
+longer seen is exactly the departure to verify. "Expires", "today" and "within 3 months" are local
+dates. Activity is any person-linked passage at any gate (head counts excluded); someone never seen
+at a gate in the look-back is a gap in the data, not a departure.
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,40 +13,62 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from analytics.params import RuleParams
-from analytics.rules.base import PERSON_PLACE, Finding, iso, rows
+from analytics.rules.base import ACTIVITY, PERSON_PLACE, Finding, iso, local_today, passage_words, rows
 from blockdata.models import Severity
 
 NAME = "departure"
+VERSION = "2"
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    y, m = divmod(day.month - 1 + months, 12)
+    year, month = day.year + y, m + 1
+    for d in (day.day, 30, 29, 28):
+        try:
+            return dt.date(year, month, d)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
 
 
 def find(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Finding]:
+    today = local_today(as_of)
     result = rows(
         session,
         f"""
-        SELECT p.id, p.temp_residence_expiry, b.grid_id, ST_AsText(ST_PointOnSurface(b.geom)) AS point, act.last_any, act.last_event
+        SELECT p.id, p.temp_residence_expiry, b.grid_id, ST_AsText(ST_PointOnSurface(b.geom)) AS point,
+               last.ts, last.event_id, last.direction, last.method, last.gate
         FROM person p
         {PERSON_PLACE}
         CROSS JOIN LATERAL (
-          SELECT max(e.ts) AS last_any, (array_agg(e.event_id ORDER BY e.ts DESC))[1] AS last_event FROM access_event e
-          WHERE e.person_id = p.id AND e.ts <= :as_of AND e.ts > CAST(:as_of AS timestamptz) - make_interval(days => :lookback)
-        ) act
+          SELECT e.ts, e.event_id, e.direction::text AS direction, e.method::text AS method, g.name AS gate
+          FROM access_event e LEFT JOIN gate g ON g.id = e.gate_id
+          WHERE {ACTIVITY} AND e.ts <= :as_of AND e.ts > CAST(:as_of AS timestamptz) - make_interval(days => :lookback)
+          ORDER BY e.ts DESC LIMIT 1
+        ) last
         WHERE p.residence_kind = 'floating'
-          AND p.temp_residence_expiry >= CAST(:as_of AS timestamptz)::date
-          AND p.temp_residence_expiry < (CAST(:as_of AS timestamptz) + make_interval(months => :months))::date
-          AND act.last_any IS NOT NULL
-          AND act.last_any < CAST(:as_of AS timestamptz) - make_interval(days => :quiet)
+          AND p.temp_residence_expiry < :horizon
+          AND last.ts < CAST(:as_of AS timestamptz) - make_interval(days => :quiet)
         """,
-        as_of=as_of, lookback=p.lookback_days, months=p.departure_expiry_months, quiet=p.departure_quiet_days,
+        as_of=as_of, lookback=p.lookback_days, horizon=_add_months(today, p.departure_expiry_months),
+        quiet=p.departure_quiet_days,
     )
-    return [
-        Finding(
-            rule=NAME, severity=Severity.low, confidence=round(min(0.95, 0.6 + 0.03 * (as_of - r.last_any).days), 2),
+    findings = []
+    for r in result:
+        quiet = (as_of - r.ts).total_seconds() / 86400
+        lapsed = r.temp_residence_expiry < today
+        permit = (f"temporary residence ended {r.temp_residence_expiry} (lapsed)" if lapsed
+                  else f"temporary residence ends {r.temp_residence_expiry}")
+        findings.append(Finding(
+            rule=NAME, rule_version=VERSION, severity=Severity.low,
+            confidence=round(min(0.95, 0.6 + 0.03 * quiet), 2),
             subject_kind="person", subject_id=r.id, grid_id=r.grid_id, point_wkt=r.point,
             evidence={
                 "action": "verify departure", "temp_residence_expiry": r.temp_residence_expiry.isoformat(),
-                "last_gate_event": iso(r.last_any), "quiet_days": (as_of - r.last_any).days,
-                "events": [str(r.last_event)],
+                "permit_lapsed": lapsed, "last_seen": iso(r.ts), "quiet_days": round(quiet, 1),
+                "events": [str(r.event_id)],
+                "says": [permit, f"last seen: {passage_words(r.direction, r.method, r.ts, r.gate)}",
+                         f"no passage at any gate for {quiet:.1f} days"],
             },
-        )
-        for r in result
-    ]
+        ))
+    return findings

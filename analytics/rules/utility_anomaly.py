@@ -1,61 +1,133 @@
-"""水电气: a dwelling's recent use against its own baseline — spike, drop, or zero use while occupied."""
+"""水电气: a dwelling's recent use against its own usual use — spike, drop, or (near) zero use while occupied.
+
+Usual use is the mean of the previous 28 days on which the dwelling was lived in (days far below its
+own typical level, when the people were away, are left out), so a family back from a holiday is not
+a spike. Presence is evidence, not registration: a dwelling is occupied when its people (residents,
+grantees, lessees) show activity at the gates in the recent days or last came in rather than out; a
+dwelling whose people all went out days ago and have not come back is empty, and near-zero use there
+is normal. Where no gate sees the dwelling's people, a partial drop is still reported, saying that
+their presence is unknown; near-zero use there is read as an empty flat. Missing readings are never
+read as zero: the recent days must all be there.
+"""
 from __future__ import annotations
 
 import datetime as dt
+import statistics
 
 from sqlalchemy.orm import Session
 
 from analytics.params import RuleParams
-from analytics.rules.base import Finding, rows
+from analytics.rules.base import Finding, iso, local_today, passage_words, rows
 from blockdata.models import Severity
 
 NAME = "utility_anomaly"
+VERSION = "2"
+AWAY_DAY_SHARE = 0.2  # a baseline day below this share of the dwelling's typical day: its people were away
+NEAR_ZERO_SHARE = 0.05
 
 
-def find(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Finding]:
+def _presence(session: Session, as_of: dt.datetime, p: RuleParams, dwellings: list[int]) -> dict[int, tuple[str, object]]:
+    """dwelling → ("present" | "away", latest passage of its people); dwellings without passages are absent."""
     result = rows(
         session,
         """
-        WITH w AS (
-          SELECT u.dwelling_id, u.kind::text AS kind,
-                 avg(u.value) FILTER (WHERE u.day > :today - :recent) AS recent,
-                 max(u.value) FILTER (WHERE u.day > :today - :recent) AS recent_max,
-                 count(*) FILTER (WHERE u.day > :today - :recent) AS n_recent,
-                 avg(u.value) FILTER (WHERE u.day <= :today - :recent) AS base,
-                 stddev_samp(u.value) FILTER (WHERE u.day <= :today - :recent) AS sd,
-                 count(*) FILTER (WHERE u.day <= :today - :recent) AS n_base
-          FROM utility_reading u
-          WHERE u.day <= :today AND u.day > :today - (:recent + :baseline)
-          GROUP BY u.dwelling_id, u.kind
+        WITH people AS (
+          SELECT home_dwelling_id AS dwelling_id, id AS person_id FROM person WHERE home_dwelling_id = ANY(:ids)
+          UNION SELECT dwelling_id, grantee_person_id FROM access_grant
+          WHERE dwelling_id = ANY(:ids) AND revoked_at IS NULL AND valid_from <= :as_of AND (valid_to IS NULL OR valid_to > :as_of)
+          UNION SELECT dwelling_id, lessee_person_id FROM rental
+          WHERE dwelling_id = ANY(:ids) AND start_date <= :today AND (end_date IS NULL OR end_date >= :today)
         )
-        SELECT w.*, EXISTS (SELECT 1 FROM person p WHERE p.home_dwelling_id = w.dwelling_id) AS occupied,
-               b.grid_id, ST_AsText(ST_PointOnSurface(b.geom)) AS point
-        FROM w JOIN dwelling d ON d.id = w.dwelling_id JOIN building b ON b.id = d.building_id
-        WHERE w.n_recent >= :recent AND w.n_base >= :baseline / 2 AND w.base > 0
+        SELECT pp.dwelling_id, pp.person_id, last.ts, last.direction, last.method, last.gate, last.event_id
+        FROM people pp
+        CROSS JOIN LATERAL (
+          SELECT e.ts, e.direction::text AS direction, e.method::text AS method, g.name AS gate, e.event_id
+          FROM access_event e LEFT JOIN gate g ON g.id = e.gate_id
+          WHERE e.person_id = pp.person_id AND e.result = 'open' AND e.method <> 'count'
+            AND e.ts <= :as_of AND e.ts > CAST(:as_of AS timestamptz) - make_interval(days => :lookback)
+          ORDER BY e.ts DESC LIMIT 1
+        ) last
         """,
-        today=as_of.date(), recent=p.utility_recent_days, baseline=p.utility_baseline_days,
+        ids=dwellings, as_of=as_of, today=local_today(as_of), lookback=p.lookback_days,
     )
-    findings = []
-    for r in result:
-        sd = r.sd or 0.0
-        if r.recent_max == 0 and r.occupied:
-            kind, severity = "zero_use_occupied", Severity.medium
-        elif r.recent > r.base * p.utility_spike_ratio and r.recent > r.base + p.utility_spike_sigmas * sd:
-            kind, severity = "spike", Severity.medium
-        elif r.recent < r.base * p.utility_drop_ratio:
-            kind, severity = "drop", Severity.low
+    gone_before = as_of - dt.timedelta(days=max(1, p.utility_recent_days - 1))
+    out: dict[int, tuple[str, object]] = {}
+    for r in sorted(result, key=lambda r: r.ts):
+        here = r.direction == "in" or r.ts > gone_before
+        state = out.get(r.dwelling_id)
+        if here:
+            out[r.dwelling_id] = ("present", r)
+        elif state is None or state[0] == "away":
+            out[r.dwelling_id] = ("away", r)
+    return out
+
+
+def find(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Finding]:
+    today = local_today(as_of)
+    first = today - dt.timedelta(days=p.utility_recent_days + p.utility_baseline_days - 1)
+    recent_from = today - dt.timedelta(days=p.utility_recent_days - 1)
+    series: dict[tuple[int, str], list[tuple[dt.date, float]]] = {}
+    for r in rows(session, "SELECT dwelling_id, kind::text AS kind, day, value FROM utility_reading "
+                           "WHERE day BETWEEN :first AND :today ORDER BY dwelling_id, kind, day", first=first, today=today):
+        series.setdefault((r.dwelling_id, r.kind), []).append((r.day, float(r.value)))
+    candidates = []
+    for (dwelling, kind), values in series.items():
+        recent = [v for d, v in values if d >= recent_from]
+        base_all = [v for d, v in values if d < recent_from]
+        if len(recent) < p.utility_recent_days or len(base_all) < p.utility_baseline_days // 2:
+            continue  # missing readings are not zeros
+        typical = statistics.quantiles(base_all, n=4)[2] if len(base_all) >= 4 else max(base_all)
+        lived = [v for v in base_all if v >= AWAY_DAY_SHARE * typical]
+        if typical <= 0 or len(lived) < p.utility_baseline_days // 4:
+            continue  # no usual use to compare with (vacant, or away most of the baseline)
+        base, sd = statistics.fmean(lived), statistics.stdev(lived) if len(lived) > 1 else 0.0
+        mean = statistics.fmean(recent)
+        if mean > base * p.utility_spike_ratio and mean > base + p.utility_spike_sigmas * sd:
+            anomaly = "spike"
+        elif max(recent) <= NEAR_ZERO_SHARE * base:
+            anomaly = "zero_use"
+        elif mean < base * p.utility_drop_ratio:
+            anomaly = "drop"
         else:
             continue
-        ratio = r.recent / r.base
-        findings.append(
-            Finding(
-                rule=NAME, severity=severity,
-                confidence=round(min(0.95, 0.6 + (0.1 * min(ratio, 5) if kind == "spike" else 0.3 * (1 - ratio))), 2),
-                subject_kind="dwelling", subject_id=r.dwelling_id, grid_id=r.grid_id, point_wkt=r.point,
-                dedup_subject=f"{r.dwelling_id}:{r.kind}",
-                evidence={"anomaly": kind, "utility": r.kind, "recent_mean": round(r.recent, 2),
-                          "baseline_mean": round(r.base, 2), "baseline_sd": round(sd, 2), "ratio": round(ratio, 2),
-                          "occupied": r.occupied},
-            )
-        )
+        candidates.append((dwelling, kind, anomaly, mean, base, sd, recent))
+    if not candidates:
+        return []
+    presence = _presence(session, as_of, p, sorted({c[0] for c in candidates}))
+    places = {r.id: r for r in rows(session, "SELECT d.id, d.code, b.grid_id, ST_AsText(ST_PointOnSurface(b.geom)) AS point "
+                                            "FROM dwelling d JOIN building b ON b.id = d.building_id WHERE d.id = ANY(:ids)",
+                                    ids=sorted({c[0] for c in candidates}))}
+    findings = []
+    for dwelling, kind, anomaly, mean, base, sd, recent in candidates:
+        state, last = presence.get(dwelling, ("unknown", None))
+        confidence = 0.75
+        if anomaly == "zero_use":
+            if state != "present":
+                continue  # nobody there, or nobody seen: an empty flat uses nothing
+            anomaly = "zero_use_occupied"
+        elif anomaly == "drop":
+            if state == "away":
+                continue
+            if state == "unknown":
+                confidence = 0.5
+        ratio = mean / base
+        says = [f"{kind}: {', '.join(f'{v:g}' for v in recent)} in the last {len(recent)} days against usually "
+                f"{base:.2f} a day ({ratio:.2f}×)"]
+        if last is not None:
+            says.append(f"{'someone is there' if state == 'present' else 'everyone away'}: "
+                        f"last passage of its people {passage_words(last.direction, last.method, last.ts, last.gate)}")
+        else:
+            says.append("no gate passage of the dwelling's people on record: whether anyone is there is unknown")
+        place = places[dwelling]
+        findings.append(Finding(
+            rule=NAME, rule_version=VERSION,
+            severity=Severity.medium if anomaly in ("spike", "zero_use_occupied") else Severity.low,
+            confidence=confidence, subject_kind="dwelling", subject_id=dwelling, grid_id=place.grid_id,
+            point_wkt=place.point, dedup_subject=f"{dwelling}:{kind}",
+            evidence={"anomaly": anomaly, "utility": kind, "recent": recent, "recent_mean": round(mean, 2),
+                      "baseline_mean": round(base, 2), "baseline_sd": round(sd, 2), "ratio": round(ratio, 2),
+                      "presence": state, "last_passage": iso(last.ts) if last is not None else None,
+                      "events": [str(last.event_id)] if last is not None else [],
+                      "readings": f"utility_reading {place.code} {kind} {recent_from}…{today}", "says": says},
+        ))
     return findings

@@ -113,7 +113,7 @@ def test_register_stranger_correction_creates_a_person_with_provenance(world: di
     pl = world["places"]
     with transaction() as s:
         for day in range(5):
-            C.event(s, AS_OF - D(days=day, hours=2), world["gate"], direction="in", result="deny",
+            C.event(s, AS_OF - D(days=day, hours=14), world["gate"], direction="in", result="deny",  # evenings
                     compound_id=world["compound"], stranger_id=__import__("uuid").UUID(int=42 | (7 << 76)))
         run_rules(s, AS_OF, names=["arrival_registration"])
         order = orders_for(s, worker_viewer(world))[0]
