@@ -128,6 +128,7 @@ class BridgeSettings:
     onnx_threads: int
     hamming_min_templates: int
     key_file: Path
+    outbox_dir: Path
     face_per_minute: int
     tls_cert: Path | None
     tls_key: Path | None
@@ -165,6 +166,8 @@ def bridge_settings() -> BridgeSettings:
         # The bridge's own key file (the QR public keys only; `gridpulse keys split` writes it from the
         # platform's key file). A bridge never reads GRIDPULSE_KEY_FILE.
         key_file=Path(_env("GRIDPULSE_BRIDGE_KEY_FILE", str(PROJECT_ROOT / "var" / "keys" / "bridge.json"))),
+        # Where a bridge keeps its SQLite outbox of events while Redis is unreachable.
+        outbox_dir=Path(_env("GRIDPULSE_BRIDGE_OUTBOX_DIR", str(PROJECT_ROOT / "var"))),
         # Face decisions (photo or template) a gate may ask for per minute (HTTP 429 beyond): a camera sees
         # one person every second or two; a script climbing towards a template asks thousands of times.
         face_per_minute=int(_env("GRIDPULSE_GATE_FACE_PER_MINUTE", "60")),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from core.config import Settings, settings
+from core.config import Settings, bridge_settings, settings
 from core.keys import load_bridge_keys
 from core.redis_client import connect
 from gate_bridge.access_cache import AccessCache
@@ -28,7 +28,7 @@ def build_policy(compound_id: int, cfg: Settings | None = None, *, outbox_path: 
     client = connect(cfg)
     cache = AccessCache(cfg.psycopg_dsn, compound_id, refresh_s=refresh_s)
     publisher = EventPublisher(cfg, client=client,
-                               outbox_path=outbox_path or cfg.key_file.parent / f"outbox-compound-{compound_id}.sqlite3")
+                               outbox_path=outbox_path or bridge_settings().outbox_dir / f"outbox-compound-{compound_id}.sqlite3")
     policy = GatePolicy(cache, publisher, ReplayGuard(), public_keys, cfg.psycopg_dsn)
     if batch_qr:
         policy.qr_batcher = QrBatcher(policy.decide_qr)
