@@ -46,6 +46,8 @@ class Settings:
     session_minutes: int
     wall_session_hours: int
     event_retention_days: int
+    trusted_proxy: bool
+    cookie_secure: bool
 
     @property
     def psycopg_dsn(self) -> str:
@@ -100,6 +102,10 @@ def settings() -> Settings:
         wall_session_hours=int(_env("GRIDPULSE_WALL_SESSION_HOURS", "24")),
         # Raw gate events older than this are dropped with their day partitions (`gridpulse retention`).
         event_retention_days=int(_env("GRIDPULSE_EVENT_RETENTION_DAYS", "180")),
+        # The app behind a TLS proxy that sets X-Forwarded-Proto on every request: believe it (cookies Secure).
+        trusted_proxy=_env("GRIDPULSE_TRUSTED_PROXY", "0").lower() in {"1", "true", "yes"},
+        # Every cookie Secure, whatever the request (a deployment served only over HTTPS).
+        cookie_secure=_env("GRIDPULSE_COOKIE_SECURE", "0").lower() in {"1", "true", "yes"},
     )
 
 

@@ -3,38 +3,24 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
-
-from core.errors import InvalidInput
 
 
 def _bridge(args: argparse.Namespace) -> int:
     import uvicorn
 
     from core.config import bridge_settings
+    from core.tls import uvicorn_tls
     from gate_bridge.api import create_api
     from credentials.face_pipeline import shared_pipeline
     from gate_bridge.service import build_policy
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    tls = tls_options(bridge_settings().tls_cert, bridge_settings().tls_key, "GRIDPULSE_BRIDGE_TLS")
+    tls = uvicorn_tls(bridge_settings().tls_cert, bridge_settings().tls_key, "GRIDPULSE_BRIDGE_TLS")
     policy = build_policy(args.compound, batch_qr=True)
     policy.cache.start()
     uvicorn.run(create_api(policy, None if args.no_face_models else shared_pipeline()), host=args.host, port=args.port,
                 log_level="info", **tls)
     return 0
-
-
-def tls_options(cert: Path | None, key: Path | None, env: str) -> dict:
-    """uvicorn's TLS options when both a certificate and a key are configured; neither: plain HTTP."""
-    if (cert is None) != (key is None):
-        raise InvalidInput(f"set both {env}_CERT and {env}_KEY for HTTPS, or neither", record="TLS")
-    if cert is None or key is None:
-        return {}
-    for path in (cert, key):
-        if not path.is_file():
-            raise InvalidInput(f"{path} does not exist: check {env}_CERT / {env}_KEY", record="TLS")
-    return {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
 
 
 def _gate_key(args: argparse.Namespace) -> int:
