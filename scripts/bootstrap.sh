@@ -8,6 +8,7 @@
 #                                  service (gridpulse_app, _bridge, _ingest, _rules, _residents); grants come from migration 0006
 #   scripts/bootstrap.sh owner NAME   database NAME and everything in it owned by gridpulse_owner (PostGIS made by the superuser)
 #   scripts/bootstrap.sh redis-acl FILE   write a Redis ACL file with a user per service (passwords in var/redis/; docs/SECURITY.md)
+#   scripts/bootstrap.sh redis-url SERVICE   the Redis URL a service connects with (its ACL user where Redis has them)
 set -euo pipefail
 
 SUDO=""
@@ -38,6 +39,8 @@ system() {
   fi
 }
 
+redis_up() { redis-cli -h 127.0.0.1 -p 6379 ping 2>&1 | grep -qE 'PONG|NOAUTH'; }
+
 pg_ready() { pg_isready -q -h "$PGHOST_ADDR" -p "$PGPORT_NUM"; }
 pg_trusts_us() { psql -h "$PGHOST_ADDR" -p "$PGPORT_NUM" -U postgres -d postgres -Atqc "select 1" >/dev/null 2>&1 </dev/null; }
 
@@ -59,12 +62,16 @@ services() {
     $SUDO pg_ctlcluster --skip-systemctl-redirect "$ver" main reload || $SUDO pg_ctlcluster "$ver" main reload
     sleep 1
   fi
-  if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
-    echo "bootstrap: starting Redis"
+  if ! redis_up; then
+    # A Redis we start asks every client for a password: a user per service, only the bridges may write the
+    # event streams (core/redis_acl.py; passwords in var/redis/passwords.env). A Redis already running is
+    # left as it is (see docs/SECURITY.md to give it the same ACL file).
+    echo "bootstrap: starting Redis with the services' ACL (var/redis/users.acl)"
+    redis_acl "$PWD/var/redis/users.acl" >/dev/null
     $SUDO mkdir -p /var/lib/redis /var/log/redis
     $SUDO redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
-      --dir /var/lib/redis --logfile /var/log/redis/gridpulse.log
-    for _ in $(seq 1 20); do redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && break; sleep 0.5; done
+      --aclfile "$PWD/var/redis/users.acl" --dir /var/lib/redis --logfile /var/log/redis/gridpulse.log
+    for _ in $(seq 1 20); do redis_up && break; sleep 0.5; done
   fi
 }
 
@@ -129,11 +136,25 @@ owner() {
 
 # A Redis ACL file: no default user; one user per service with only the commands and keys it needs.
 redis_acl() {
-  cd "$(dirname "$0")/.."
-  local out=$1 prefix=${GRIDPULSE_REDIS_PREFIX:-gp:} dir=var/redis
-  mkdir -p "$dir"
-  chmod 700 "$dir"
-  .venv/bin/python -m core.redis_acl "$out" --prefix "$prefix" --passwords "$dir/passwords.env"
+  ( cd "$(dirname "$0")/.."
+    local out=$1 prefix=${GRIDPULSE_REDIS_PREFIX:-gp:} dir=var/redis
+    mkdir -p "$dir"
+    chmod 700 "$dir"
+    python3 -m core.redis_acl "$out" --prefix "$prefix" --passwords "$dir/passwords.env" )  # stdlib only: no venv needed
+}
+
+# The Redis URL a service connects with: its ACL user and password when var/redis/passwords.env holds them and
+# the running Redis accepts them; else GRIDPULSE_REDIS_URL as given (a Redis without ACL, like a shared dev one).
+redis_url() {
+  local service=$1 base=${GRIDPULSE_REDIS_URL:-redis://127.0.0.1:6379/0} pw url
+  local env_file
+  env_file="$(dirname "$0")/../var/redis/passwords.env"
+  if [ -f "$env_file" ]; then
+    pw=$(sed -n "s/^GRIDPULSE_REDIS_PASSWORD_${service^^}=//p" "$env_file")
+    url="redis://gridpulse-$service:$pw@${base#*://}"
+    if [ -n "$pw" ] && redis-cli -u "$url" ping 2>/dev/null | grep -q PONG; then echo "$url"; return; fi
+  fi
+  echo "$base"
 }
 
 node() {
@@ -155,5 +176,6 @@ case "${1:-}" in
   roles) roles ;;
   owner) owner "$2" ;;
   redis-acl) redis_acl "$2" ;;
-  *) echo "usage: $0 system|services|node|roles|database NAME|owner NAME|redis-acl FILE" >&2; exit 64 ;;
+  redis-url) redis_url "$2" ;;
+  *) echo "usage: $0 system|services|node|roles|database NAME|owner NAME|redis-acl FILE|redis-url SERVICE" >&2; exit 64 ;;
 esac
