@@ -5,18 +5,22 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DB := gridpulse
+# The demo database as its owner (migrations, seed); each service connects as its own role (scripts/run_demo.sh).
+DEMO_URL := postgresql+psycopg://gridpulse_owner@127.0.0.1:5432/$(DEMO_DB)
 TEST_DB ?= gridpulse_test
 TEST_REDIS_PREFIX ?= gptest:
 
 .PHONY: demo test setup system services venv node demo-db
 
 demo: setup demo-db
-	GRIDPULSE_DATABASE_URL=$${GRIDPULSE_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/$(DEMO_DB)} \
+	GRIDPULSE_DATABASE_URL=$${GRIDPULSE_DATABASE_URL:-$(DEMO_URL)} \
 	  scripts/run_demo.sh
 
 test: setup
+	@scripts/bootstrap.sh roles
 	@scripts/bootstrap.sh database $(TEST_DB)
 	GRIDPULSE_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/$(TEST_DB) \
+	GRIDPULSE_REDIS_URL=$${GRIDPULSE_REDIS_URL:-$$(scripts/bootstrap.sh redis-url admin)} \
 	GRIDPULSE_REDIS_PREFIX=$(TEST_REDIS_PREFIX) \
 	  $(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -44,8 +48,9 @@ $(VENV)/.installed: requirements.txt $(wildcard requirements-nodeps.txt) pyproje
 	@touch $@
 
 demo-db:
-	@scripts/bootstrap.sh database $(DEMO_DB)
-	GRIDPULSE_DATABASE_URL=$${GRIDPULSE_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/$(DEMO_DB)} sh -c '\
+	@scripts/bootstrap.sh owner $(DEMO_DB)
+	GRIDPULSE_DATABASE_URL=$${GRIDPULSE_DATABASE_URL:-$(DEMO_URL)} sh -c '\
+	  $(BIN)/gridpulse keys split && \
 	  $(BIN)/gridpulse migrate && \
 	  $(BIN)/gridpulse partitions && \
 	  $(BIN)/gridpulse seed --preset $${GRIDPULSE_DEMO_PRESET:-street} --if-empty'

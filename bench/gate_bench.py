@@ -35,7 +35,9 @@ import httpx  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from bench.common import fresh_database  # noqa: E402
-from core.config import load_secrets, settings  # noqa: E402
+from blockdata.consents import record_enrolment_consents  # noqa: E402
+from core.config import load_secrets, resident_settings, settings  # noqa: E402
+from core.keys import split as split_keys  # noqa: E402
 from gate_bridge.access_cache import key_hash  # noqa: E402
 from credentials.face_pipeline import FacePipeline, decode  # noqa: E402
 from gate_bridge.hamming_index import HammingGallery  # noqa: E402
@@ -239,7 +241,12 @@ def main() -> None:
             v = rng.normal(size=512)
             copy.write_row((residents[1 + i % (len(residents) - 1)], "app", "w600k_mbf", [float(x) for x in v / np.linalg.norm(v)],
                             dt.datetime.now(dt.timezone.utc)))
-    policy = build_policy(1, cfg, outbox_path=Path("/tmp/gp-bench-outbox.sqlite3"))
+    with raw_connection() as conn:  # the gallery holds only consented templates (migration 0006)
+        record_enrolment_consents(conn, residents, resident_settings().consent_notice_version)
+        conn.commit()
+    split_keys()  # the bridge process reads its own key file (core/keys.py)
+    public_keys = {load_secrets().qr_key_id: load_secrets().qr_signing_key.public_key()}
+    policy = build_policy(1, cfg, outbox_path=Path("/tmp/gp-bench-outbox.sqlite3"), public_keys=public_keys)
     server, base = start_bridge(1)
     client = httpx.Client(base_url=base, timeout=30)
     probe = photos[1].read_bytes()
@@ -267,7 +274,8 @@ def main() -> None:
 
     key, kid = load_secrets().qr_signing_key, load_secrets().qr_key_id
     count = 2000 if args.quick else 10000
-    batched = build_policy(1, cfg, outbox_path=Path("/tmp/gp-bench-outbox-batched.sqlite3"), batch_qr=True)
+    batched = build_policy(1, cfg, outbox_path=Path("/tmp/gp-bench-outbox-batched.sqlite3"), batch_qr=True,
+                           public_keys=public_keys)
     rates, opened, decided = qr_rates(policy, batched, gate, lambda: [
         resident_code(key, kid, residents[i % len(residents)], 1) for i in range(count)])
     codes = [resident_code(key, kid, residents[0], 1) for _ in range(2000)]

@@ -40,6 +40,14 @@ def _retention(args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys_split(args: argparse.Namespace) -> int:
+    from core.keys import split
+
+    for service, path in split().items():
+        print(f"{service}: {path} (mode 600)")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("migrate", help="apply (or with --down, undo) the database migrations")
     p.add_argument("--down", action="store_true", help="downgrade instead of upgrade")
@@ -55,3 +63,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--back", type=int, default=1)
     p.add_argument("--ahead", type=int, default=settings().event_partition_days_ahead)
     p.set_defaults(func=_partitions)
+
+    p = sub.add_parser("keys", help="the services' own key files (docs/SECURITY.md)")
+    keys = p.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    k = keys.add_parser("split", help="write the bridge's and the resident services' key files from the platform's "
+                                      "(GRIDPULSE_KEY_FILE → GRIDPULSE_BRIDGE_KEY_FILE, GRIDPULSE_RESIDENTS_KEY_FILE)")
+    k.set_defaults(func=_keys_split)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import create_engine, text
 
 from core.config import PROJECT_ROOT, settings
 
@@ -16,6 +17,19 @@ def alembic_config(url: str | None = None) -> Config:
 
 def upgrade(url: str | None = None, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
+    grant_service_roles(url)
+
+
+def grant_service_roles(url: str | None = None) -> None:
+    """Re-apply the service roles' grants (migration 0006's ``gp_grant_service_roles``) after every upgrade,
+    so a table a later migration adds is granted too. Nothing to do below 0006."""
+    engine = create_engine(url or settings().database_url)
+    try:
+        with engine.begin() as conn:
+            if conn.execute(text("SELECT to_regprocedure('gp_grant_service_roles()')")).scalar() is not None:
+                conn.execute(text("SELECT gp_grant_service_roles()"))
+    finally:
+        engine.dispose()
 
 
 def downgrade(url: str | None = None, revision: str = "base") -> None:

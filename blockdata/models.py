@@ -538,7 +538,7 @@ class FaceConsent(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
     purpose: Mapped[str] = mapped_column(String(128))
-    notice_version: Mapped[str] = mapped_column(String(32))
+    notice_version: Mapped[str] = mapped_column(ForeignKey("consent_notice.version"))
     granted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     withdrawn_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     templates_deleted: Mapped[int | None] = mapped_column(Integer)
@@ -546,6 +546,51 @@ class FaceConsent(Base):
         CheckConstraint("withdrawn_at IS NULL OR withdrawn_at >= granted_at", name="withdrawal_order"),
         Index("uq_face_consent_live", "person_id", unique=True, postgresql_where="withdrawn_at IS NULL"),
     )
+
+
+class ConsentNotice(Base):
+    """A face-consent notice the platform published: a consent counts only under one of these (a version the
+    app made up, or one never shown to residents, backs no template)."""
+
+    __tablename__ = "consent_notice"
+    version: Mapped[str] = mapped_column(String(32), primary_key=True)
+    published_at: Mapped[dt.datetime] = _now()
+    published_by: Mapped[str] = mapped_column(String(64))
+
+
+class PopulationBasis(Base):
+    """The recorded legal basis that switches a compound's population-library fallback on (off without one):
+    who decided, under which document, until when. Revoking it or letting it expire switches it off."""
+
+    __tablename__ = "population_basis"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    compound_id: Mapped[int] = mapped_column(ForeignKey("compound.id", ondelete="CASCADE"), index=True)
+    granted_by: Mapped[str] = mapped_column(String(64))
+    document: Mapped[str] = mapped_column(String(256))
+    valid_from: Mapped[dt.datetime] = _now()
+    valid_until: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    lookups_per_minute: Mapped[int] = mapped_column(Integer, server_default="30")
+    created_at: Mapped[dt.datetime] = _now()
+    __table_args__ = (
+        CheckConstraint("valid_until > valid_from", name="until_after_from"),
+        CheckConstraint("length(btrim(granted_by)) > 0 AND length(btrim(document)) > 0", name="who_and_document"),
+        CheckConstraint("lookups_per_minute BETWEEN 1 AND 600", name="rate_range"),
+    )
+
+
+class PopulationLookup(Base):
+    """Every search of the population library from a gate (matched or not): the per-gate rate limit counts
+    these; a match is also in the audit log with its basis."""
+
+    __tablename__ = "population_lookup"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    compound_id: Mapped[int] = mapped_column(ForeignKey("compound.id", ondelete="CASCADE"))
+    gate_id: Mapped[int] = mapped_column(ForeignKey("gate.id", ondelete="CASCADE"))
+    basis_id: Mapped[int] = mapped_column(ForeignKey("population_basis.id", ondelete="CASCADE"))
+    matched: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[dt.datetime] = _now()
+    __table_args__ = (Index("ix_population_lookup_gate_at", "gate_id", "at"),)
 
 
 class AccessEvent(Base):

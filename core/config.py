@@ -46,6 +46,8 @@ class Settings:
     session_minutes: int
     wall_session_hours: int
     event_retention_days: int
+    trusted_proxy: bool
+    cookie_secure: bool
 
     @property
     def psycopg_dsn(self) -> str:
@@ -100,6 +102,10 @@ def settings() -> Settings:
         wall_session_hours=int(_env("GRIDPULSE_WALL_SESSION_HOURS", "24")),
         # Raw gate events older than this are dropped with their day partitions (`gridpulse retention`).
         event_retention_days=int(_env("GRIDPULSE_EVENT_RETENTION_DAYS", "180")),
+        # The app behind a TLS proxy that sets X-Forwarded-Proto on every request: believe it (cookies Secure).
+        trusted_proxy=_env("GRIDPULSE_TRUSTED_PROXY", "0").lower() in {"1", "true", "yes"},
+        # Every cookie Secure, whatever the request (a deployment served only over HTTPS).
+        cookie_secure=_env("GRIDPULSE_COOKIE_SECURE", "0").lower() in {"1", "true", "yes"},
     )
 
 
@@ -127,6 +133,11 @@ class BridgeSettings:
     refresh_s: float
     onnx_threads: int
     hamming_min_templates: int
+    key_file: Path
+    outbox_dir: Path
+    face_per_minute: int
+    tls_cert: Path | None
+    tls_key: Path | None
 
 
 @lru_cache(maxsize=1)
@@ -158,7 +169,23 @@ def bridge_settings() -> BridgeSettings:
         # A population library this large is searched through its sign bits (hamming_index.py): exact
         # search costs ~0.3 ms per 1,000 templates here, the index ~14 ms at 10⁶ (docs/BENCHMARKS.md).
         hamming_min_templates=int(_env("GRIDPULSE_HAMMING_MIN_TEMPLATES", "50000")),
+        # The bridge's own key file (the QR public keys only; `gridpulse keys split` writes it from the
+        # platform's key file). A bridge never reads GRIDPULSE_KEY_FILE.
+        key_file=Path(_env("GRIDPULSE_BRIDGE_KEY_FILE", str(PROJECT_ROOT / "var" / "keys" / "bridge.json"))),
+        # Where a bridge keeps its SQLite outbox of events while Redis is unreachable.
+        outbox_dir=Path(_env("GRIDPULSE_BRIDGE_OUTBOX_DIR", str(PROJECT_ROOT / "var"))),
+        # Face decisions (photo or template) a gate may ask for per minute (HTTP 429 beyond): a camera sees
+        # one person every second or two; a script climbing towards a template asks thousands of times.
+        face_per_minute=int(_env("GRIDPULSE_GATE_FACE_PER_MINUTE", "60")),
+        # HTTPS: both set, the bridge serves TLS with this certificate chain and key (PEM).
+        tls_cert=_path_or_none("GRIDPULSE_BRIDGE_TLS_CERT"),
+        tls_key=_path_or_none("GRIDPULSE_BRIDGE_TLS_KEY"),
     )
+
+
+def _path_or_none(name: str) -> Path | None:
+    value = _env(name, "")
+    return Path(value) if value else None
 
 
 # --- The resident services (the city app's API) ---------------------------------------------------------
@@ -172,6 +199,9 @@ class ResidentSettings:
     passes_per_hour: int
     consent_notice_version: str
     port: int
+    key_file: Path
+    tls_cert: Path | None
+    tls_key: Path | None
 
 
 @lru_cache(maxsize=1)
@@ -190,6 +220,10 @@ def resident_settings() -> ResidentSettings:
         # The face-consent notice the app shows; a consent names the version the resident agreed to.
         consent_notice_version=_env("GRIDPULSE_CONSENT_NOTICE_VERSION", "2026-12"),
         port=int(_env("GRIDPULSE_RESIDENTS_PORT", "8070")),
+        # The resident services' own key file (ID hashing, QR signing, the demo issuer; no session secret).
+        key_file=Path(_env("GRIDPULSE_RESIDENTS_KEY_FILE", str(PROJECT_ROOT / "var" / "keys" / "residents.json"))),
+        tls_cert=_path_or_none("GRIDPULSE_RESIDENTS_TLS_CERT"),
+        tls_key=_path_or_none("GRIDPULSE_RESIDENTS_TLS_KEY"),
     )
 
 

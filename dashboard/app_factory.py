@@ -13,7 +13,7 @@ from dash import dcc, html
 
 from core.config import PROJECT_ROOT
 from core.errors import AccessDenied
-from dashboard import auth, prefetch, vendor
+from dashboard import auth, https, prefetch, vendor
 from dashboard.roles import may_open
 
 
@@ -72,6 +72,7 @@ def create_app() -> dash.Dash:
         update_title=None,
     )
     auth.install(app.server)
+    https.install(app.server)  # cookies Secure over HTTPS (behind the TLS proxy)
     vendor.install(app.server, auth.viewer_from_session)
 
     @app.server.route("/drill/prefetch", methods=["POST"])

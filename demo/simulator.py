@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import text
 
-from core.config import Settings, load_secrets, local_tz, settings
+from blockdata.consents import record_enrolment_consents
+from core.config import Settings, load_secrets, local_tz, resident_settings, settings
 from core.events import GateEvent, uuid7
 from demo.live_anomalies import LiveInjector
 from gate_bridge.policy import GatePolicy
@@ -126,6 +127,8 @@ def enroll_app_users(residents: list[Resident], share: float, seed: int) -> int:
         ) as copy:
             for r in new:
                 copy.write_row((r.person_id, "app", MODEL_VERSION, [float(x) for x in r.template], dt.datetime.now(dt.timezone.utc)))
+        # enrolled at the compound's desk under the published notice: recorded, or the template opens nothing
+        record_enrolment_consents(conn, [r.person_id for r in chosen], resident_settings().consent_notice_version)
         conn.commit()
     return len(new)
 
@@ -156,6 +159,7 @@ def photo_stand_ins(residents: list[Resident], faces_dir: Path, pipeline, limit:
             conn.execute(
                 "INSERT INTO face_template (person_id, library, model_version, embedding, consent_at) VALUES (%s, 'app', %s, %s, now())",
                 (r.person_id, MODEL_VERSION, [float(x) for x in r.template]))
+            record_enrolment_consents(conn, [r.person_id], resident_settings().consent_notice_version)
         conn.commit()
     return lent
 
@@ -176,10 +180,14 @@ class Simulator:
             self.pipeline = shared_pipeline()
             self.enrolled += photo_stand_ins(self.residents, faces_dir, self.pipeline)
         outbox_dir = outbox_dir or self.cfg.key_file.parent
-        self.policies: dict[int, GatePolicy] = {
-            cid: build_policy(cid, self.cfg, outbox_path=outbox_dir / f"sim-outbox-{cid}.sqlite3") for cid in self.gates
-        }
+        # the simulator plays the platform too (it signs residents' codes), so it holds the platform's key
+        # file; a real bridge holds only its own (core/keys.py)
         secrets = load_secrets()
+        public_keys = {secrets.qr_key_id: secrets.qr_signing_key.public_key()}
+        self.policies: dict[int, GatePolicy] = {
+            cid: build_policy(cid, self.cfg, outbox_path=outbox_dir / f"sim-outbox-{cid}.sqlite3", public_keys=public_keys)
+            for cid in self.gates
+        }
         self._key, self._key_id = secrets.qr_signing_key, secrets.qr_key_id
         self.by_role: dict[str, list[Resident]] = {}
         for r in self.residents:

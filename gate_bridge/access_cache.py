@@ -8,6 +8,7 @@ Who may enter compound C now:
 - people whose home dwelling is in C, and members of a household registered at a dwelling in C;
 - grantees of an unrevoked grant for a dwelling in C that is valid now;
 - minus lessees of a blacklisted rental in C (unless they own a dwelling there).
+Faces: only the compound's own gallery, and only templates a live consent backs (view face_gallery).
 People with only a revoked or expired grant, or barred by a blacklist, are kept with that reason so
 the gate can say why.
 """
@@ -51,8 +52,6 @@ class Snapshot:
     passes: dict[uuid.UUID, PassInfo] = field(default_factory=dict)
     gates: dict[int, bytes | None] = field(default_factory=dict)  # gate id → sha256 of its key
     gallery: Gallery = field(default_factory=Gallery.empty)
-    population: Gallery | HammingGallery = field(default_factory=Gallery.empty)
-    population_version: tuple = ()
     gallery_version: tuple = ()
     loaded_at: float = 0.0
 
@@ -72,17 +71,18 @@ FROM visitor_pass v JOIN dwelling d ON d.id = v.dwelling_id JOIN building b ON b
 WHERE v.valid_to > now() - interval '1 day'
 """
 
-_POPULATION_VERSION = "SELECT count(*), max(id), max(created_at) FROM face_template WHERE library = 'population'"
-# The gallery's rows without their embeddings: which templates, and each row's version (xmin).
-_GALLERY_VERSION = """SELECT count(*), sum(id), sum(xmin::text::bigint) FROM face_template
-                      WHERE library = 'app' AND person_id = ANY(%s)"""
-_GALLERY = "SELECT person_id, embedding FROM face_template WHERE library = 'app' AND person_id = ANY(%s) ORDER BY id"
+# The gallery is the view face_gallery (migration 0006): app templates backed by a live consent given to a
+# published notice. The bridge's database role may read that view, never face_template's app or population rows.
+_GALLERY_VERSION = """SELECT count(*), sum(id), sum(row_version), sum(consent_id) FROM face_gallery
+                      WHERE person_id = ANY(%s)"""
+_GALLERY = "SELECT person_id, embedding FROM face_gallery WHERE person_id = ANY(%s) ORDER BY id"
 
 
 def load_snapshot(dsn: str, compound_id: int, previous: Snapshot | None = None) -> Snapshot:
-    """Read everything the gate needs in one short transaction. The face libraries are big and rarely
-    change: the compound's gallery is re-read only when its rows changed (their ids and row versions),
-    the city population library only when its row count, newest id or newest row changed."""
+    """Read everything the gate needs in one short transaction. The compound's gallery is big and rarely
+    changes: it is re-read only when its rows changed (their ids, row versions and consents). The city's
+    population library is never loaded here: a bridge searches it only through the narrow, audited call
+    of population.py, where its compound has a recorded legal basis."""
     with psycopg.connect(dsn, connect_timeout=3) as conn:
         snap = Snapshot(compound_id=compound_id, loaded_at=time.monotonic())
         allowed, barred = apply_bars(conn.execute(_ALLOWED, {"c": compound_id}).fetchall(),
@@ -97,17 +97,12 @@ def load_snapshot(dsn: str, compound_id: int, previous: Snapshot | None = None) 
             snap.gallery = previous.gallery  # parsing 5,000 embeddings every poll cost the gate its p95
         else:
             snap.gallery = Gallery.from_rows(conn.execute(_GALLERY, (people,)).fetchall())
-        snap.population_version = tuple(conn.execute(_POPULATION_VERSION).fetchone())
-        if previous is not None and previous.population_version == snap.population_version:
-            snap.population = previous.population
-        else:
-            snap.population = population_gallery(conn.execute(
-                "SELECT person_id, embedding FROM face_template WHERE library = 'population' ORDER BY id").fetchall())
     return snap
 
 
 def population_gallery(rows: list[tuple[int, list[float]]]) -> Gallery | HammingGallery:
-    """Exact search for a small library; the sign-bit index once it is large enough to pay."""
+    """Exact search for a small library; the sign-bit index once it is large enough to pay (a population
+    search service of its own would use it; the bridge no longer holds the library)."""
     gallery = Gallery.from_rows(rows)
     if len(gallery) >= bridge_settings().hamming_min_templates:
         return HammingGallery(gallery.person_ids, gallery.matrix)

@@ -8,14 +8,18 @@ import logging
 def _bridge(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from core.config import bridge_settings
+    from core.tls import uvicorn_tls
     from gate_bridge.api import create_api
     from credentials.face_pipeline import shared_pipeline
     from gate_bridge.service import build_policy
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    tls = uvicorn_tls(bridge_settings().tls_cert, bridge_settings().tls_key, "GRIDPULSE_BRIDGE_TLS")
     policy = build_policy(args.compound, batch_qr=True)
     policy.cache.start()
-    uvicorn.run(create_api(policy, shared_pipeline()), host=args.host, port=args.port, log_level="info")
+    uvicorn.run(create_api(policy, None if args.no_face_models else shared_pipeline()), host=args.host, port=args.port,
+                log_level="info", **tls)
     return 0
 
 
@@ -42,6 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--compound", type=int, required=True, help="compound id")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8060)
+    p.add_argument("--no-face-models", action="store_true",
+                   help="do not load the face models (photos get 503; templates, QR, card and the guard work)")
     p.set_defaults(func=_bridge)
 
     p = sub.add_parser("gate-key", help="issue a new key for a gate device (replaces the old one)")

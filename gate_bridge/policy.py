@@ -8,7 +8,9 @@
 - Face recognition is never the only way in: resident QR, visitor QR, card and the guard's manual
   registration always work.
 - A face found only in the population library is denied (the gate runs on the residents' consent;
-  the statutory library is for identification, not for opening doors); an unknown face is denied
+  the statutory library is for identification, not for opening doors), and searched there at all only
+  where the compound has a recorded legal basis (population.py); the device is never told who it was
+  nor any score on a deny. An unknown face is denied
   and kept as a pseudonymous stranger template for GRIDPULSE_STRANGER_RETENTION_DAYS (default 7,
   then `gridpulse retention` deletes it), never as a photo.
 """
@@ -30,6 +32,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from core.events import GateEvent, uuid7
 from gate_bridge.access_cache import AccessCache, PassInfo
 from gate_bridge.matching import THRESHOLD, Gallery, accepted
+from gate_bridge import population
+from gate_bridge.population import PopulationOutcome
 from gate_bridge.publisher import EventPublisher
 from credentials.qr_codes import QrRejected, verify
 from credentials.reasons import Reason
@@ -53,8 +57,10 @@ class Decision:
     stranger_id: str | None = None  # the pseudonym an unknown face is kept under
 
     def to_json(self) -> bytes:
-        """The API's DecisionOut, serialised directly (the fields are the same, all plain values)."""
-        return json.dumps(self.__dict__).encode()
+        """The API's DecisionOut, serialised directly (the fields are the same, all plain values). A deny
+        carries no score, whatever built it."""
+        fields = self.__dict__ if self.result == "open" else {**self.__dict__, "score": None}
+        return json.dumps(fields).encode()
 
 
 _REPLAYED = {"result": "deny", "reason": Reason.qr_replayed.value}  # how a first use reads when another gate had it
@@ -194,22 +200,37 @@ class GatePolicy:
     # --- faces ------------------------------------------------------------------------------
 
     def face_template(self, gate_id: int, embedding: np.ndarray, now: dt.datetime | None = None) -> Decision:
-        """A 512-d embedding from a smart terminal (or the bridge's own pipeline) → decision."""
+        """A 512-d embedding from a smart terminal (or the bridge's own pipeline) → decision. A deny never
+        carries a score (nobody climbs towards a resident's template by watching it rise), and a person
+        found only through the population library is never named to the device."""
         now = now or dt.datetime.now(dt.timezone.utc)
         snap = self.cache.snapshot
         match = snap.gallery.best(embedding)
         if accepted(match):
             return self._emit(gate_id, "in", Decision("open", "face", person_id=match.person_id, score=round(match.score, 4)), now)
         if match.score >= THRESHOLD:  # like a resident, but too like another one too: ask for QR or the guard
-            return self._emit(gate_id, "in", _deny("face", Reason.ambiguous_face, score=round(match.score, 4)), now)
-        fallback = snap.population.best(embedding)
-        if accepted(fallback):
-            reason = Reason.not_enrolled_here if fallback.person_id in snap.allowed else snap.refusal(fallback.person_id)
-            return self._emit(gate_id, "in", _deny("face", reason, person_id=fallback.person_id,
-                                                   score=round(fallback.score, 4)), now)
+            return self._emit(gate_id, "in", _deny("face", Reason.ambiguous_face), now)
+        found = self._population(gate_id, embedding)
+        if found.outcome == "match":
+            # allowed here but not enrolled in this gallery: the guard can help; anyone else: no access. The
+            # platform's event names the person (the identification is in the audit log with its basis);
+            # the device's answer does not.
+            reason = Reason.not_enrolled_here if found.person_id in snap.allowed else Reason.no_access
+            event = self._event(gate_id, "in", _deny("face", reason, person_id=found.person_id), now)
+            self.publisher.publish(event)
+            return _deny("face", reason, event_id=str(event.event_id))
         stranger = self._remember_stranger(embedding, now)
-        return self._emit(gate_id, "in", _deny("face", Reason.unknown_face, score=round(max(match.score, 0.0), 4)),
-                          now, stranger_id=stranger)
+        return self._emit(gate_id, "in", _deny("face", Reason.unknown_face), now, stranger_id=stranger)
+
+    def _population(self, gate_id: int, embedding: np.ndarray) -> PopulationOutcome:
+        """The population library through the platform's narrow call (population.py); while the platform is
+        unreachable there is no fallback (the gate decides from its own gallery alone)."""
+        with self.db.lock:
+            try:
+                return population.identify(self.db.connection(), self.compound_id, gate_id, embedding)
+            except psycopg.OperationalError:
+                self.db.drop()
+                return PopulationOutcome("unavailable")
 
     def face_rejected(self, gate_id: int, reason: str, now: dt.datetime | None = None) -> Decision:
         """A snapshot with no usable face: denied (the person can use QR, card or the guard), recorded."""

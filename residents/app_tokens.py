@@ -13,7 +13,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from core.config import load_secrets
+from core.keys import load_resident_secrets
 from core.errors import GridPulseError
 from core.config import resident_settings
 
@@ -31,7 +31,7 @@ class AppIdentity:
 def issuer_public_key() -> Ed25519PublicKey:
     cfg = resident_settings()
     if cfg.issuer_public_key is None:
-        return load_secrets().demo_issuer_key.public_key()
+        return load_resident_secrets().demo_issuer_key.public_key()
     key = serialization.load_pem_public_key(cfg.issuer_public_key.read_bytes())
     if not isinstance(key, Ed25519PublicKey):
         raise TokenRejected(f"{cfg.issuer_public_key} is not an Ed25519 public key", record="issuer key")
@@ -45,7 +45,7 @@ def mint(person_pid: uuid.UUID, *, lifetime: dt.timedelta = dt.timedelta(minutes
     now = now or dt.datetime.now(dt.timezone.utc)
     claims = {"iss": cfg.issuer, "aud": cfg.audience, "sub": str(person_pid), "iat": int(now.timestamp()),
               "exp": int((now + lifetime).timestamp()), "jti": uuid.uuid4().hex, **extra}
-    return jwt.encode(claims, key or load_secrets().demo_issuer_key, algorithm="EdDSA")
+    return jwt.encode(claims, key or load_resident_secrets().demo_issuer_key, algorithm="EdDSA")
 
 
 def verify(token: str, public_key: Ed25519PublicKey | None = None) -> AppIdentity:

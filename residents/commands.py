@@ -10,10 +10,14 @@ import uuid
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from core.config import resident_settings
+    from core.tls import uvicorn_tls
     from residents.api import create_api
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    uvicorn.run(create_api(), host=args.host, port=args.port, log_level="info")
+    rcfg = resident_settings()
+    tls = uvicorn_tls(rcfg.tls_cert, rcfg.tls_key, "GRIDPULSE_RESIDENTS_TLS")
+    uvicorn.run(create_api(), host=args.host, port=args.port, log_level="info", **tls)
     return 0
 
 

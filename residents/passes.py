@@ -15,7 +15,7 @@ import segno
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.config import load_secrets
+from core.keys import load_resident_secrets
 from core.errors import AccessDenied, InvalidInput, NotFound
 from credentials.qr_codes import VISITOR_MAX, visitor_code
 from blockdata.identity import hash_id_number
@@ -50,7 +50,7 @@ def _view(session: Session, row: VisitorPass, now: dt.datetime) -> PassView:
     view = PassView(row.id, row.dwelling_id, compound, mask_name(row.visitor_name), row.valid_from, row.valid_to,
                     row.entries_allowed, row.entries_used, row.revoked_at, None)
     if view.usable(now):
-        secrets = load_secrets()
+        secrets = load_resident_secrets()
         payload = visitor_code(secrets.qr_signing_key, secrets.qr_key_id, row.id, compound, row.valid_from, row.valid_to)
         view = PassView(**{**view.__dict__, "payload": payload})
     return view
@@ -69,7 +69,7 @@ def issue(session: Session, owner: Person, dwelling_id: int, *, visitor_name: st
     if not 1 <= len(name) <= 64:
         raise InvalidInput("the visitor's name has 1 to 64 characters", record="visitor pass")
     dwelling = require_owned(session, owner, dwelling_id)
-    id_hash = hash_id_number(load_secrets().id_hash_key, visitor_id_number) if visitor_id_number else None
+    id_hash = hash_id_number(load_resident_secrets().id_hash_key, visitor_id_number) if visitor_id_number else None
     row = VisitorPass(id=uuid.uuid4(), dwelling_id=dwelling.id, issued_by_person_id=owner.id, visitor_name=name,
                       visitor_id_hash=id_hash, valid_from=valid_from,
                       valid_to=valid_from + dt.timedelta(hours=hours), entries_allowed=entries, created_at=now)

@@ -12,7 +12,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.config import load_secrets
+from core.keys import load_resident_secrets
 from core.errors import InvalidInput, NotFound
 from blockdata.identity import hash_id_number, mask_id_number, validate_id_number
 from blockdata.models import Person, ResidenceKind, Sex
@@ -40,7 +40,7 @@ def find_or_register(session: Session, id_number: str, name: str, until: dt.date
     name = name.strip()
     if not 1 <= len(name) <= 64:
         raise InvalidInput("a name has 1 to 64 characters", record=mask_id_number(number))
-    id_hash = hash_id_number(load_secrets().id_hash_key, number)
+    id_hash = hash_id_number(load_resident_secrets().id_hash_key, number)
     person = session.scalar(select(Person).where(Person.id_hash == id_hash))
     if person is not None:
         return person

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from core.config import load_secrets
+from core.keys import load_resident_secrets
 from core.errors import AccessDenied
 from credentials.qr_codes import RESIDENT_TTL, resident_code
 from blockdata.access_rules import compounds_open_to
@@ -34,7 +34,7 @@ def codes_for(session: Session, person: Person, now: dt.datetime, compound_id: i
     if not compounds:
         raise AccessDenied("no compound's gates open for you now (no ownership, residence or valid grant)",
                            record="resident code")
-    secrets = load_secrets()
+    secrets = load_resident_secrets()
     refresh = int((RESIDENT_TTL - REFRESH_MARGIN).total_seconds())
     return [ResidentCode(c, resident_code(secrets.qr_signing_key, secrets.qr_key_id, person.id, c, now), now + RESIDENT_TTL,
                          refresh) for c in sorted(compounds)]

@@ -4,6 +4,11 @@
 #   scripts/bootstrap.sh services  start PostgreSQL and Redis when they are not answering
 #   scripts/bootstrap.sh database NAME   create database NAME if missing (migrations run from Python)
 #   scripts/bootstrap.sh node      npm ci: deck.gl from the committed package-lock.json into node_modules/
+#   scripts/bootstrap.sh roles     the database roles: gridpulse_owner (runs migrations, owns the tables) and one per
+#                                  service (gridpulse_app, _bridge, _ingest, _rules, _residents); grants come from migration 0006
+#   scripts/bootstrap.sh owner NAME   database NAME and everything in it owned by gridpulse_owner (PostGIS made by the superuser)
+#   scripts/bootstrap.sh redis-acl FILE   write a Redis ACL file with a user per service (passwords in var/redis/; docs/SECURITY.md)
+#   scripts/bootstrap.sh redis-url SERVICE   the Redis URL a service connects with (its ACL user where Redis has them)
 set -euo pipefail
 
 SUDO=""
@@ -34,6 +39,8 @@ system() {
   fi
 }
 
+redis_up() { redis-cli -h 127.0.0.1 -p 6379 ping 2>&1 | grep -qE 'PONG|NOAUTH'; }
+
 pg_ready() { pg_isready -q -h "$PGHOST_ADDR" -p "$PGPORT_NUM"; }
 pg_trusts_us() { psql -h "$PGHOST_ADDR" -p "$PGPORT_NUM" -U postgres -d postgres -Atqc "select 1" >/dev/null 2>&1 </dev/null; }
 
@@ -55,12 +62,16 @@ services() {
     $SUDO pg_ctlcluster --skip-systemctl-redirect "$ver" main reload || $SUDO pg_ctlcluster "$ver" main reload
     sleep 1
   fi
-  if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
-    echo "bootstrap: starting Redis"
+  if ! redis_up; then
+    # A Redis we start asks every client for a password: a user per service, only the bridges may write the
+    # event streams (core/redis_acl.py; passwords in var/redis/passwords.env). A Redis already running is
+    # left as it is (see docs/SECURITY.md to give it the same ACL file).
+    echo "bootstrap: starting Redis with the services' ACL (var/redis/users.acl)"
+    redis_acl "$PWD/var/redis/users.acl" >/dev/null
     $SUDO mkdir -p /var/lib/redis /var/log/redis
     $SUDO redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
-      --dir /var/lib/redis --logfile /var/log/redis/gridpulse.log
-    for _ in $(seq 1 20); do redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && break; sleep 0.5; done
+      --aclfile "$PWD/var/redis/users.acl" --dir /var/lib/redis --logfile /var/log/redis/gridpulse.log
+    for _ in $(seq 1 20); do redis_up && break; sleep 0.5; done
   fi
 }
 
@@ -70,6 +81,80 @@ database() {
     echo "bootstrap: creating database $name"
     psql -h "$PGHOST_ADDR" -U postgres -d postgres -qc "create database \"$name\"" </dev/null
   fi
+}
+
+psql_super() { psql -h "$PGHOST_ADDR" -p "$PGPORT_NUM" -U postgres -v ON_ERROR_STOP=1 -Atq "$@" </dev/null; }
+
+# Roles are cluster-wide: made once by the superuser, never dropped by a migration. No passwords here: the demo
+# machine trusts loopback; a real deployment sets one per role (ALTER ROLE … PASSWORD) and scram in pg_hba.conf.
+roles() {
+  local r
+  for r in gridpulse_owner gridpulse_app gridpulse_bridge gridpulse_ingest gridpulse_rules gridpulse_residents; do
+    psql_super -d postgres -c "DO \$\$ BEGIN
+      IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$r') THEN
+        CREATE ROLE $r LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
+      END IF;
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END \$\$"
+  done
+}
+
+# The database owned by gridpulse_owner, with PostGIS (which only the superuser may create); a database the
+# superuser's migrations built before is handed over object by object, so `gridpulse migrate` runs as the owner.
+owner() {
+  local name=$1
+  roles
+  database "$name"
+  psql_super -d postgres -c "ALTER DATABASE \"$name\" OWNER TO gridpulse_owner"
+  psql_super -d "$name" -c "CREATE EXTENSION IF NOT EXISTS postgis"
+  psql_super -d "$name" -c "DO \$\$
+    DECLARE o record;
+    BEGIN
+      FOR o IN SELECT n.nspname, c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE n.nspname IN ('public', 'truth') AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+                 AND pg_get_userbyid(c.relowner) <> 'gridpulse_owner'
+                 AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')
+                 AND NOT (c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i')))
+      LOOP
+        EXECUTE format('ALTER %s %I.%I OWNER TO gridpulse_owner',
+                       CASE o.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE'
+                                      WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END, o.nspname, o.relname);
+      END LOOP;
+      FOR o IN SELECT p.oid::regprocedure AS sig FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+               WHERE n.nspname = 'public' AND p.proname LIKE 'gp\\_%' AND pg_get_userbyid(p.proowner) <> 'gridpulse_owner'
+                 AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
+      LOOP
+        EXECUTE format('ALTER FUNCTION %s OWNER TO gridpulse_owner', o.sig);
+      END LOOP;
+      FOR o IN SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+               WHERE n.nspname = 'public' AND t.typtype = 'e' AND pg_get_userbyid(t.typowner) <> 'gridpulse_owner'
+      LOOP
+        EXECUTE format('ALTER TYPE public.%I OWNER TO gridpulse_owner', o.typname);
+      END LOOP;
+      IF to_regnamespace('truth') IS NOT NULL THEN ALTER SCHEMA truth OWNER TO gridpulse_owner; END IF;
+    END \$\$"
+}
+
+# A Redis ACL file: no default user; one user per service with only the commands and keys it needs.
+redis_acl() {
+  ( cd "$(dirname "$0")/.."
+    local out=$1 prefix=${GRIDPULSE_REDIS_PREFIX:-gp:} dir=var/redis
+    mkdir -p "$dir"
+    chmod 700 "$dir"
+    python3 -m core.redis_acl "$out" --prefix "$prefix" --passwords "$dir/passwords.env" )  # stdlib only: no venv needed
+}
+
+# The Redis URL a service connects with: its ACL user and password when var/redis/passwords.env holds them and
+# the running Redis accepts them; else GRIDPULSE_REDIS_URL as given (a Redis without ACL, like a shared dev one).
+redis_url() {
+  local service=$1 base=${GRIDPULSE_REDIS_URL:-redis://127.0.0.1:6379/0} pw url
+  local env_file
+  env_file="$(dirname "$0")/../var/redis/passwords.env"
+  if [ -f "$env_file" ]; then
+    pw=$(sed -n "s/^GRIDPULSE_REDIS_PASSWORD_${service^^}=//p" "$env_file")
+    url="redis://gridpulse-$service:$pw@${base#*://}"
+    if [ -n "$pw" ] && redis-cli -u "$url" ping 2>/dev/null | grep -q PONG; then echo "$url"; return; fi
+  fi
+  echo "$base"
 }
 
 node() {
@@ -88,5 +173,9 @@ case "${1:-}" in
   services) services ;;
   database) database "$2" ;;
   node) node ;;
-  *) echo "usage: $0 system|services|node|database NAME" >&2; exit 64 ;;
+  roles) roles ;;
+  owner) owner "$2" ;;
+  redis-acl) redis_acl "$2" ;;
+  redis-url) redis_url "$2" ;;
+  *) echo "usage: $0 system|services|node|roles|database NAME|owner NAME|redis-acl FILE|redis-url SERVICE" >&2; exit 64 ;;
 esac

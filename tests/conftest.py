@@ -13,6 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("GRIDPULSE_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/gridpulse_test")
 os.environ.setdefault("GRIDPULSE_REDIS_PREFIX", "gptest:")
 os.environ.setdefault("GRIDPULSE_KEY_FILE", str(ROOT / "var" / "test-secrets.json"))
+# Each service's own key file (core/keys.py), split from the test key file once per run, below.
+os.environ.setdefault("GRIDPULSE_BRIDGE_KEY_FILE", str(ROOT / "var" / "test-keys" / "bridge.json"))
+os.environ.setdefault("GRIDPULSE_RESIDENTS_KEY_FILE", str(ROOT / "var" / "test-keys" / "residents.json"))
 
 import fcntl  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
@@ -22,6 +25,9 @@ import pytest  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from core.config import settings  # noqa: E402
+from core.keys import split as split_keys  # noqa: E402
+
+split_keys()
 
 SHARED = ROOT.parent / "shared"
 

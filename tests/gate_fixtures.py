@@ -22,7 +22,7 @@ from sqlalchemy import text
 from gate_bridge.access_cache import key_hash
 from credentials.face_pipeline import FacePipeline
 from blockdata.db import transaction
-from blockdata.models import (AccessGrant, Building, Compound, Dwelling, FaceTemplate, Gate, Grid, Household,
+from blockdata.models import (AccessGrant, FaceConsent, Building, Compound, Dwelling, FaceTemplate, Gate, Grid, Household,
                             HouseholdMember, Ownership, Person, Region, Rental, VisitorPass)
 
 SHARED_FACES = Path(__file__).resolve().parent.parent.parent / "shared" / "faces"
@@ -156,6 +156,8 @@ def build_gate_world(pipeline: FacePipeline | None = None, *, fake_faces_seed: i
             library = "population" if who in ("outsider", "population_only") else "app"
             s.add(FaceTemplate(person_id=people[who], library=library, model_version="w600k_mbf",
                                embedding=[float(v) for v in vec], consent_at=NOW if library == "app" else None))
+            if library == "app":  # enrolled at the desk under the published notice (the gallery needs a live consent)
+                s.add(FaceConsent(person_id=people[who], purpose="gate_access", notice_version="2026-12", granted_at=NOW))
         # the owner is also in the population library: the compound gallery must win, not the fallback
         s.add(FaceTemplate(person_id=people["owner"], library="population", model_version="w600k_mbf",
                            embedding=[float(v) for v in embeddings["owner"]]))

@@ -343,12 +343,12 @@ def test_face_needs_separate_consent_and_withdrawal_deletes_it_everywhere(env: E
     vector = env.world.embeddings["tenant"]
     assert gate_face(env, vector)["person_id"] == person  # enrolled by the fixture, with consent
     # a template without a live consent is refused, nothing written
-    member = env.token("member")
-    before = count(FaceTemplate, FaceTemplate.person_id == env.world.people["member"])
-    r = env.api.put("/v1/me/face-template", headers=member, json={"embedding": vector.tolist(), "model_version": "w600k_mbf"})
+    nobody = env.token("nobody")  # no consent on record (the fixture's enrolled people have theirs)
+    before = count(FaceTemplate, FaceTemplate.person_id == env.world.people["nobody"])
+    r = env.api.put("/v1/me/face-template", headers=nobody, json={"embedding": vector.tolist(), "model_version": "w600k_mbf"})
     assert r.status_code == 403 and "consent" in r.json()["detail"]
-    assert count(FaceTemplate, FaceTemplate.person_id == env.world.people["member"]) == before
-    assert env.api.post("/v1/me/face-consent", headers=member, json={"agree": False, "notice_version": "x"}).status_code == 422
+    assert count(FaceTemplate, FaceTemplate.person_id == env.world.people["nobody"]) == before
+    assert env.api.post("/v1/me/face-consent", headers=nobody, json={"agree": False, "notice_version": "x"}).status_code == 422
     # the tenant consents (recorded), then withdraws: templates deleted, the gate forgets the face within seconds
     given = env.api.post("/v1/me/face-consent", headers=tenant, json={"agree": True, "notice_version": "2026-12"}).json()
     assert given["enrolled"] and given["withdrawn_at"] is None
