@@ -107,3 +107,29 @@ def login_page(browser, base_url: str, username: str, password: str, next_path: 
     page.click("button[type=submit]")
     page.wait_for_load_state("load")
     return page
+
+
+# --- HTTP sessions (requests) against the real app --------------------------------------------------
+
+
+def login_form_token(http, base_url: str, next_path: str = "/") -> str:  # noqa: ANN001 - a requests.Session
+    """GET the login form as a browser would: its CSRF cookie lands in ``http``; returns the form's token."""
+    import re
+
+    form = http.get(f"{base_url}/login", params={"next": next_path}, timeout=20)
+    found = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert form.status_code == 200 and found, f"no login form at {base_url}/login: {form.status_code}"
+    return found.group(1)
+
+
+def http_login(base_url: str, username: str, password: str, next_path: str = "/"):  # noqa: ANN201 - requests.Session
+    """A logged-in ``requests.Session`` that sends the session's CSRF token with every POST, like Dash does."""
+    import requests
+
+    http = requests.Session()
+    token = login_form_token(http, base_url, next_path)
+    answer = http.post(f"{base_url}/login", data={"username": username, "password": password, "next": next_path,
+                                                  "csrf": token}, timeout=30, allow_redirects=False)
+    assert answer.status_code == 302, f"login of {username} failed: {answer.status_code} {answer.text[:200]}"
+    http.headers["X-CSRFToken"] = http.cookies["_csrf_token"]
+    return http

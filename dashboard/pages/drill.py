@@ -25,6 +25,7 @@ from dashboard import places, prefetch
 from dashboard.components.deckmap import deck_map
 from dashboard.live import population_by_grid
 from dashboard.pages._common import page_viewer
+from dashboard.roles import ALL
 from dashboard.places import Place
 from dashboard.session import current_viewer
 from blockdata import queries
@@ -34,7 +35,7 @@ from layers.common import deck_spec, polygon_box, view_for
 from layers.dwellings import dwelling_rows, dwellings_layer
 from layers.grids import grid_outline_rows, grid_outlines_layer, grid_rows, grids_layer
 
-dash.register_page(__name__, path="/drill", name="网格", title="GridPulse 网格", order=2)
+dash.register_page(__name__, path="/drill", name="网格", title="GridPulse 网格", order=2, roles=ALL)
 
 LOCAL_TZ = ZoneInfo(settings().timezone)
 KIND_LABELS = {"registered": "户籍", "resident": "常住", "floating": "流动", "overseas": "境外"}
@@ -43,7 +44,7 @@ LEVELS = {"street": "街道", "community": "社区", "grid": "网格", "district
 
 
 def layout(**_query: str) -> html.Div:
-    viewer, refused = page_viewer("/drill")
+    viewer, refused = page_viewer()
     if refused is not None:
         return refused
     return html.Div(children=[

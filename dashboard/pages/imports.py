@@ -1,7 +1,7 @@
 """导入: the admin's import page. Upload a file, read the dry run's report, then apply it with a progress bar.
 
-Admin only: the layout shows nothing else to other roles, and every callback checks the role again on
-the server (a crafted callback from another role is refused). The upload is kept under var/imports/
+Admin only: the one page guard (dashboard/page_guard.py) refuses the page and every callback of it to
+other roles (a crafted callback is refused and audited). The upload is kept under var/imports/
 (never in the repository) only until it is applied or replaced. The dry run and the real run are the
 same ``intake.importers.run_import`` the command line uses: all rows or none, with the same per-row
 report. The real run goes in a thread of this process, reporting its progress through
@@ -23,14 +23,15 @@ from dash import Input, Output, State, dash_table, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from core.config import PROJECT_ROOT
-from core.errors import AccessDenied, GridPulseError
-from core.viewer import Role, Viewer
+from core.errors import GridPulseError
+from core.viewer import Viewer
+from dashboard.roles import ADMIN
 from dashboard.session import current_viewer, viewer_or_none
 from blockdata import audit
 from blockdata.db import transaction
 from intake.importers import KINDS, ImportRefused, Report, run_import
 
-dash.register_page(__name__, path="/imports", name="导入", title="GridPulse 导入")
+dash.register_page(__name__, path="/imports", name="导入", title="GridPulse 导入", roles=ADMIN)
 
 UPLOAD_DIR = PROJECT_ROOT / "var" / "imports"
 MAX_BYTES = 50 * 1024 * 1024
@@ -48,20 +49,14 @@ _jobs_lock = threading.Lock()
 
 
 def _admin() -> Viewer:
-    viewer = current_viewer()
-    if viewer.role is not Role.admin:
-        with transaction() as s:
-            audit.record(s, viewer, "access.denied", "page:imports", reason="import page is admin only")
-        raise AccessDenied("the import page is for admins only")
-    return viewer
+    """The session's viewer; the page guard has let only admins reach this page's callbacks."""
+    return current_viewer()
 
 
 def layout(**_query: str) -> html.Div:
     viewer = viewer_or_none()
     if viewer is None:  # layout validation at start-up; real requests are guarded by dashboard/auth.py
         return html.Div()
-    if viewer.role is not Role.admin:
-        return html.Div(className="imports", children=[html.H2("导入"), html.P("仅管理员可以导入数据。", id="imports-denied")])
     return html.Div(className="imports", children=[
         html.H2("导入数据"),
         html.Div(className="imports-form", children=[

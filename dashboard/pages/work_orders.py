@@ -16,11 +16,12 @@ from sqlalchemy import select
 from analytics.work_orders import orders_for, record_finding
 from core.config import settings
 from core.errors import GridPulseError
+from dashboard.roles import ALL
 from dashboard.session import current_viewer, viewer_or_none
 from blockdata.db import transaction
 from blockdata.models import Alert, WorkOrder
 
-dash.register_page(__name__, path="/orders", name="工单", title="GridPulse 工单")
+dash.register_page(__name__, path="/orders", name="工单", title="GridPulse 工单", roles=ALL)
 LOCAL_TZ = ZoneInfo(settings().timezone)
 
 RULE_LABELS = {

@@ -103,12 +103,13 @@ def test_other_roles_see_nothing_and_their_callbacks_are_refused(server: str) ->
     with chromium() as browser:
         wait = WebDriverWait(browser, 30)
         login(browser, server, "imp-worker")
-        wait.until(EC.presence_of_element_located((By.ID, "imports-denied")))
+        wait.until(EC.presence_of_element_located((By.ID, "page-refused")))
         assert not browser.find_elements(By.ID, "imports-upload")
         # a crafted dry-run callback from the worker's own session
         status = browser.execute_async_script("""
             const done = arguments[arguments.length - 1];
-            fetch('/_dash-update-component', {method: 'POST', headers: {'Content-Type': 'application/json'},
+            const csrf = decodeURIComponent((document.cookie.match(/(?:^|; )_csrf_token=([^;]*)/) || [])[1] || '');
+            fetch('/_dash-update-component', {method: 'POST', headers: {'Content-Type': 'application/json', 'X-CSRFToken': csrf},
               body: JSON.stringify(%s)}).then(r => done(r.status)).catch(e => done(String(e)));
         """ % json.dumps({
             "output": "..imports-report.data...imports-summary.children...imports-apply.disabled..",
@@ -120,7 +121,9 @@ def test_other_roles_see_nothing_and_their_callbacks_are_refused(server: str) ->
                       {"id": "imports-kind", "property": "value", "value": "addresses"},
                       {"id": "imports-crs", "property": "value", "value": None}],
         }))
-        assert status != 200
+        assert status == 403
     with transaction() as s:
-        refused = s.scalars(select(AuditLog).where(AuditLog.action == "access.denied", AuditLog.subject == "page:imports")).all()
-        assert [a.username for a in refused] == ["imp-worker"]
+        refused = s.scalars(select(AuditLog).where(AuditLog.action == "access.denied", AuditLog.subject == "page:/imports")
+                            .order_by(AuditLog.id)).all()
+        # the page, then the crafted callback: both refused by the one page guard, both audited
+        assert [(a.username, a.detail["via"].split(" ")[0]) for a in refused] == [("imp-worker", "page"), ("imp-worker", "callback")]
