@@ -98,8 +98,10 @@ class RequestLog:
 
 
 def login_page(browser, base_url: str, username: str, password: str, next_path: str, *, width: int = 1920,  # noqa: ANN001, ANN201
-               height: int = 1080):
-    page = browser.new_page(viewport={"width": width, "height": height})
+               height: int = 1080, enforce_csp: bool = False):
+    """A logged-in page. Playwright's ``wait_for_function`` evaluates strings in the page, which the app's
+    Content-Security-Policy forbids; tests of the policy itself pass ``enforce_csp=True``."""
+    page = browser.new_page(viewport={"width": width, "height": height}, bypass_csp=not enforce_csp)
     page.requests = RequestLog(page)
     page.goto(f"{base_url}/login?next={next_path}")
     page.fill("input[name=username]", username)

@@ -211,7 +211,9 @@ def test_drill_down_by_clicking_the_map(server: str, street: dict, browser) -> N
             page.wait_for_selector("#drill-person", timeout=20000)
             assert "*" in page.inner_text("#drill-person")  # the ID number is masked for everyone
             person = page.url.split("person:")[1]
-            assert audit_rows("person.access_history", f"person:{person}", user)
+            assert audit_rows("person.view", f"person:{person}", user)
+            assert page.query_selector("#drill-history-note") is not None  # movement is police work
+            assert not audit_rows("person.access_history", f"person:{person}", user)
         page.go_back()
         page.wait_for_url(f"**place=dwelling:{dwelling['id']}", timeout=20000)
         assert page.requests.outside(server) == []
