@@ -122,7 +122,7 @@ class TrustSettings:
     login_failures_per_address: int
     max_request_bytes: int
     max_import_bytes: int
-    import_keep_minutes: int
+    import_keep_minutes: float
     archive_max_members: int
     archive_max_bytes: int
     archive_max_ratio: int
@@ -146,7 +146,7 @@ def trust_settings() -> TrustSettings:
         max_request_bytes=int(_env("GRIDPULSE_MAX_REQUEST_BYTES", str(1024 * 1024))),
         max_import_bytes=int(_env("GRIDPULSE_MAX_IMPORT_BYTES", str(50 * 1024 * 1024))),
         # An uploaded import that was dry-run but not applied is deleted after this long.
-        import_keep_minutes=int(_env("GRIDPULSE_IMPORT_KEEP_MINUTES", "60")),
+        import_keep_minutes=float(_env("GRIDPULSE_IMPORT_KEEP_MINUTES", "60")),
         # Zip archives and xlsx workbooks: members, uncompressed bytes in all, uncompressed/compressed ratio.
         archive_max_members=int(_env("GRIDPULSE_ARCHIVE_MAX_MEMBERS", "1000")),
         archive_max_bytes=int(_env("GRIDPULSE_ARCHIVE_MAX_BYTES", str(500 * 1024 * 1024))),

@@ -16,6 +16,7 @@ from dash import dcc, html
 from core.config import PROJECT_ROOT
 from dashboard import auth, headers, prefetch, vendor
 from dashboard.roles import may_open
+from intake import upload_store
 
 
 def _shell() -> html.Div:
@@ -82,6 +83,7 @@ def create_app() -> dash.Dash:
     )
     auth.install(app.server)
     headers.install(app)
+    upload_store.start_sweeper()  # imports dry-run but not applied are deleted after GRIDPULSE_IMPORT_KEEP_MINUTES
     vendor.install(app.server, auth.viewer_from_session)
 
     @app.server.route("/drill/prefetch", methods=["POST"])
