@@ -80,7 +80,8 @@ def co_presence(
     ).all()
     people = {p.id: p for p in queries.person_views(session, viewer, [session.get(Person, r.person_id) for r in rows])}
     audit.record(session, viewer, "police.co_presence", f"person:{person_id}", reason=reason.strip(),
-                 start=start.isoformat(), end=end.isoformat(), window_minutes=window_minutes, results=len(rows))
+                 start=start.isoformat(), end=end.isoformat(), window_minutes=window_minutes, results=len(rows),
+                 people=[r.person_id for r in rows])  # who they were, not only how many
     return [CoPresent(people[r.person_id], r.encounters, float(r.closest), tuple(sorted(r.gates))) for r in rows]
 
 

@@ -13,9 +13,9 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from core.config import load_secrets
-from core.errors import AccessDenied, InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound
 from core.viewer import Role, Viewer
-from blockdata import audit
+from blockdata import audit, queries
 from blockdata.identity import hash_id_number, mask_id_number
 from blockdata.models import (
     Alert,
@@ -152,7 +152,7 @@ def record_finding(
     grid = session.get(Grid, order.grid_id) if order.grid_id else None
     is_assignee = order.assignee_account_id is not None and order.assignee_account_id == viewer.account_id
     if not (is_assignee or viewer.role is Role.admin or (viewer.role is Role.supervisor and grid and viewer.covers(grid.code))):
-        raise AccessDenied(f"work order {order_id} is not yours to close", record=viewer.username)
+        raise queries.deny(session, viewer, f"work_order:{order_id}", f"work order {order_id} is not yours to close")
     if order.status not in (WorkOrderStatus.assigned, WorkOrderStatus.in_progress):
         raise InvalidInput(f"work order {order_id} is already {order.status.value}", record=f"work_order {order_id}")
     if outcome not in OUTCOMES:

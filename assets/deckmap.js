@@ -89,7 +89,10 @@
       var o = down && m.cfg.prefetch && m.deck._lastPointerDownInfo && m.deck._lastPointerDownInfo.object;
       if (o && (o.kind === "building" || (o.kind === "grid" && o.code))) {
         var place = o.kind === "grid" ? "grid:" + o.code : "building:" + parseInt(o.id, 10);
-        fetch(m.cfg.prefetch, {method: "POST", credentials: "same-origin", headers: {"Content-Type": "application/json"},
+        // every POST of a session carries its CSRF token, as Dash's own requests do (dashboard/auth.py)
+        var csrf = (document.cookie.match(/(?:^|; )_csrf_token=([^;]*)/) || [])[1] || "";
+        fetch(m.cfg.prefetch, {method: "POST", credentials: "same-origin",
+                               headers: {"Content-Type": "application/json", "X-CSRFToken": decodeURIComponent(csrf)},
                                body: JSON.stringify({search: "?place=" + place})}).catch(function () {});
         trace("prefetch");
       }

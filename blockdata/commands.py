@@ -35,8 +35,14 @@ def _retention(args: argparse.Namespace) -> int:
     from blockdata.db import transaction
     from blockdata.retention import purge
 
+    from blockdata import audit
+    from blockdata.retention import ACTOR, take_turn
+
     with transaction() as session:
-        print(json.dumps(purge(session, event_days=args.event_days)))
+        take_turn(session, wait=True)  # after a running worker's purge, never beside it
+        report = purge(session, event_days=args.event_days)
+        audit.record(session, ACTOR, "retention", "retention:manual", **report)
+        print(json.dumps(report))
     return 0
 
 
@@ -54,7 +60,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--revision", help="target revision (default: head, or base with --down)")
     p.set_defaults(func=_migrate)
 
-    p = sub.add_parser("retention", help="delete expired face templates and drop event partitions past retention")
+    p = sub.add_parser("retention", help="delete expired face templates and the pseudonyms strangers left in events, "
+                                         "drop event partitions past retention (the ingest worker also does this on a schedule)")
     p.add_argument("--event-days", type=int, default=None,
                    help="keep raw gate events this many days (default: GRIDPULSE_EVENT_RETENTION_DAYS, 180)")
     p.set_defaults(func=_retention)

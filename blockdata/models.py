@@ -478,6 +478,8 @@ class AccessGrant(Base):
     valid_to: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = _now()
+    # The name the owner typed: shown back instead of the base's name, which would reveal a registration.
+    grantee_name_entered: Mapped[str | None] = mapped_column(String(64))
     __table_args__ = (
         CheckConstraint("owner_person_id <> grantee_person_id", name="not_self"),
         CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="validity_order"),

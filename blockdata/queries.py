@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from core.config import load_secrets
 from core.errors import AccessDenied, InvalidInput, NotFound
 from core.viewer import Role, Viewer, code_prefix
-from blockdata import audit
+from blockdata import audit, disclosure
 from blockdata.identity import hash_id_number
 from blockdata.masking import name_for
 from blockdata.models import (
@@ -186,14 +186,17 @@ def _age(birth: dt.date, today: dt.date) -> int:
 
 
 def person_views(session: Session, viewer: Viewer, people: list[Person]) -> list[PersonView]:
+    """Masked for the viewer's role; tags only while their legal basis lasts and the role may see them."""
     ids = [p.id for p in people]
     tags: dict[int, list[str]] = {}
-    if ids:
-        for person_id, tag in session.execute(
-            select(PersonTag.person_id, PersonTag.tag).where(PersonTag.person_id.in_(ids)).order_by(PersonTag.tag)
-        ):
-            tags.setdefault(person_id, []).append(tag.value)
     today = dt.date.today()
+    if ids:
+        for person_id, tag, expiry in session.execute(
+            select(PersonTag.person_id, PersonTag.tag, PersonTag.legal_basis_expiry)
+            .where(PersonTag.person_id.in_(ids)).order_by(PersonTag.tag)
+        ):
+            if disclosure.tag_visible(viewer, tag.value, expiry, today):
+                tags.setdefault(person_id, []).append(tag.value)
     return [
         PersonView(
             id=p.id, pid=str(p.pid), name=name_for(viewer, p.name), id_masked=p.id_masked, sex=p.sex.value,
@@ -212,7 +215,8 @@ def dwelling_people(session: Session, viewer: Viewer, dwelling_id: int, *, reaso
             select(Person).where(or_(Person.home_dwelling_id == dwelling_id, Person.id.in_(members))).order_by(Person.id)
         )
     )
-    audit.record(session, viewer, "dwelling.people", f"dwelling:{dwelling_id}", reason=reason, count=len(people))
+    audit.record(session, viewer, "dwelling.people", f"dwelling:{dwelling_id}", reason=reason, count=len(people),
+                 people=[p.id for p in people])  # who they were, not only how many
     membership = {
         r.person_id: (r.code, r.relation_to_head or "")
         for r in session.execute(
@@ -226,22 +230,28 @@ def dwelling_people(session: Session, viewer: Viewer, dwelling_id: int, *, reaso
 
 
 def person_home(session: Session, viewer: Viewer, person_id: int) -> int | None:
-    """The person's home dwelling, only where it lies in the viewer's jurisdiction (a breadcrumb must not
-    reveal a home elsewhere); None otherwise or when there is none. Names no one: not audited."""
-    row = session.execute(
-        select(Dwelling.id, Grid.code)
-        .join(Building, Building.id == Dwelling.building_id)
-        .join(Grid, Grid.id == Building.grid_id)
-        .where(Dwelling.id == select(Person.home_dwelling_id).where(Person.id == person_id).scalar_subquery())
-    ).first()
-    if row is None or not (viewer.role is Role.admin or viewer.covers(row.code)):
-        return None
-    return row.id
+    """The dwelling a breadcrumb may go through: the person's home if the viewer's jurisdiction covers it,
+    else the first dwelling they hold a live relation to inside it, else None — a breadcrumb must never
+    say where someone lives outside the viewer's jurisdiction. Names no one: not audited."""
+    rows = session.execute(text(
+        """SELECT d.id, g.code, (d.id = p.home_dwelling_id) AS home FROM person p
+           JOIN dwelling d ON d.id = p.home_dwelling_id
+             OR d.id IN (SELECT r.dwelling_id FROM relation r WHERE r.person_id = p.id AND r.dwelling_id IS NOT NULL
+                         AND (r.valid_to IS NULL OR r.valid_to >= current_date))
+           JOIN building b ON b.id = d.building_id JOIN grid g ON g.id = b.grid_id
+           WHERE p.id = :id ORDER BY home DESC, d.id"""), {"id": person_id})
+    for row in rows:
+        if viewer.role is Role.admin or viewer.covers(row.code):
+            return row.id
+    return None
 
 
 def _person_grid_codes(session: Session, person_id: int) -> set[str]:
-    """The grids a person is tied to: their home dwelling and every dwelling they hold a relation to."""
-    dwelling_ids = select(Relation.dwelling_id).where(Relation.person_id == person_id, Relation.dwelling_id.isnot(None))
+    """The grids a person is tied to: their home dwelling and every dwelling they hold a live relation to
+    (one that ended opens the person to no one)."""
+    dwelling_ids = select(Relation.dwelling_id).where(
+        Relation.person_id == person_id, Relation.dwelling_id.isnot(None),
+        or_(Relation.valid_to.is_(None), Relation.valid_to >= dt.date.today()))
     home = select(Person.home_dwelling_id).where(Person.id == person_id)
     return set(
         session.scalars(
@@ -272,7 +282,8 @@ def person_relations(session: Session, viewer: Viewer, person_id: int, *, reason
     """A person's relations to people, dwellings and organisations, with provenance."""
     require_person(session, viewer, person_id)
     rows = list(session.scalars(select(Relation).where(Relation.person_id == person_id).order_by(Relation.id)))
-    audit.record(session, viewer, "person.relations", f"person:{person_id}", reason=reason, count=len(rows))
+    audit.record(session, viewer, "person.relations", f"person:{person_id}", reason=reason, count=len(rows),
+                 people=sorted({r.other_person_id for r in rows if r.other_person_id is not None}))
     views = []
     for r in rows:
         if r.other_person_id is not None:
@@ -348,9 +359,16 @@ def grid_buildings(session: Session, viewer: Viewer, grid_code: str) -> list[Bui
     return [BuildingInfo(b.id, b.code, b.name, c, b.floors, b.units, n) for b, c, n in rows]
 
 
-def person_access_history(session: Session, viewer: Viewer, person_id: int, *, limit: int = 50,
-                          reason: str | None = None) -> list[AccessView]:
-    """A person's latest gate passages (how they move), newest first; audited like every read of people."""
+def person_access_history(session: Session, viewer: Viewer, person_id: int, *, reason: str, limit: int = 50,
+                          ) -> list[AccessView]:
+    """A person's latest gate passages (how they move), newest first: police work (blockdata/disclosure.py),
+    with a stated reason, only the passages at gates inside the viewer's jurisdiction; audited."""
+    if not disclosure.may_see_movement(viewer):
+        raise deny(session, viewer, f"person:{person_id}",
+                   "a person's gate passages are shown only to police, with a stated reason")
+    if not reason or len(reason.strip()) < disclosure.MIN_REASON:
+        raise deny(session, viewer, f"person:{person_id}",
+                   f"state the reason (case number or purpose, at least {disclosure.MIN_REASON} characters)")
     require_person(session, viewer, person_id)
     rows = session.execute(
         text(
@@ -358,9 +376,13 @@ def person_access_history(session: Session, viewer: Viewer, person_id: int, *, l
                       e.result::text
                FROM access_event e JOIN gate g ON g.id = e.gate_id
                LEFT JOIN compound c ON c.id = e.compound_id LEFT JOIN key_site k ON k.id = e.key_site_id
-               WHERE e.person_id = :p ORDER BY e.ts DESC LIMIT :n"""
+               LEFT JOIN grid kg ON kg.id = k.grid_id
+               WHERE e.person_id = :p AND coalesce(c.community_code, kg.code, '') LIKE ANY(:patterns)
+               ORDER BY e.ts DESC LIMIT :n"""
         ),
-        {"p": person_id, "n": max(1, min(limit, 500))},
+        # compound gates by their community's code, key sites' by their grid's
+        {"p": person_id, "n": max(1, min(limit, 500)), "patterns": viewer.like_patterns},
     ).all()
-    audit.record(session, viewer, "person.access_history", f"person:{person_id}", reason=reason, count=len(rows))
+    audit.record(session, viewer, "person.access_history", f"person:{person_id}", reason=reason.strip(), count=len(rows))
     return [AccessView(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+

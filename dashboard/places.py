@@ -80,7 +80,10 @@ def region_chain(session: Session, code: str) -> list[tuple[str, str]]:
 
 def chain(session: Session, viewer: Viewer, place: Place, person_label: str | None = None) -> list[tuple[str, str]]:
     """(place value, label) from the street down to the place (labels only, no people but the last crumb).
-    A person's crumbs go up through their home only where the viewer's jurisdiction holds it."""
+
+    A person's crumbs go through their home only when the viewer's jurisdiction covers it; otherwise
+    through a dwelling they hold a live relation to inside it, or none: breadcrumbs never say where
+    someone lives outside the viewer's jurisdiction (``queries.person_home``)."""
     if place.kind == "region":
         return region_chain(session, place.key)
     if place.kind == "grid":

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from core.errors import NotFound
+from core.errors import InvalidInput, NotFound
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -28,27 +28,27 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _viewer(username: str):  # noqa: ANN202 - a core.viewer.Viewer
-    from sqlalchemy import select
+def _viewer(args: argparse.Namespace, command: str):  # noqa: ANN202 - a core.viewer.Viewer
+    """The account the command acts as, with its password (blockdata/cli_actor.py), or system:<name>."""
+    import getpass
+    import sys
 
-    from core.viewer import SYSTEM, Viewer
-    from blockdata.db import transaction
-    from blockdata.models import Account
+    from blockdata.cli_actor import cli_viewer
 
-    if username == "system":
-        return SYSTEM
-    with transaction() as session:
-        account = session.scalar(select(Account).where(Account.username == username, Account.active.is_(True)))
-        if account is None:
-            raise NotFound(f"no active account {username!r}", record="--user")
-        return Viewer(account.id, account.role, tuple(account.jurisdiction), account.username)
+    password = None
+    if not args.user.startswith("system"):
+        if args.password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        elif sys.stdin.isatty():
+            password = getpass.getpass(f"password of {args.user}: ")
+    return cli_viewer(args.user, password, command)
 
 
 def _export(args: argparse.Namespace) -> int:
     from blockdata.db import transaction
     from intake.exports import export_layer
 
-    viewer = _viewer(args.user)
+    viewer = _viewer(args, "export")
     with transaction() as session:
         result = export_layer(session, viewer, args.layer, args.file, fmt=args.format, reason=args.reason)
     print(f"{result.rows} rows of {args.layer} → {result.path} ({result.watermark})")
@@ -80,7 +80,9 @@ def _review(args: argparse.Namespace) -> int:
         return 0
     if args.review_id is None:
         raise NotFound("which review? give its id (gridpulse review list)", record="review")
-    viewer = _viewer(args.user)
+    if not args.user:
+        raise InvalidInput("who decides? --user ACCOUNT (its password is asked for) or --user system:<name>", record="review")
+    viewer = _viewer(args, "review")
     with transaction() as session:
         chosen = None
         if args.to:
@@ -113,7 +115,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("layer", choices=tuple(LAYERS))
     p.add_argument("file")
     p.add_argument("--format", choices=FORMATS, help="default: from the file's suffix")
-    p.add_argument("--user", default="system", help="the account exporting (its role and jurisdiction apply)")
+    p.add_argument("--user", required=True, help="the account exporting (its role and jurisdiction apply; its password "
+                   "is asked for), or a named system actor system:<name>")
+    p.add_argument("--password-stdin", action="store_true", help="read the account's password from the first line of stdin")
     p.add_argument("--reason", help="why (required for people; written to the audit log and the watermark)")
     p.set_defaults(func=_export)
 
@@ -122,7 +126,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="requeue: match unlinked non-standard addresses that have no review yet")
     p.add_argument("review_id", nargs="?", type=int)
     p.add_argument("--to", help="accept: link to this standard address code instead of the candidate")
-    p.add_argument("--user", default="admin", help="the account deciding (admin, command centre or 网格长)")
+    p.add_argument("--user", help="accept/reject: the account deciding (admin, command centre or 网格长; its password "
+                   "is asked for), or a named system actor system:<name>")
+    p.add_argument("--password-stdin", action="store_true", help="read the account's password from the first line of stdin")
     p.add_argument("--status", choices=("pending", "accepted", "rejected", "all"), default="pending", help="list: which")
     p.add_argument("--limit", type=int, default=200)
     p.add_argument("--match-threshold", type=float, default=0.85, help="requeue: link at or above this score")

@@ -2,7 +2,8 @@
 
 An export is a read of personal data that leaves the system, so it goes through the same rules as
 a query: only the viewer's jurisdiction (grids by code prefix), names masked for roles that may not
-see them (blockdata.masking), ID numbers only ever in their stored masked form, and one audit-log entry
+see them (blockdata.masking), ID numbers cut to their region prefix and ages instead of birth dates
+(so no row narrows an ID number below 10⁴ candidates: intake/reidentification.py), and one audit-log entry
 written in the same transaction. Every file carries a watermark naming who exported it, when and
 why, so a leaked copy can be traced: a top-level ``watermark`` member in GeoJSON, a first comment
 line in CSV, and the first row plus the document properties in xlsx.
@@ -20,10 +21,13 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from core.errors import AccessDenied, InvalidInput
+from core.errors import InvalidInput
 from core.viewer import Role, Viewer
 from blockdata import audit
 from blockdata.masking import name_for
+from blockdata.queries import deny
+from core.config import local_tz
+from intake.reidentification import export_mask
 
 FORMATS = ("geojson", "csv", "xlsx")
 
@@ -59,8 +63,11 @@ LAYERS: dict[str, Layer] = {
                        "a.building, a.unit, a.floor, a.room, s.code AS standard_code, ST_AsGeoJSON(a.geom) AS geometry "
                        "FROM address a LEFT JOIN address s ON s.id = a.standard_id "
                        "WHERE a.region_code LIKE ANY(:patterns) OR :admin ORDER BY a.code"),
+    # No birth date beside an ID number: the ID shows only its region prefix and the age replaces the birth
+    # date, leaving ≥ 10⁴ candidate ID numbers per row (intake/reidentification.py).
     "people": Layer(
-        "SELECT p.pid::text AS pid, p.name, p.id_masked, p.sex::text AS sex, p.birth_date, "
+        "SELECT p.pid::text AS pid, p.name, p.id_masked, p.sex::text AS sex, "
+        "date_part('year', age(CAST(:today AS date), p.birth_date))::int AS age, "
         "p.residence_kind::text AS residence_kind, d.code AS dwelling_code, g.code AS grid_code, "
         "ST_AsGeoJSON(ST_PointOnSurface(b.geom)) AS geometry "
         "FROM person p JOIN dwelling d ON d.id = p.home_dwelling_id JOIN building b ON b.id = d.building_id "
@@ -83,12 +90,13 @@ def watermark(viewer: Viewer, at: dt.datetime, reason: str | None) -> str:
     return f"GridPulse export by {who} at {at.isoformat(timespec='seconds')}{why}. Contains data under access control."
 
 
-def _rows(session: Session, viewer: Viewer, layer: Layer) -> list[dict[str, Any]]:
-    params = {"patterns": viewer.like_patterns, "admin": viewer.role is Role.admin}
+def _rows(session: Session, viewer: Viewer, layer: Layer, today: dt.date) -> list[dict[str, Any]]:
+    params = {"patterns": viewer.like_patterns, "admin": viewer.role is Role.admin, "today": today}
     rows = [dict(r) for r in session.execute(text(layer.sql), params).mappings()]
     if layer.personal:
         for r in rows:
-            r["name"] = name_for(viewer, r["name"])  # id_masked is already the only stored form
+            r["name"] = name_for(viewer, r["name"])
+            r["id_masked"] = export_mask(r["id_masked"])  # the region prefix only: see intake/reidentification.py
     return rows
 
 
@@ -107,14 +115,15 @@ def export_layer(
     if fmt not in FORMATS:
         raise InvalidInput(f"unknown format {fmt!r}: geojson, csv or xlsx", record="export")
     if viewer.role not in layer.roles:
-        raise AccessDenied(f"role {viewer.role.value} may not export {layer_name}", record="export")
+        raise deny(session, viewer, f"layer:{layer_name}", f"role {viewer.role.value} may not export {layer_name}")
     if layer.personal and not reason:
         raise InvalidInput("an export of people needs a stated reason", record="export")
     at = (now or (lambda: dt.datetime.now(dt.timezone.utc)))()
     mark = watermark(viewer, at, reason)
-    rows = _rows(session, viewer, layer)
+    rows = _rows(session, viewer, layer, at.astimezone(local_tz()).date())
     {"geojson": _write_geojson, "csv": _write_csv, "xlsx": _write_xlsx}[fmt](path, rows, mark)
-    audit.record(session, viewer, "export", f"layer:{layer_name}", reason=reason, format=fmt, rows=len(rows),
+    who = {"people": [r["pid"] for r in rows]} if layer.personal else {}  # who left the system, not only how many
+    audit.record(session, viewer, "export", f"layer:{layer_name}", reason=reason, format=fmt, rows=len(rows), **who,
                  file=path.name, watermark=mark)
     return ExportResult(path, len(rows), mark)
 

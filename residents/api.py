@@ -35,7 +35,8 @@ from residents.app_tokens import AppIdentity, TokenRejected, verify
 from residents.dwellings import OwnedDwelling, owned_dwellings
 from residents.errors import Conflict, ConsentRequired, RateLimited
 from residents.people import resident
-from core.config import resident_settings
+from residents.refusal_audit import audit_refusal
+from core.config import resident_settings, trust_settings
 
 T = TypeVar("T")
 INT4 = 2_147_483_647  # ids are PostgreSQL integers: anything larger is a 422, not a database error
@@ -90,11 +91,15 @@ class MeOut(BaseModel):
 
 # --- the app ----------------------------------------------------------------------------------------
 
-def identity(authorization: Annotated[str | None, Header(description="Bearer <app token>")] = None) -> AppIdentity:
-    """The resident the city app's token names; every route depends on it."""
+def identity(request: Request,
+             authorization: Annotated[str | None, Header(description="Bearer <app token>")] = None) -> AppIdentity:
+    """The resident the city app's token names; every route depends on it (kept on the request for the
+    audit of a refusal: residents/refusal_audit.py)."""
     if not authorization or not authorization.lower().startswith("bearer "):
         raise TokenRejected("send the app token as Authorization: Bearer <token>", record="token")
-    return verify(authorization[7:].strip())
+    who = verify(authorization[7:].strip())
+    request.state.resident_pid = who.person_pid
+    return who
 
 
 Me = Annotated[AppIdentity, Depends(identity)]
@@ -123,8 +128,9 @@ def create_api(cfg: Settings | None = None, *, face_pipeline: Callable[[], Any] 
         return JSONResponse({"detail": f"refused by {what}", "record": None}, status_code=422)
 
     @api.exception_handler(GridPulseError)
-    def refused(_request: Request, exc: GridPulseError) -> JSONResponse:
+    def refused(request: Request, exc: GridPulseError) -> JSONResponse:
         status = next((code for kind, code in STATUS if isinstance(exc, kind)), 400)
+        audit_refusal(request, status, exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return JSONResponse({"detail": exc.reason, "record": exc.record}, status_code=status, headers=headers)
 
@@ -156,9 +162,12 @@ def create_api(cfg: Settings | None = None, *, face_pipeline: Callable[[], Any] 
 
     @api.post("/v1/me/dwellings/{dwelling_id}/grants", response_model=grants.GrantView, status_code=201)
     def add_grant(dwelling_id: Id, body: GrantIn, who: Me) -> grants.GrantView:
-        return acting(who, "resident.grant", f"dwelling:{dwelling_id}", lambda s, p, now: grants.authorise(
-            s, p, dwelling_id, id_number=body.id_number, name=body.name, kind=body.kind,
-            valid_from=body.valid_from, valid_to=body.valid_to, now=now), kind=body.kind)
+        def work(s: Session, p: Person, now: dt.datetime) -> grants.GrantView:
+            # counted before anything is looked up: trying ID numbers one after another is limited like passes
+            rate_limit.check(redis_client, cfg.redis_prefix, "grants", p.id, trust_settings().grants_per_hour)
+            return grants.authorise(s, p, dwelling_id, id_number=body.id_number, name=body.name, kind=body.kind,
+                                    valid_from=body.valid_from, valid_to=body.valid_to, now=now)
+        return acting(who, "resident.grant", f"dwelling:{dwelling_id}", work, kind=body.kind)
 
     @api.delete("/v1/me/grants/{grant_id}", response_model=grants.GrantView)
     def revoke_grant(grant_id: Id, who: Me) -> grants.GrantView:
@@ -204,9 +213,11 @@ def create_api(cfg: Settings | None = None, *, face_pipeline: Callable[[], Any] 
 
     @api.post("/v1/me/declarations", response_model=declarations.DeclarationView, status_code=201)
     def declare(body: DeclarationIn, who: Me) -> declarations.DeclarationView:
-        return acting(who, "resident.declaration", f"dwelling:{body.dwelling_id}", lambda s, p, now: declarations.declare(
-            s, p, dwelling_id=body.dwelling_id, period_from=body.period_from, period_to=body.period_to,
-            relation_to_owner=body.relation_to_owner, now=now))
+        def work(s: Session, p: Person, now: dt.datetime) -> declarations.DeclarationView:
+            rate_limit.check(redis_client, cfg.redis_prefix, "declarations", p.id, trust_settings().declarations_per_hour)
+            return declarations.declare(s, p, dwelling_id=body.dwelling_id, period_from=body.period_from,
+                                        period_to=body.period_to, relation_to_owner=body.relation_to_owner, now=now)
+        return acting(who, "resident.declaration", f"dwelling:{body.dwelling_id}", work)
 
     @api.get("/v1/me/declarations", response_model=list[declarations.DeclarationView])
     def my_declarations(who: Me) -> list[declarations.DeclarationView]:

@@ -35,7 +35,10 @@ class GrantView:
 
 
 def _view(grant: AccessGrant, grantee: Person) -> GrantView:
-    return GrantView(grant.id, grant.dwelling_id, mask_name(grantee.name), grantee.id_masked, grant.kind.value,
+    """The grantee as the owner entered them (name and masked ID number), never as the base knows them:
+    otherwise the answer would tell whether an ID number is registered, and under which name."""
+    name = grant.grantee_name_entered if grant.grantee_name_entered is not None else grantee.name
+    return GrantView(grant.id, grant.dwelling_id, mask_name(name), grantee.id_masked, grant.kind.value,
                      grant.valid_from, grant.valid_to, grant.revoked_at)
 
 
@@ -63,7 +66,8 @@ def authorise(session: Session, owner: Person, dwelling_id: int, *, id_number: s
         raise Conflict(f"the dwelling's cap is reached: {float(dwelling.area_m2):g} m² allows {cap} authorised "
                        f"people and {used} hold a grant; revoke one first", record=f"dwelling {dwelling_id}")
     grant = AccessGrant(dwelling_id=dwelling_id, owner_person_id=owner.id, grantee_person_id=grantee.id,
-                        kind=GrantKind[kind], valid_from=valid_from, valid_to=valid_to, created_at=now)
+                        kind=GrantKind[kind], valid_from=valid_from, valid_to=valid_to, created_at=now,
+                        grantee_name_entered=name.strip())
     session.add(grant)
     session.flush()
     return _view(grant, grantee)

@@ -79,8 +79,10 @@ class RequestLog:
 
 
 def login_page(browser, base_url: str, username: str, password: str, next_path: str, *, width: int = 1920,  # noqa: ANN001, ANN201
-               height: int = 1080):
-    page = browser.new_page(viewport={"width": width, "height": height})
+               height: int = 1080, enforce_csp: bool = False):
+    """A logged-in page. Playwright's ``wait_for_function`` evaluates strings in the page, which the app's
+    Content-Security-Policy forbids; tests of the policy itself pass ``enforce_csp=True``."""
+    page = browser.new_page(viewport={"width": width, "height": height}, bypass_csp=not enforce_csp)
     page.requests = RequestLog(page)
     page.goto(f"{base_url}/login?next={next_path}")
     page.fill("input[name=username]", username)
@@ -112,3 +114,27 @@ def submit_login(page, base_url: str, username: str, password: str, next_path: s
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
+# --- HTTP sessions (requests) against the real app --------------------------------------------------
+
+
+def login_form_token(http, base_url: str, next_path: str = "/") -> str:  # noqa: ANN001 - a requests.Session
+    """GET the login form as a browser would: its CSRF cookie lands in ``http``; returns the form's token."""
+    import re
+
+    form = http.get(f"{base_url}/login", params={"next": next_path}, timeout=20)
+    found = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert form.status_code == 200 and found, f"no login form at {base_url}/login: {form.status_code}"
+    return found.group(1)
+
+
+def http_login(base_url: str, username: str, password: str, next_path: str = "/"):  # noqa: ANN201 - requests.Session
+    """A logged-in ``requests.Session`` that sends the session's CSRF token with every POST, like Dash does."""
+    import requests
+
+    http = requests.Session()
+    token = login_form_token(http, base_url, next_path)
+    answer = http.post(f"{base_url}/login", data={"username": username, "password": password, "next": next_path,
+                                                  "csrf": token}, timeout=30, allow_redirects=False)
+    assert answer.status_code == 302, f"login of {username} failed: {answer.status_code} {answer.text[:200]}"
+    http.headers["X-CSRFToken"] = http.cookies["_csrf_token"]
+    return http

@@ -1,4 +1,7 @@
-"""Shared by the pages: the session's viewer with the page's role check, and the map spec of a jurisdiction."""
+"""Shared by the pages: the session's viewer for a layout, and the map spec of a jurisdiction.
+
+Whether the viewer's role may open the page is not checked here: the one page guard
+(dashboard/page_guard.py) has refused the request before any layout or callback runs."""
 from __future__ import annotations
 
 from typing import Any
@@ -9,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from core.config import settings
 from core.viewer import Viewer
-from dashboard.roles import may_open, refuse_page
 from dashboard.session import viewer_or_none
 from layers.alerts import alert_rows, alerts_layer
 from layers.buildings import buildings_layer
@@ -21,14 +23,11 @@ from layers.key_sites import key_site_outline_rows, key_site_outlines_layer, key
 MAP_LAYERS = ["grids", "buildings", "key_sites", "heatmap", "gate_arrows", "gates", "alerts"]
 
 
-def page_viewer(path: str) -> tuple[Viewer | None, html.Div | None]:
-    """(viewer, None) when the page may be shown; (None, a refusal or an empty div) otherwise."""
+def page_viewer() -> tuple[Viewer | None, html.Div | None]:
+    """(viewer, None) in a request; (None, an empty div) when Dash validates layouts at start-up."""
     viewer = viewer_or_none()
-    if viewer is None:  # Dash validates layouts at start-up outside any request; real requests are guarded
+    if viewer is None:
         return None, html.Div()
-    if not may_open(viewer, path):
-        refuse_page(viewer, path)
-        return None, html.Div(className="refused", id="page-refused", children="无权访问此页面")
     return viewer, None
 
 

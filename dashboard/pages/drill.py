@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import dash
-from dash import Input, Output, clientside_callback, dcc, html, no_update
+from dash import Input, Output, State, clientside_callback, dcc, html, no_update
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -26,16 +26,17 @@ from dashboard import places, prefetch
 from dashboard.components.deckmap import deck_map
 from dashboard.live import population_by_grid
 from dashboard.pages._common import page_viewer
+from dashboard.roles import ALL
 from dashboard.places import Place
 from dashboard.session import current_viewer
-from blockdata import queries
+from blockdata import disclosure, queries
 from blockdata.db import transaction
 from layers.buildings import building_rows, buildings_layer
 from layers.common import deck_spec, polygon_box, view_for
 from layers.dwellings import dwelling_rows, dwellings_layer
 from layers.grids import grid_outline_rows, grid_outlines_layer, grid_rows, grids_layer
 
-dash.register_page(__name__, path="/drill", name="网格", title="GridPulse 网格", order=2)
+dash.register_page(__name__, path="/drill", name="网格", title="GridPulse 网格", order=2, roles=ALL)
 
 LOCAL_TZ = ZoneInfo(settings().timezone)
 DIRECTION = {"in": "进", "out": "出"}
@@ -43,7 +44,7 @@ LEVELS = {"street": "街道", "community": "社区", "grid": "网格", "district
 
 
 def layout(**_query: str) -> html.Div:
-    viewer, refused = page_viewer("/drill")
+    viewer, refused = page_viewer()
     if refused is not None:
         return refused
     return html.Div(children=[
@@ -173,17 +174,45 @@ def _level(session: Session, viewer: Viewer, place: Place) -> tuple[Any, dict[st
                 _building_map(session, viewer, building_id[0], building_id[1]), None)
     if place.kind == "person":
         person = queries.person(session, viewer, int(place.key))
-        history = queries.person_access_history(session, viewer, int(place.key), limit=30)
         facts = html.Ul([
             html.Li(f"姓名：{person.name}"), html.Li(f"身份证号：{person.id_masked}"), html.Li(f"年龄：{person.age}"),
             html.Li(f"类别：{ResidenceKind.label_of(person.residence_kind)}"),
             html.Li(f"标签：{'、'.join(person.tags) or '无'}"),
         ], id="drill-person")
-        rows = [html.Tr([html.Th(h) for h in ("时间", "地点", "闸机", "方向", "方式", "结果")])] + [
-            html.Tr([html.Td(f"{a.ts.astimezone(LOCAL_TZ):%m-%d %H:%M}"), html.Td(a.place), html.Td(a.gate),
-                     html.Td(DIRECTION.get(a.direction, a.direction)), html.Td(a.method), html.Td(a.result)])
-            for a in history
-        ]
-        return ([html.H3("人员信息（已按权限脱敏，查询已留痕）"), facts, html.H3(f"最近通行记录（{len(history)}）"),
-                 html.Table(rows, className="grid-table", id="drill-history")], None, person.name)
+        return [html.H3("人员信息（已按权限脱敏，查询已留痕）"), facts, _movement_panel(viewer)], None, person.name
     return html.Div(), None, None
+
+
+# --- movement: police work, with a stated reason (blockdata/disclosure.py) ---------------------------
+
+
+def _movement_panel(viewer: Viewer) -> html.Div:
+    if not disclosure.may_see_movement(viewer):
+        return html.Div(html.P("通行记录仅限公安民警依法查询，并须填写事由。", id="drill-history-note"))
+    return html.Div(className="timebar", children=[
+        dcc.Input(id="history-reason", placeholder="查询事由（必填，如案件编号）", style={"width": "320px"}),
+        html.Button("查看通行记录", id="history-show", n_clicks=0),
+        html.Div(id="drill-history-box"),
+    ])
+
+
+@dash.callback(Output("drill-history-box", "children"), Input("history-show", "n_clicks"),
+               State("history-reason", "value"), State("drill-url", "search"), prevent_initial_call=True)
+def show_history(_n: int, reason: str | None, search: str | None) -> Any:
+    """The person's passages at gates in the viewer's jurisdiction; the query layer checks role, reason and
+    jurisdiction again and audits the read with its reason, or the refusal."""
+    viewer = current_viewer()
+    try:
+        place = places.parse(search)
+        if place is None or place.kind != "person":
+            return html.Div("请先打开一名人员", className="refused")
+        with transaction() as session:
+            history = queries.person_access_history(session, viewer, int(place.key), reason=reason or "", limit=30)
+    except GridPulseError as exc:
+        return html.Div(f"未查询：{exc.reason}", className="refused", id="drill-history-refused")
+    rows = [html.Tr([html.Th(h) for h in ("时间", "地点", "闸机", "方向", "方式", "结果")])] + [
+        html.Tr([html.Td(f"{a.ts.astimezone(LOCAL_TZ):%m-%d %H:%M}"), html.Td(a.place), html.Td(a.gate),
+                 html.Td(DIRECTION.get(a.direction, a.direction)), html.Td(a.method), html.Td(a.result)])
+        for a in history
+    ]
+    return [html.H3(f"最近通行记录（{len(history)}，已留痕）"), html.Table(rows, className="grid-table", id="drill-history")]

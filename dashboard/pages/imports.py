@@ -1,8 +1,9 @@
 """导入: the admin's import page. Upload a file, read the dry run's report, then apply it with a progress bar.
 
-Admin only: the layout shows nothing else to other roles, and every callback checks the role again on
-the server (a crafted callback from another role is refused). The upload is kept under var/imports/
-(never in the repository) only until it is applied or replaced. The dry run and the real run are the
+Admin only: the one page guard (dashboard/page_guard.py) refuses the page and every callback of it to
+other roles (a crafted callback is refused and audited). The upload is kept under var/imports/
+(never in the repository, mode 600) only until it is applied or replaced, or for
+GRIDPULSE_IMPORT_KEEP_MINUTES after its last dry run (intake/upload_store.py). The dry run and the real run are the
 same ``intake.importers.run_import`` the command line uses: all rows or none, with the same per-row
 report. The real run goes in a thread of this process, reporting its progress through
 ``run_import(progress=…)``; the page polls it. An applied import is written to the audit log.
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 import shutil
 import threading
 import uuid
@@ -22,18 +22,19 @@ import dash
 from dash import Input, Output, State, dash_table, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from core.config import PROJECT_ROOT
-from core.errors import AccessDenied, GridPulseError
-from core.viewer import Role, Viewer
+from core.config import trust_settings
+from core.errors import GridPulseError
+from core.viewer import Viewer
+from dashboard.roles import ADMIN
 from dashboard.session import current_viewer, viewer_or_none
 from blockdata import audit
 from blockdata.db import transaction
+from intake import upload_store
 from intake.importers import KINDS, ImportRefused, Report, run_import
 
-dash.register_page(__name__, path="/imports", name="导入", title="GridPulse 导入")
+dash.register_page(__name__, path="/imports", name="导入", title="GridPulse 导入", roles=ADMIN)
 
-UPLOAD_DIR = PROJECT_ROOT / "var" / "imports"
-MAX_BYTES = 50 * 1024 * 1024
+MAX_BYTES = trust_settings().max_import_bytes
 _SUFFIXES = (".geojson", ".json", ".zip", ".gpkg", ".csv", ".xlsx")
 KIND_LABELS = {
     "regions": "行政区划", "grids": "网格", "compounds": "小区", "key_sites": "重点场所", "gates": "门禁",
@@ -48,20 +49,14 @@ _jobs_lock = threading.Lock()
 
 
 def _admin() -> Viewer:
-    viewer = current_viewer()
-    if viewer.role is not Role.admin:
-        with transaction() as s:
-            audit.record(s, viewer, "access.denied", "page:imports", reason="import page is admin only")
-        raise AccessDenied("the import page is for admins only")
-    return viewer
+    """The session's viewer; the page guard has let only admins reach this page's callbacks."""
+    return current_viewer()
 
 
 def layout(**_query: str) -> html.Div:
     viewer = viewer_or_none()
     if viewer is None:  # layout validation at start-up; real requests are guarded by dashboard/auth.py
         return html.Div()
-    if viewer.role is not Role.admin:
-        return html.Div(className="imports", children=[html.H2("导入"), html.P("仅管理员可以导入数据。", id="imports-denied")])
     return html.Div(className="imports", children=[
         html.H2("导入数据"),
         html.Div(className="imports-form", children=[
@@ -90,12 +85,12 @@ def layout(**_query: str) -> html.Div:
 
 
 def _upload_path(token: str | None) -> Path:
-    if not token or not re.fullmatch(r"[0-9a-f]{32}/[^/\\]+", token):
+    if not token:
         raise PreventUpdate
-    path = UPLOAD_DIR / token
-    if not path.is_file():
-        raise PreventUpdate
-    return path
+    try:
+        return upload_store.path_of(token)
+    except GridPulseError:
+        raise PreventUpdate from None
 
 
 def _rows(report: Report) -> list[dict[str, Any]]:
@@ -145,12 +140,13 @@ def receive(contents: str | None, filename: str | None, old_token: str | None): 
         return None, "无法读取上传的文件", True, True, [], ""
     if len(data) > MAX_BYTES:
         return None, f"文件超过 {MAX_BYTES // 1024 // 1024} MB", True, True, [], ""
-    if old_token and re.fullmatch(r"[0-9a-f]{32}/[^/\\]+", old_token):
-        shutil.rmtree(UPLOAD_DIR / old_token.split("/")[0], ignore_errors=True)
-    folder = uuid.uuid4().hex
-    (UPLOAD_DIR / folder).mkdir(parents=True, exist_ok=True)
-    (UPLOAD_DIR / folder / name).write_bytes(data)
-    return f"{folder}/{name}", f"已上传：{name}（{len(data):,} 字节）", False, True, [], ""
+    upload_store.discard(old_token)
+    upload_store.sweep()
+    try:
+        token = upload_store.save(name, data)  # mode 600 in a 700 folder; swept when left unapplied
+    except GridPulseError as exc:
+        return None, f"无法保存上传的文件：{exc.reason}", True, True, [], ""
+    return token, f"已上传：{name}（{len(data):,} 字节）", False, True, [], ""
 
 
 @dash.callback(
@@ -161,8 +157,10 @@ def receive(contents: str | None, filename: str | None, old_token: str | None): 
 )
 def dry_run(_n: int | None, token: str | None, kind: str, crs: str | None):  # noqa: ANN201
     _admin()
-    path = _upload_path(token)
+    if not token:
+        raise PreventUpdate
     try:
+        path = upload_store.path_of(token)
         report = run_import(kind, path, crs=(crs or "").strip() or None, dry_run=True)
     except GridPulseError as exc:
         return [], f"无法导入：{exc}", True

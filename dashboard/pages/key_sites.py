@@ -15,21 +15,22 @@ from dash import Input, Output, State, dcc, html
 
 from analytics.key_sites import flows_csv, site_flows, visible_sites
 from core.config import settings
-from core.errors import AccessDenied, GridPulseError
+from core.errors import GridPulseError
 from core.vocab import KeySiteCategory
 from dashboard.live import replay_day
 from dashboard.pages._common import page_viewer
-from dashboard.roles import may_open
+from dashboard.roles import COMMAND_AND_POLICE
 from dashboard.session import current_viewer
 from blockdata import audit
 from blockdata.db import transaction
 
-dash.register_page(__name__, path="/key-sites", name="重点场所", title="GridPulse 重点场所", order=3)
+dash.register_page(__name__, path="/key-sites", name="重点场所", title="GridPulse 重点场所", order=3,
+                   roles=COMMAND_AND_POLICE)
 LOCAL_TZ = ZoneInfo(settings().timezone)
 
 
 def layout(**_query: str) -> html.Div:
-    viewer, refused = page_viewer("/key-sites")
+    viewer, refused = page_viewer()
     if refused is not None:
         return refused
     with transaction() as session:
@@ -61,21 +62,12 @@ def _window(day: str, days: int) -> tuple[dt.datetime, dt.datetime]:
     return start, start + dt.timedelta(days=int(days))
 
 
-def _viewer_for_page():  # noqa: ANN202
-    viewer = current_viewer()
-    if not may_open(viewer, "/key-sites"):
-        from dashboard.roles import refuse_page
-        refuse_page(viewer, "/key-sites")
-        raise AccessDenied("key sites are for police, the command centre and administrators")
-    return viewer
-
-
 @dash.callback(Output("ks-graph", "figure"), Output("ks-summary", "children"),
                Input("ks-run", "n_clicks"), State("ks-sites", "value"), State("ks-day", "date"),
                State("ks-days", "value"), State("ks-bucket", "value"))
 def run(_n: int, site_ids: list[int] | None, day: str, days: int, bucket: int) -> tuple[Any, Any]:
     try:
-        viewer = _viewer_for_page()
+        viewer = current_viewer()
         start, end = _window(day, days)
         with transaction() as session:
             flows = site_flows(session, viewer, [int(s) for s in site_ids or []], start, end, bucket_minutes=int(bucket))
@@ -109,7 +101,7 @@ def run(_n: int, site_ids: list[int] | None, day: str, days: int, bucket: int) -
                prevent_initial_call=True)
 def export(_n: int, site_ids: list[int] | None, day: str, days: int, bucket: int, reason: str | None) -> tuple[Any, str]:
     try:
-        viewer = _viewer_for_page()
+        viewer = current_viewer()
         if not reason or len(reason.strip()) < 4:
             return None, "请填写导出事由（至少4个字）"
         start, end = _window(day, days)

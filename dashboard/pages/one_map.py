@@ -14,12 +14,13 @@ from dash import Input, Output, State, clientside_callback, dcc, html
 from dashboard.components.deckmap import deck_map
 from dashboard.live import flow_layers, population_by_grid, replay_day
 from dashboard.pages._common import MAP_LAYERS, page_viewer, street_map_spec
+from dashboard.roles import ALL
 from dashboard.session import current_viewer
 from blockdata.db import transaction
 from layers.common import layer_json
 from layers.dwellings import dwellings_layer
 
-dash.register_page(__name__, path="/", name="一张图", title="GridPulse 一张图", order=0)
+dash.register_page(__name__, path="/", name="一张图", title="GridPulse 一张图", order=0, roles=ALL)
 
 LIVE = 24  # the slider's last stop: the live last hour
 DWELLING_ZOOM = 17.5  # from here on, the building at the view's centre shows its dwellings floor by floor
@@ -27,7 +28,7 @@ ONE_MAP_LAYERS = MAP_LAYERS[:2] + ["dwellings"] + MAP_LAYERS[2:]
 
 
 def layout(**_query: str) -> html.Div:
-    viewer, refused = page_viewer("/")
+    viewer, refused = page_viewer()
     if refused is not None:
         return refused
     with transaction() as session:

@@ -3,8 +3,8 @@
 KPIs, the map and an alert ticker refresh themselves every GRIDPULSE_MAP_REFRESH_S seconds (≤ 10):
 one callback returns the KPIs, the ticker and only the live layers' rows (heatmap, gates, alerts),
 so the camera never moves. After a server restart the page's watchdog (assets/deckmap.js) sees the
-heartbeat stop, waits for the server to answer again and reloads itself; the session cookie, signed
-with the key file's secret, survives the restart (24 h for wall-screen accounts).
+heartbeat stop, waits for the server to answer again and reloads itself; the session, kept in Redis,
+survives the restart (wall-screen accounts: GRIDPULSE_WALL_SESSION_HOURS idle, and an absolute end).
 """
 from __future__ import annotations
 
@@ -17,11 +17,12 @@ from core.config import settings
 from dashboard.components.deckmap import deck_map
 from dashboard.live import flow_layers, kpis, population_by_grid, ticker
 from dashboard.pages._common import page_viewer, street_map_spec
+from dashboard.roles import WALL
 from dashboard.session import current_viewer
 from blockdata.db import transaction
 from layers.alerts import alert_rows
 
-dash.register_page(__name__, path="/wall", name="指挥中心", title="GridPulse 指挥中心", order=1)
+dash.register_page(__name__, path="/wall", name="指挥中心", title="GridPulse 指挥中心", order=1, roles=WALL)
 
 WALL_LAYERS = ["grids", "buildings", "key_sites", "heatmap", "gate_arrows", "gates", "alerts"]
 KPI_LABELS = [("population", "实时人口"), ("entries_hour", "近1小时进"), ("exits_hour", "近1小时出"),
@@ -29,7 +30,7 @@ KPI_LABELS = [("population", "实时人口"), ("entries_hour", "近1小时进"),
 
 
 def layout(**_query: str) -> html.Div:
-    viewer, refused = page_viewer("/wall")
+    viewer, refused = page_viewer()
     if refused is not None:
         return refused
     with transaction() as session:

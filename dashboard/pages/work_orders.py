@@ -16,11 +16,12 @@ from analytics.work_orders import orders_for, record_finding
 from core.config import local_tz
 from core.errors import GridPulseError
 from core.vocab import RuleName
+from dashboard.roles import ALL
 from dashboard.session import current_viewer, viewer_or_none
 from blockdata.db import transaction
 from blockdata.models import Alert, WorkOrder
 
-dash.register_page(__name__, path="/orders", name="工单", title="GridPulse 工单")
+dash.register_page(__name__, path="/orders", name="工单", title="GridPulse 工单", roles=ALL)
 
 OUTCOMES = [{"label": "属实", "value": "confirmed"}, {"label": "已更正", "value": "corrected"}, {"label": "不属实", "value": "dismissed"}]
 

@@ -22,6 +22,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from core.errors import InvalidInput
+from intake.importers.archive_limits import check_archive
 
 FEATURE_SUFFIXES = (".geojson", ".json", ".zip", ".gpkg", ".shp")
 TABLE_SUFFIXES = (".csv", ".xlsx", ".txt")
@@ -57,6 +58,7 @@ def _plain(value: Any) -> Any:
 
 def _gdal_path(path: Path) -> str:
     if path.suffix.lower() == ".zip":
+        check_archive(path, "zip")
         with zipfile.ZipFile(path) as zf:
             shps = [n for n in zf.namelist() if n.lower().endswith(".shp") and not n.startswith("__MACOSX")]
             gpkgs = [n for n in zf.namelist() if n.lower().endswith(".gpkg")]
@@ -136,6 +138,8 @@ def read_table(path: Path | str, *, sheet: str | int = 0) -> list[TableRow]:
     if not path.exists():
         raise InvalidInput("file not found", record=str(path))
     suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        check_archive(path, "workbook")  # an xlsx is a zip: the same limits on sheets, size and ratio
     try:
         if suffix in (".xlsx", ".xlsm"):
             frame = pd.read_excel(path, sheet_name=sheet, dtype=object, engine="openpyxl")

@@ -47,18 +47,19 @@ def test_grid_buildings_inside_and_refused_outside(street: dict) -> None:
 
 
 def test_person_access_history_is_audited_and_newest_first(street: dict) -> None:
-    worker = Viewer(None, Role.worker, (street["grid"],), "w-test")
+    police = Viewer(None, Role.police, (street["grid"][:12],), "p-test")  # movement is police work, with a reason
     before = _last_audit_id()
     with transaction() as s:
-        history = queries.person_access_history(s, worker, street["person"], limit=20)
+        history = queries.person_access_history(s, police, street["person"], reason="案件 2026-17 核查", limit=20)
     assert 0 < len(history) <= 20 and history == sorted(history, key=lambda a: a.ts, reverse=True)
     assert {a.direction for a in history} <= {"in", "out"}
     with transaction() as s:
         rows = s.scalars(select(AuditLog).where(AuditLog.id > before, AuditLog.action == "person.access_history")).all()
-    assert [(r.username, r.subject, r.detail["count"]) for r in rows] == [("w-test", f"person:{street['person']}", len(history))]
-    outsider = Viewer(None, Role.worker, (street["other"],), "w-other")
+    assert [(r.username, r.subject, r.detail["count"], r.reason) for r in rows] == [
+        ("p-test", f"person:{street['person']}", len(history), "案件 2026-17 核查")]
+    outsider = Viewer(None, Role.police, (street["other"],), "p-other")
     with pytest.raises(AccessDenied), transaction() as s:
-        queries.person_access_history(s, outsider, street["person"])
+        queries.person_access_history(s, outsider, street["person"], reason="案件 2026-17 核查")
 
 
 def test_places_in_the_url_and_their_breadcrumbs(street: dict) -> None:

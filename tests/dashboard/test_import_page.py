@@ -104,11 +104,14 @@ def test_other_roles_see_nothing_and_their_callbacks_are_refused(server: str) ->
     before = _last_audit_id()
     with chromium() as page:
         submit_login(page, server, "imp-worker", PASSWORD, "/imports")
-        page.wait_for_selector("#imports-denied", timeout=30_000)
+        page.wait_for_selector("#page-refused", timeout=30_000)
         assert page.locator("#imports-upload").count() == 0
-        # a crafted dry-run callback from the worker's own session
-        status = page.evaluate("""body => fetch('/_dash-update-component', {method: 'POST',
-              headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)}).then(r => r.status)""", {
+        # a crafted dry-run callback from the worker's own session, with the session's CSRF token as Dash sends it
+        status = page.evaluate("""body => {
+              const csrf = decodeURIComponent((document.cookie.match(/(?:^|; )_csrf_token=([^;]*)/) || [])[1] || '');
+              return fetch('/_dash-update-component', {method: 'POST',
+                headers: {'Content-Type': 'application/json', 'X-CSRFToken': csrf}, body: JSON.stringify(body)})
+                .then(r => r.status); }""", {
             "output": "..imports-report.data...imports-summary.children...imports-apply.disabled..",
             "outputs": [{"id": "imports-report", "property": "data"}, {"id": "imports-summary", "property": "children"},
                         {"id": "imports-apply", "property": "disabled"}],
@@ -121,5 +124,6 @@ def test_other_roles_see_nothing_and_their_callbacks_are_refused(server: str) ->
         assert status == 403
     with transaction() as s:
         refused = s.scalars(select(AuditLog).where(AuditLog.id > before, AuditLog.action == "access.denied",
-                                                   AuditLog.subject == "page:imports")).all()
-        assert [a.username for a in refused] == ["imp-worker"]
+                                                   AuditLog.subject == "page:/imports").order_by(AuditLog.id)).all()
+        # the page, then the crafted callback: both refused by the one page guard, both audited
+        assert [(a.username, a.detail["via"].split(" ")[0]) for a in refused] == [("imp-worker", "page"), ("imp-worker", "callback")]

@@ -2,6 +2,7 @@
 person accepts (linking the address) or rejects, and who decided when is kept and audited."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from core.errors import AccessDenied, InvalidInput
+from core.passwords import hash_password
 from core.viewer import Role, Viewer
 from intake.addresses.review import decide, queue_review, review_queue
 from blockdata.db import transaction
@@ -94,16 +96,17 @@ def test_the_database_keeps_the_queue_consistent(imported: dict) -> None:
                 s.execute(text(sql))
 
 
-def test_cli_lists_and_decides(imported: dict, capsys) -> None:  # noqa: ANN001
+def test_cli_lists_and_decides(imported: dict, capsys, monkeypatch) -> None:  # noqa: ANN001
     from cli import main
 
     with transaction() as s:
-        s.add(Account(username="rev-admin", display_name="复核", role=Role.admin))
+        s.add(Account(username="rev-admin", display_name="复核", role=Role.admin, password_hash=hash_password("rev-pass-2026")))
     assert main(["review", "list"]) == 0
     out = capsys.readouterr().out
     assert "XW-N003" in out and "鼓楼区中山路169号金陵中学" in out
     review_id = int(out.splitlines()[1].split("\t")[0])
-    assert main(["review", "accept", str(review_id), "--to", "XW-A003", "--user", "rev-admin"]) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("rev-pass-2026\n"))  # the account's own password (item 16)
+    assert main(["review", "accept", str(review_id), "--to", "XW-A003", "--user", "rev-admin", "--password-stdin"]) == 0
     assert "accepted by rev-admin" in capsys.readouterr().out
     with transaction() as s:
         assert s.get(AddressReview, review_id).chosen_id == s.scalar(select(Address.id).where(Address.code == "XW-A003"))
