@@ -270,6 +270,10 @@ def _generate(args: argparse.Namespace) -> int:
     notes: list[str] = []
     with transaction() as session:
         code = args.within
+        region = session.get(Region, code)
+        if region is not None and region.level not in (RegionLevel.street, RegionLevel.community):
+            raise InvalidInput(f"{region.name} is a {region.level.value}: generate grids for a street or a community",
+                               record="--in")
         area = outline(session, code, inputs.boundaries if args.boundary else {}, notes)
         if None in inputs.boundaries and code not in inputs.boundaries:
             area = inputs.boundaries[None]
