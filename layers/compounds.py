@@ -59,10 +59,10 @@ def compound_outlines_layer(rows: list[dict[str, Any]]) -> pdk.Layer:
 
 def compound_labels_layer(rows: list[dict[str, Any]]) -> pdk.Layer:
     """The names at each compound's point on surface; the atlas holds just the characters used."""
-    characters = sorted({ch for r in rows for ch in r["name"]}) or [" "]
+    characters = "".join(sorted({ch for r in rows for ch in r["name"]})) or " "  # a string: a list would be read as an accessor
     data = [{"position": r["position"], "name": r["name"]} for r in rows]
     return pdk.Layer("TextLayer", data=data, id="compounds_label", get_position="position", get_text="name",
-                     get_size=13, size_units=literal("pixels"), get_color=LABEL, character_set=characters,
+                     get_size=13, size_units=literal("pixels"), get_color=LABEL, character_set=literal(characters),
                      font_family=literal("Noto Sans CJK SC, WenQuanYi Zen Hei, sans-serif"),
                      outline_width=2, outline_color=[20, 30, 50, 255], font_settings={"sdf": True},
                      billboard=True, pickable=False)
