@@ -43,12 +43,17 @@ def login(browser, url: str, username: str) -> None:  # noqa: ANN001
 
 
 def pick(browser, dropdown_id: str, text: str) -> None:  # noqa: ANN001
-    """Choose an option of a dcc.Dropdown by typing part of its label."""
-    box = browser.find_element(By.CSS_SELECTOR, f"#{dropdown_id} input")
-    box.send_keys(text)
-    WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.CSS_SELECTOR, f"#{dropdown_id} .VirtualizedSelectOption")
-                                     or b.find_elements(By.CSS_SELECTOR, f"#{dropdown_id} [role=option]"))
-    box.send_keys(Keys.ENTER)
+    """Choose the option of a dcc.Dropdown (Dash 4: a button opening a searchable list) whose label has ``text``."""
+    browser.find_element(By.ID, dropdown_id).click()
+    wait = WebDriverWait(browser, 10)
+    search = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".dash-dropdown-content input.dash-dropdown-search")))
+    search.send_keys(text)
+    option = wait.until(lambda b: next((o for o in b.find_elements(By.CSS_SELECTOR, ".dash-dropdown-content [role=option]")
+                                        if text in o.text), None))
+    option.click()
+    if browser.find_elements(By.CSS_SELECTOR, ".dash-dropdown-content"):
+        search.send_keys(Keys.ESCAPE)
+    wait.until(lambda b: text in (b.find_element(By.ID, dropdown_id).get_attribute("textContent") or ""))
 
 
 def account(username: str) -> Account | None:
