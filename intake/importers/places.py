@@ -96,14 +96,19 @@ def import_regions(ctx: Context, source: FeatureFile) -> int:
         record = f"region {code}"
         if _seen(ctx, seen, code, f.row, record):
             continue
-        geom = None
-        if f.geom is not None or f.error:
+        geom = location = None
+        if f.geom is not None and f.geom.geom_type == "Point":  # a point row: the region's location, no polygon
+            location = _geometry(ctx, f, ("Point",), record)
+            if location is None:
+                continue
+        elif f.geom is not None or f.error:
             geom = _geometry(ctx, f, ("Polygon", "MultiPolygon"), record)
             if geom is None:
                 continue
         name = str(first(f.props, "name", "名称") or code)
         with ctx.row(f.row, record):
-            registry.add_region(ctx.session, code=code, name=name[:64], level=level, parent_code=parent_of(code, level), geom=geom)
+            registry.add_region(ctx.session, code=code, name=name[:64], level=level, parent_code=parent_of(code, level),
+                                geom=geom, location=location)
             written += 1
         ctx.tick(i, len(rows))
     return written
