@@ -155,6 +155,24 @@ def read_table(path: Path | str, *, sheet: str | int = 0) -> list[TableRow]:
     return rows
 
 
+def read_headers(path: Path | str, *, sheet: str | int = 0) -> list[str]:
+    """The header of a CSV or xlsx, lower-cased and trimmed as ``read_table`` reads it."""
+    import pandas as pd
+
+    path = Path(path)
+    try:
+        if path.suffix.lower() in (".xlsx", ".xlsm"):
+            frame = pd.read_excel(path, sheet_name=sheet, dtype=object, engine="openpyxl", nrows=0)
+        else:
+            try:
+                frame = pd.read_csv(path, dtype=str, nrows=0, encoding="utf-8-sig")
+            except UnicodeDecodeError:
+                frame = pd.read_csv(path, dtype=str, nrows=0, encoding="gb18030")
+    except Exception as exc:  # pandas/openpyxl raise many types on a broken file
+        raise InvalidInput(f"cannot read the table's header: {exc}", record=path.name) from exc
+    return [str(c).strip().lower() for c in frame.columns]
+
+
 def iter_nonempty(values: dict[str, Any], *names: str) -> Iterator[Any]:
     for name in names:
         if values.get(name) not in (None, ""):
