@@ -206,9 +206,12 @@ class Region(Base):
     level: Mapped[RegionLevel] = mapped_column(_enum(RegionLevel, "region_level"))
     name: Mapped[str] = mapped_column(String(64))
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID), nullable=True)
+    # A point for regions that official lists give only as (code, name, location): no polygon is invented.
+    location = mapped_column(Geometry("POINT", srid=SRID), nullable=True)
     __table_args__ = (
         CheckConstraint(r"code ~ '^\d{12}$'", name="code_format"),
         CheckConstraint("geom IS NULL OR (ST_IsValid(geom) AND NOT ST_IsEmpty(geom))", name="geom_valid"),
+        CheckConstraint("location IS NULL OR (ST_IsValid(location) AND NOT ST_IsEmpty(location))", name="location_valid"),
         CheckConstraint("(level = 'city') = (parent_code IS NULL)", name="parent_by_level"),
     )
 

@@ -95,8 +95,11 @@ def _need(session: Session, model: type[T], key: Any, record: str, what: str) ->
 
 
 def add_region(
-    session: Session, *, code: str, name: str, level: RegionLevel, parent_code: str | None, geom: Any = None
+    session: Session, *, code: str, name: str, level: RegionLevel, parent_code: str | None, geom: Any = None,
+    location: Any = None,
 ) -> Region:
+    """A region with a polygon, a point (``location``: official lists give streets and communities as
+    code, name and a point; no polygon is invented for them), both or neither."""
     record = f"region {code}"
     if not REGION_CODE.match(code):
         raise BadCodeFormat("a region code has exactly 12 digits (6 county + 3 street + 3 community)", record=record)
@@ -117,9 +120,11 @@ def add_region(
         shape_ = validated(geom, kinds=("Polygon", "MultiPolygon"), record=record)
         if shape_.geom_type == "Polygon":
             shape_ = MultiPolygon([shape_])
+    point = validated(location, kinds=("Point",), record=record) if location is not None else None
     region = Region(
         code=code, name=name, level=level, parent_code=parent_code,
         geom=from_shape(shape_, srid=SRID) if shape_ is not None else None,
+        location=from_shape(point, srid=SRID) if point is not None else None,
     )
     return _flush(session, region, record)
 

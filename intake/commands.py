@@ -114,8 +114,9 @@ def _review(args: argparse.Namespace) -> int:
         from intake.addresses.review import requeue_unlinked
 
         with transaction() as session:
-            linked, queued = requeue_unlinked(session, threshold=args.match_threshold)
-        print(f"{linked} linked, {queued} queued for review")
+            r = requeue_unlinked(session, threshold=args.match_threshold)
+        print(f"{r.linked} linked, {r.queued} queued for review; of the pending reviews {r.resolved} now linked "
+              f"(closed by system:requeue), {r.improved} with a better candidate")
         return 0
     if args.action == "list":
         status = None if args.status == "all" else ReviewStatus(args.status)
@@ -143,6 +144,10 @@ def _review(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     from intake.exports import FORMATS, LAYERS
     from intake.importers import KINDS
+    from intake import dwelling_commands, grid_commands
+
+    dwelling_commands.register(sub)
+    grid_commands.register(sub)
 
     p = sub.add_parser("import", help="validate and import regions, grids, buildings, addresses, people … (all or "
                                       "nothing); list the applied runs or undo one")
@@ -182,7 +187,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("review", help="the address review queue: list it, accept or reject a low-score match")
     p.add_argument("action", choices=("list", "accept", "reject", "requeue"),
-                   help="requeue: match unlinked non-standard addresses that have no review yet")
+                   help="requeue: match unlinked non-standard addresses again (by text and location), pending reviews too")
     p.add_argument("review_id", nargs="?", type=int)
     p.add_argument("--to", help="accept: link to this standard address code instead of the candidate")
     p.add_argument("--user", default="admin", help="the account deciding (admin, command centre or 网格长)")

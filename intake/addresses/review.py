@@ -39,29 +39,64 @@ def queue_review(
     return _flush(session, review, record)
 
 
-def requeue_unlinked(session: Session, *, threshold: float = 0.85) -> tuple[int, int]:
-    """Match every unlinked non-standard address that has no review yet (e.g. imported before the queue had
-    its table, or after new standard addresses arrived): link it at ``threshold`` or above, else queue it.
-    Returns (linked, queued)."""
-    from intake.addresses.matcher import AddressIndex, parts_of
+REQUEUE_ACTOR = "system:requeue"
+
+
+@dataclass(frozen=True)
+class Requeued:
+    """What a requeue did: linked (newly unlinked addresses), queued (for review), and among the reviews
+    that were pending: resolved (now above the threshold: linked, the review closed by the system) and
+    improved (a better candidate than before, still below: the review shows it)."""
+
+    linked: int
+    queued: int
+    resolved: int
+    improved: int
+
+
+def requeue_unlinked(session: Session, *, threshold: float = 0.85) -> Requeued:
+    """Match again every unlinked non-standard address, by text and by location (intake.addresses.locate):
+    those with no review yet are linked at ``threshold`` or above, else queued; those whose review is
+    still pending (standard addresses may have arrived since) are linked and their review closed as
+    accepted by ``system:requeue`` (audited), or keep waiting with the better candidate."""
+    from intake.addresses.locate import best
+    from intake.addresses.matcher import AddressIndex
+    from intake.addresses.parser import parse
 
     index = AddressIndex.from_session(session)
-    reviewed = select(AddressReview.address_id)
-    pending = session.scalars(select(Address).where(
-        Address.kind == AddressKind.non_standard, Address.standard_id.is_(None), Address.id.not_in(reviewed)
+    pending = dict(session.execute(select(AddressReview.address_id, AddressReview)
+                                   .where(AddressReview.status == ReviewStatus.pending)).tuples().all())
+    decided = select(AddressReview.address_id).where(AddressReview.status != ReviewStatus.pending)
+    unlinked = session.scalars(select(Address).where(
+        Address.kind == AddressKind.non_standard, Address.standard_id.is_(None), Address.id.not_in(decided)
     ).order_by(Address.id))
-    linked = queued = 0
-    for a in pending:
-        m = index.best(parts_of(a))
-        if m.standard_id is not None and m.score >= threshold:
+    linked = queued = resolved = improved = 0
+    now = dt.datetime.now(dt.timezone.utc)
+    for a in unlinked:
+        m = best(session, index, a, parse(a.full_text), threshold)
+        review = pending.get(a.id)
+        if review is None:
+            if m.standard_id is not None and m.score >= threshold:
+                a.standard_id = m.standard_id
+                linked += 1
+            else:
+                queue_review(session, address_id=a.id, raw_text=a.full_text, candidate_id=m.standard_id, score=m.score,
+                             source="requeue")
+                queued += 1
+        elif m.standard_id is not None and m.score >= threshold:
             a.standard_id = m.standard_id
-            linked += 1
-        else:
-            queue_review(session, address_id=a.id, raw_text=a.full_text, candidate_id=m.standard_id, score=m.score,
-                         source="requeue")
-            queued += 1
+            review.candidate_id = review.chosen_id = m.standard_id
+            review.score, review.status = m.score, ReviewStatus.accepted
+            review.decided_by, review.decided_at = REQUEUE_ACTOR, now
+            session.flush()
+            audit.record(session, Viewer(None, Role.admin, (), REQUEUE_ACTOR), "address_review", f"address:{a.code}",
+                         review_id=review.id, decision="accepted", chosen_id=m.standard_id, score=m.score)
+            resolved += 1
+        elif m.standard_id is not None and m.score > review.score:
+            review.candidate_id, review.score = m.standard_id, m.score
+            improved += 1
     session.flush()
-    return linked, queued
+    return Requeued(linked, queued, resolved, improved)
 
 
 @dataclass(frozen=True)

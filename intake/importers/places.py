@@ -102,8 +102,12 @@ def import_regions(ctx: Context, source: FeatureFile) -> int:
         record = f"region {code}"
         if _seen(ctx, seen, code, f.row, record):
             continue
-        geom = None
-        if f.geom is not None or f.error:
+        geom = location = None
+        if f.geom is not None and f.geom.geom_type == "Point":  # a point row: the region's location, no polygon
+            location = _geometry(ctx, f, ("Point",), record)
+            if location is None:
+                continue
+        elif f.geom is not None or f.error:
             geom = _geometry(ctx, f, ("Polygon", "MultiPolygon"), record)
             if geom is None:
                 continue
@@ -112,10 +116,11 @@ def import_regions(ctx: Context, source: FeatureFile) -> int:
         _name_clash(ctx, f.row, record, code, name, level, parent)
         existing = ctx.session.get(Region, code)
         if existing is not None:
-            written += _existing_region(ctx, f.row, record, existing, name, geom)
+            written += _existing_region(ctx, f.row, record, existing, name, geom, location)
             continue
         with ctx.row(f.row, record):
-            registry.add_region(ctx.session, code=code, name=name, level=level, parent_code=parent, geom=geom)
+            registry.add_region(ctx.session, code=code, name=name, level=level, parent_code=parent, geom=geom,
+                                location=location)
             written += 1
         ctx.tick(i, len(rows))
     return written
@@ -132,7 +137,8 @@ def _name_clash(ctx: Context, row: int, record: str, code: str, name: str, level
                        "codes? check which one is current before assigning people or grids")
 
 
-def _existing_region(ctx: Context, row: int, record: str, region: Region, name: str, geom: Any) -> int:
+def _existing_region(ctx: Context, row: int, record: str, region: Region, name: str, geom: Any,
+                     location: Any = None) -> int:
     """A code already there: refused in insert mode; in upsert mode renamed or reshaped (and said), else unchanged."""
     clash = region.name != name
     if ctx.options.mode != "upsert":
@@ -152,6 +158,12 @@ def _existing_region(ctx: Context, row: int, record: str, region: Region, name: 
         shape_ = MultiPolygon([shape_]) if shape_.geom_type == "Polygon" else shape_
         region.geom = from_shape(shape_, srid=SRID)
         changed = 1
+    if location is not None:
+        from geoalchemy2.shape import to_shape
+
+        if region.location is None or not to_shape(region.location).equals_exact(location, 1e-9):
+            region.location = from_shape(location, srid=SRID)
+            changed = 1
     ctx.count("unchanged" if not changed else "updated")
     ctx.session.flush()
     return changed

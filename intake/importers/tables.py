@@ -17,6 +17,7 @@ from sqlalchemy import select
 from core.config import load_secrets
 from core.errors import InvalidInput
 from blockdata import registry
+from intake.addresses import locate
 from intake.addresses.matcher import AddressIndex
 from intake.addresses.parser import parse
 from intake.addresses.review import queue_review
@@ -101,7 +102,7 @@ def _match_non_standard(ctx: Context, written: list[tuple[int, str, Address]]) -
     index = AddressIndex.from_session(ctx.session)
     linked = 0
     for row, record, a in messy:
-        m = index.best(parse(a.full_text))
+        m = locate.best(ctx.session, index, a, parse(a.full_text), ctx.options.match_threshold)  # text and point
         if m.standard_id is not None and m.score >= ctx.options.match_threshold:
             a.standard_id = m.standard_id
             linked += 1

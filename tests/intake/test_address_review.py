@@ -110,12 +110,12 @@ def test_cli_lists_and_decides(imported: dict, capsys) -> None:  # noqa: ANN001
 
 
 def test_requeue_matches_unlinked_addresses_without_a_review(imported: dict) -> None:
-    from intake.addresses.review import requeue_unlinked
+    from intake.addresses.review import Requeued, requeue_unlinked
 
     with transaction() as s:
         s.execute(text("DELETE FROM address_review"))  # as if imported before the queue had its table
         s.execute(text("UPDATE address SET standard_id = NULL WHERE code = 'XW-N002'"))
     with transaction() as s:
-        assert requeue_unlinked(s) == (1, 1)  # XW-N002 links again, XW-N003 is queued
+        assert requeue_unlinked(s) == Requeued(1, 1, 0, 0)  # XW-N002 links again, XW-N003 is queued
         assert [(q.code, q.source) for q in review_queue(s)] == [("XW-N003", "requeue")]
-        assert requeue_unlinked(s) == (0, 0)  # already reviewed or linked: nothing twice
+        assert requeue_unlinked(s) == Requeued(0, 0, 0, 0)  # already reviewed or linked: nothing twice

@@ -2,7 +2,7 @@
 lists: a person tag's source department, utility accounts tied to dwellings, property-fee payments
 
 Revision ID: 0009
-Revises: 0004
+Revises: 0008
 Create Date: 2026-12-06 19:40:00
 """
 from alembic import op
@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql
 
 
 revision = '0009'
-down_revision = '0004'
+down_revision = '0008'  # written on 0004; chained after onboard's 0008 when merging it
 branch_labels = None
 depends_on = None
 
