@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from core.errors import NotFound
+from core.errors import GridPulseError, NotFound
 
 
 def _runs(args: argparse.Namespace) -> int:
@@ -62,6 +62,11 @@ def _import(args: argparse.Namespace) -> int:
         print(exc.report.to_csv() if args.report is None else f"validation report: {args.report}", file=sys.stderr)
         print(f"gridpulse import: {exc}", file=sys.stderr)
         return 2
+    except GridPulseError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a file nobody foresaw: one line, never a traceback (exit 3)
+        print(f"gridpulse import: cannot import {args.file} as {args.kind}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 3
     print(report.headline())
     if args.report is None and report.problems:
         print(report.to_csv(), end="")

@@ -79,7 +79,7 @@ def resolve_crs(declared: str | None, source: FeatureFile | None) -> SourceCRS:
 def _refuse_wrong_file_type(kind: str, path: Path) -> None:
     """A table given to a kind that needs geometry (or a map to a table kind): one line, before reading."""
     suffix = path.suffix.lower()
-    if kind in FEATURE_KINDS and suffix in TABLE_SUFFIXES:
+    if kind in FEATURE_KINDS and kind != "regions" and suffix in TABLE_SUFFIXES:  # regions may be a bare code list
         raise InvalidInput(
             f"{kind} need geometry and a {suffix[1:].upper()} file has none: give a GeoJSON, zipped Shapefile or "
             f"GeoPackage (e.g. export the layer from QGIS as GeoJSON)", record=path.name)

@@ -279,6 +279,10 @@ def import_compounds(ctx: Context, source: FeatureFile) -> int:
             ctx.count("compounds_unnamed")
         name = str(name or code)[:64]
         existing = ctx.session.scalar(select(Compound).where(Compound.code == code))
+        if existing is not None and ctx.options.mode != "upsert":
+            ctx.report.reject(f.row, record, "code", "duplicate: a compound with this code is already in the database "
+                                                     "(--mode upsert updates it)")
+            continue
         with ctx.row(f.row, record):
             if existing is not None and ctx.options.mode == "upsert":
                 written += _update(ctx, existing, name=name, community_code=community, geom=geom)
@@ -372,6 +376,10 @@ def import_key_sites(ctx: Context, source: FeatureFile) -> int:
             ctx.report.add(f.row, record, "geometry", WARNING, "lies in no grid: stored without a grid")
         name = str(first(f.props, "name", "名称") or code)
         existing = ctx.session.scalar(select(KeySite).where(KeySite.code == code))
+        if existing is not None and ctx.options.mode != "upsert":
+            ctx.report.reject(f.row, record, "code", "duplicate: a key site with this code is already in the database "
+                                                     "(--mode upsert updates it)")
+            continue
         with ctx.row(f.row, record):
             if existing is not None and ctx.options.mode == "upsert":
                 written += _update(ctx, existing, name=name[:64], category=category, geom=geom,

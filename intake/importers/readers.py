@@ -91,6 +91,8 @@ def read_features(path: Path | str, *, layer: str | int | None = None) -> Featur
     names = [str(n) for n in meta["fields"]]
     out = FeatureFile(path=path, declared_crs=meta.get("crs"))
     columns = [list(col) for col in field_data]
+    if geometries is None:  # a file without geometry (a CSV code list): every feature has none
+        geometries = [None] * (len(columns[0]) if columns else 0)
     for i, wkb in enumerate(geometries):
         props = {name: _plain(columns[j][i]) for j, name in enumerate(names)}
         geom, error = None, None
