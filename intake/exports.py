@@ -100,7 +100,8 @@ def _rows(session: Session, viewer: Viewer, layer: Layer) -> list[dict[str, Any]
     rows = [dict(r) for r in session.execute(text(layer.sql), params).mappings()]
     if layer.personal:
         for r in rows:
-            r["name"] = name_for(viewer, r["name"])  # id_masked is already the only stored form
+            if "name" in r:
+                r["name"] = name_for(viewer, r["name"])  # id_masked is already the only stored form
     return rows
 
 
