@@ -30,6 +30,7 @@ from blockdata.models import (
     UtilityAccount, UtilityKind, UtilityReading,
 )
 from intake.addresses.matcher import AddressIndex
+from intake.addresses.normalise import normalise
 from intake.addresses.parser import parse
 from intake.addresses.review import queue_review
 from intake.importers.context import Context, as_date, as_float
@@ -140,14 +141,27 @@ class _Dwellings:
         self.by_address = dict(ctx.session.execute(
             select(Dwelling.address_id, Dwelling.id).where(Dwelling.address_id.is_not(None))).tuples().all())
         self._index: AddressIndex | None = None
+        self._texts: dict[str, int] | None = None
 
     def index(self) -> AddressIndex:
         if self._index is None:
             self._index = AddressIndex.from_session(self.ctx.session)
         return self._index
 
+    def exact(self, text: str) -> int | None:
+        """The dwelling whose standard address reads exactly so (the province and city may be left out)."""
+        if self._texts is None:
+            rows = self.ctx.session.execute(select(Address.id, Address.full_text).where(
+                Address.kind == AddressKind.standard, Address.id.in_(list(self.by_address)))).all()
+            self._texts = {_plain_text(t): self.by_address[i] for i, t in rows}
+        return self._texts.get(_plain_text(text))
+
     def by_text(self, text: str, row: int, record: str) -> int | None:
-        """The dwelling of the best standard address at or above the threshold; else the text goes to review."""
+        """The dwelling of the same standard address, else of the best match at or above the threshold; else the
+        text goes to the review queue."""
+        same = self.exact(text)
+        if same is not None:
+            return same
         m = self.index().best(parse(text))
         dwelling = self.by_address.get(m.standard_id) if m.standard_id is not None else None
         if dwelling is not None and m.score >= self.ctx.options.match_threshold:
@@ -174,6 +188,14 @@ class _Dwellings:
         if pending is None:
             queue_review(self.ctx.session, address_id=address.id, raw_text=text, candidate_id=m.standard_id,
                          score=m.score, import_run=self.ctx.run_id, source=self.ctx.report.source)
+
+
+_LEADING = re.compile(r"^([^省市区]{2,7}省|[^省市区]{2,10}自治区)?([^省市区]{2,7}市)?")  # 江苏省南京市, 广西壮族自治区南宁市
+
+
+def _plain_text(text: str) -> str:
+    """An address text compared as written, without spaces and without a leading province and city."""
+    return _LEADING.sub("", re.sub(r"\s+", "", normalise(str(text))))
 
 
 _UTILITY = {"water": UtilityKind.water, "水": UtilityKind.water, "自来水": UtilityKind.water,
