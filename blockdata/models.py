@@ -389,6 +389,8 @@ class PersonTag(Base):
     set_at: Mapped[dt.datetime] = _now()
     legal_basis: Mapped[str | None] = mapped_column(Text)
     legal_basis_expiry: Mapped[dt.date | None] = mapped_column(Date)
+    # The department that owns the tag when it came from its list (民政, 残联, 司法, 公安); None: set here.
+    source_department: Mapped[str | None] = mapped_column(String(16))
     __table_args__ = (
         CheckConstraint(
             "tag NOT IN ('community_correction', 'key_control') OR (legal_basis IS NOT NULL AND legal_basis_expiry IS NOT NULL)",
@@ -672,6 +674,30 @@ class UtilityReading(Base):
     __table_args__ = (CheckConstraint("value >= 0", name="value_non_negative"),)
 
 
+class UtilityAccount(Base):
+    """A water, power or gas company's account number, tied to the dwelling it meters (learned on import)."""
+
+    __tablename__ = "utility_account"
+    kind: Mapped[UtilityKind] = mapped_column(_enum(UtilityKind, "utility_kind"), primary_key=True)
+    account_number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    dwelling_id: Mapped[int] = mapped_column(ForeignKey("dwelling.id", ondelete="CASCADE"), index=True)
+
+
+class PropertyFee(Base):
+    """物业费: a payment for a dwelling and a month, as the property company lists it."""
+
+    __tablename__ = "property_fee"
+    dwelling_id: Mapped[int] = mapped_column(ForeignKey("dwelling.id", ondelete="CASCADE"), primary_key=True)
+    period: Mapped[dt.date] = mapped_column(Date, primary_key=True)  # the month's first day
+    payer_name: Mapped[str] = mapped_column(String(64))
+    amount: Mapped[float | None] = mapped_column(Numeric(9, 2))
+    paid_on: Mapped[dt.date | None] = mapped_column(Date)
+    __table_args__ = (
+        CheckConstraint("extract(day FROM period) = 1", name="period_is_month"),
+        CheckConstraint("amount IS NULL OR amount >= 0", name="amount_non_negative"),
+    )
+
+
 class Rental(Base):
     """出租屋: who lets a dwelling to whom, through which sublessor or agency; blacklisted with a reason."""
 
@@ -785,6 +811,34 @@ class AuditLog(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     detail: Mapped[dict] = mapped_column(JSONB, server_default="{}")
     __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+
+class ImportRun(Base):
+    """One applied import: who, which file, what it wrote; enough to take it back (``gridpulse import undo``).
+
+    ``created`` lists the primary keys of the rows the run inserted, per table, in insertion order;
+    ``updated`` the rows an upsert changed, each with its columns' values before the change.
+    """
+
+    __tablename__ = "import_run"
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(256))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    mode: Mapped[str] = mapped_column(String(8))
+    account_id: Mapped[int | None] = mapped_column(Integer)  # no foreign key: the record outlives the account
+    username: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = _now()
+    counts: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+    created: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+    updated: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+    undone_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    undone_by: Mapped[str | None] = mapped_column(String(64))
+    __table_args__ = (
+        CheckConstraint("mode IN ('insert', 'upsert')", name="mode_values"),
+        CheckConstraint("(undone_at IS NULL) = (undone_by IS NULL)", name="undone_with_who"),
+        Index("ix_import_run_created_at", "created_at"),
+    )
 
 
 class InjectedAnomaly(Base):

@@ -74,6 +74,18 @@ LAYERS: dict[str, Layer] = {
         "JOIN grid g ON g.id = b.grid_id WHERE g.code LIKE ANY(:patterns) ORDER BY g.code, d.code, p.id",
         personal=True,
     ),
+    "dwellings": Layer(
+        "SELECT d.code, b.code AS building_code, d.unit, d.floor, d.room, d.area_m2, d.rooms, d.use::text AS use, "
+        "a.code AS address_code FROM dwelling d JOIN building b ON b.id = d.building_id "
+        "JOIN grid g ON g.id = b.grid_id LEFT JOIN address a ON a.id = d.address_id "
+        "WHERE g.code LIKE ANY(:patterns) ORDER BY d.code"),
+    "tags": Layer(
+        "SELECT p.pid::text AS pid, p.id_masked, t.tag::text AS tag, t.source_department, t.legal_basis, "
+        "t.legal_basis_expiry FROM person_tag t JOIN person p ON p.id = t.person_id "
+        "LEFT JOIN dwelling d ON d.id = p.home_dwelling_id LEFT JOIN building b ON b.id = d.building_id "
+        "LEFT JOIN grid g ON g.id = b.grid_id WHERE g.code LIKE ANY(:patterns) OR :admin ORDER BY p.pid, t.tag",
+        personal=True,
+    ),
 }
 
 
@@ -95,8 +107,10 @@ def _rows(session: Session, viewer: Viewer, layer: Layer, today: dt.date) -> lis
     rows = [dict(r) for r in session.execute(text(layer.sql), params).mappings()]
     if layer.personal:
         for r in rows:
-            r["name"] = name_for(viewer, r["name"])
-            r["id_masked"] = export_mask(r["id_masked"])  # the region prefix only: see intake/reidentification.py
+            if "name" in r:
+                r["name"] = name_for(viewer, r["name"])
+            if "id_masked" in r:
+                r["id_masked"] = export_mask(r["id_masked"])  # the region prefix only: see intake/reidentification.py
     return rows
 
 

@@ -33,7 +33,7 @@ from blockdata.models import (
 SEEDED_TABLES = (
     "region, grid, address, address_review, compound, key_site, gate, building, dwelling, person, person_tag, household, "
     "household_member, organisation, relation, ownership, access_grant, visitor_pass, face_template, "
-    "gate_flow_minute, utility_reading, rental, self_declaration, alert, work_order, account, seed_info, "
+    "gate_flow_minute, utility_reading, utility_account, property_fee, import_run, rental, self_declaration, alert, work_order, account, seed_info, "
     "truth.injected_anomaly, access_event"
 )
 

@@ -173,10 +173,8 @@ def _run(job: str, kind: str, path: Path, crs: str | None, viewer: Viewer) -> No
             _jobs[job].update(done=done, total=total)
 
     try:
-        report = run_import(kind, path, crs=crs, progress=progress)
-        with transaction() as s:
-            audit.record(s, viewer, "import", f"import:{kind}", file=path.name, rows=report.rows,
-                         written=report.summary.get("written", 0), import_run=report.summary.get("import_run"))
+        # The run is recorded (undoable) and audited as ``import`` by the viewer inside the import's transaction.
+        report = run_import(kind, path, crs=crs, progress=progress, viewer=viewer)
         state: dict[str, Any] = {"state": "done", "report": report}
     except ImportRefused as exc:
         state = {"state": "refused", "report": exc.report}

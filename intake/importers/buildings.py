@@ -15,11 +15,13 @@ from typing import Any
 import numpy as np
 import shapely
 from shapely import STRtree
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from intake.importers.context import Context, as_float, as_int, place_code, valid_place_code
 from intake.importers.geometry_checks import checked
+from intake.importers.osm import OSM_DEFAULT_FLOORS
 from intake.importers.readers import FeatureFile, first
+from intake.importers.report import WARNING
 from blockdata.models import SRID
 
 _COLUMNS = ("code", "name", "grid_id", "compound_id", "floors", "units", "height_m", "geom")
@@ -61,6 +63,9 @@ def _floors(ctx: Context, props: dict[str, Any]) -> tuple[int | None, str | None
         return max(1, round(height / 3.0)), f"floors derived from height {height:g} m at 3 m per floor"
     if ctx.options.default_floors:
         return ctx.options.default_floors, f"floors missing, the import's default {ctx.options.default_floors} used"
+    if ctx.osm:
+        return OSM_DEFAULT_FLOORS, (f"no building:levels or height in OSM: {OSM_DEFAULT_FLOORS} floors assumed "
+                                    "(--default-floors to choose another; correct it when known)")
     return None, None
 
 
@@ -72,6 +77,8 @@ def import_buildings(ctx: Context, source: FeatureFile) -> int:
     existing = set(ctx.session.execute(
         text("SELECT code FROM building WHERE code = ANY(:codes)"), {"codes": [c for c in codes_in_file if c]}
     ).scalars())
+    upsert = ctx.options.mode == "upsert"
+    updates: list[tuple] = []
     seen: dict[str, int] = {}
     rows: list[tuple] = []
     total = len(source.features)
@@ -88,8 +95,9 @@ def import_buildings(ctx: Context, source: FeatureFile) -> int:
             report.reject(f.row, record, "code", f"duplicate: the same code is on row {seen[code]} of this file")
             continue
         seen[code] = f.row
-        if code in existing:
-            report.reject(f.row, record, "code", "duplicate: a building with this code is already in the database")
+        if code in existing and not upsert:
+            report.reject(f.row, record, "code", "duplicate: a building with this code is already in the database "
+                                                 "(--mode upsert updates it)")
             continue
         floors, note = _floors(ctx, f.props)
         if floors is None:
@@ -108,10 +116,17 @@ def import_buildings(ctx: Context, source: FeatureFile) -> int:
         if f.error:
             report.reject(f.row, record, "geometry", f.error)
             continue
+        if ctx.osm and f.geom is not None and f.geom.geom_type == "MultiPolygon" and len(f.geom.geoms) > 1:
+            ctx.skip(f.row, record, "geometry", f"a multipolygon of {len(f.geom.geoms)} parts (an OSM relation): not "
+                                                "imported; a building is one footprint")
+            continue
         geom = checked(f.geom, kinds=("Polygon",), src=ctx.crs, row=f.row, record=record, report=report)
         if geom is None:
             continue
         point = shapely.point_on_surface(geom)
+        if ctx.osm and ctx.reference is not None and not ctx.reference.covers(geom):
+            ctx.skip(f.row, record, "geometry", f"outside the jurisdiction (the {ctx.reference.layer} on the map): not imported")
+            continue
         grid_code = first(f.props, "grid_code", "网格编码")
         if grid_code:
             gi = grids.by_code(str(grid_code))
@@ -123,6 +138,9 @@ def import_buildings(ctx: Context, source: FeatureFile) -> int:
                 continue
         else:
             found = grids.covering(point)
+            if not found and ctx.osm:
+                ctx.skip(f.row, record, "geometry", "lies in no grid: not imported (generate or import the grids first)")
+                continue
             if not found:
                 report.reject(f.row, record, "geometry", "the building lies outside every grid")
                 continue
@@ -137,14 +155,51 @@ def import_buildings(ctx: Context, source: FeatureFile) -> int:
         else:
             inside = compounds.covering(point)
             ci = inside[0] if inside else None
+            if ci is None:
+                report.add(f.row, record, "compound_code", WARNING,
+                           "lies in no compound: stored in its grid only (a street-side building, or a compound "
+                           "missing from the compounds layer)")
+        ctx.count("buildings_in_no_compound" if ci is None else "buildings_in_a_compound")
+        if note and "assumed" in note or note and "default" in note:
+            ctx.count("floors_defaulted")
         name = str(first(f.props, "name", "名称") or code)
         if len(name) > 64:
             report.add(f.row, record, "name", "warning", "name longer than 64 characters, cut")
-        rows.append((code, name[:64], grids.ids[gi], compounds.ids[ci] if ci is not None else None, floors, units,
+        target = updates if code in existing else rows
+        target.append((code, name[:64], grids.ids[gi], compounds.ids[ci] if ci is not None else None, floors, units,
                      height, shapely.to_wkb(shapely.set_srid(geom, SRID), hex=True, include_srid=True)))
     if not report.ok:
         return 0
-    return copy_rows(ctx, rows)
+    changed = update_rows(ctx, updates)
+    written = copy_rows(ctx, rows)
+    if written and ctx.changes is not None:
+        ids = ctx.session.execute(text("SELECT id FROM building WHERE code = ANY(:c) ORDER BY id"),
+                                  {"c": [r[0] for r in rows]}).scalars().all()
+        ctx.changes.add_created("building", list(ids))
+    return written + changed
+
+
+def update_rows(ctx: Context, rows: list[tuple]) -> int:
+    """Upsert: existing buildings take the file's values through the ORM (so the run can restore them)."""
+    from geoalchemy2.elements import WKBElement
+    from geoalchemy2.shape import to_shape
+
+    from blockdata.models import Building
+
+    changed = 0
+    for code, name, grid_id, compound_id, floors, units, height, ewkb in rows:
+        b = ctx.session.scalar(select(Building).where(Building.code == code))
+        new_geom = shapely.from_wkb(bytes.fromhex(ewkb))
+        values = dict(name=name, grid_id=grid_id, compound_id=compound_id, floors=floors, units=units, height_m=height)
+        diff = {k: v for k, v in values.items() if getattr(b, k) != v}
+        if not to_shape(b.geom).equals_exact(new_geom, 1e-9):
+            diff["geom"] = WKBElement(bytes.fromhex(ewkb), srid=SRID, extended=True)
+        for k, v in diff.items():
+            setattr(b, k, v)
+        ctx.count("updated" if diff else "unchanged")
+        changed += bool(diff)
+    ctx.session.flush()
+    return changed
 
 
 def copy_rows(ctx: Context, rows: list[tuple]) -> int:

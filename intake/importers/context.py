@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import GridPulseError
 from intake.coords import WGS84, SourceCRS
-from intake.importers.report import Report
+from intake.importers.report import SKIPPED, Report
 
 Progress = Callable[[int, int], None]
 
@@ -29,6 +29,9 @@ class Options:
     layer: str | int | None = None
     today: dt.date = field(default_factory=dt.date.today)
     match_threshold: float = 0.85   # address matches at or above are linked, below go to review
+    source: str | None = None       # "osm": an OSM export (overpass or Geofabrik); "file": not; None: detect
+    mode: str = "insert"            # "insert": a code already there is refused; "upsert": it is updated
+    utility: str | None = None      # utility readings without a kind column: water, electricity or gas
 
 
 @dataclass
@@ -39,6 +42,18 @@ class Context:
     options: Options = field(default_factory=Options)
     progress: Progress | None = None
     run_id: uuid.UUID = field(default_factory=uuid.uuid4)  # this import run (address_review.import_run)
+    osm: str | None = None          # the OSM flavour ("overpass", "geofabrik") when the file is an OSM export
+    reference: Any = None           # intake.importers.area.Reference: the map already there (None when empty)
+    changes: Any = None             # intake.importers.runs.Changes: rows written outside the ORM are added here
+
+    def count(self, name: str, n: int = 1) -> None:
+        """A tally the report's summary carries (``unchanged``, ``buildings_in_no_compound`` …)."""
+        self.report.summary[name] = self.report.summary.get(name, 0) + n
+
+    def skip(self, row: int, record: str, field_: str, reason: str) -> None:
+        """A feature of an OSM export that is not placed (outside the jurisdiction, …): said, not refused."""
+        self.report.add(row, record, field_, SKIPPED, reason)
+        self.count("skipped")
 
     def tick(self, done: int, total: int) -> None:
         if self.progress is not None and (done == total or done % 500 == 0):

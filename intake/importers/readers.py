@@ -94,6 +94,8 @@ def read_features(path: Path | str, *, layer: str | int | None = None) -> Featur
     names = [str(n) for n in meta["fields"]]
     out = FeatureFile(path=path, declared_crs=meta.get("crs"))
     columns = [list(col) for col in field_data]
+    if geometries is None:  # a file without geometry (a CSV code list): every feature has none
+        geometries = [None] * (len(columns[0]) if columns else 0)
     for i, wkb in enumerate(geometries):
         props = {name: _plain(columns[j][i]) for j, name in enumerate(names)}
         geom, error = None, None
@@ -158,6 +160,24 @@ def read_table(path: Path | str, *, sheet: str | int = 0) -> list[TableRow]:
             continue  # blank spreadsheet lines are not rows
         rows.append(TableRow(row=i + 2, values=cells))
     return rows
+
+
+def read_headers(path: Path | str, *, sheet: str | int = 0) -> list[str]:
+    """The header of a CSV or xlsx, lower-cased and trimmed as ``read_table`` reads it."""
+    import pandas as pd
+
+    path = Path(path)
+    try:
+        if path.suffix.lower() in (".xlsx", ".xlsm"):
+            frame = pd.read_excel(path, sheet_name=sheet, dtype=object, engine="openpyxl", nrows=0)
+        else:
+            try:
+                frame = pd.read_csv(path, dtype=str, nrows=0, encoding="utf-8-sig")
+            except UnicodeDecodeError:
+                frame = pd.read_csv(path, dtype=str, nrows=0, encoding="gb18030")
+    except Exception as exc:  # pandas/openpyxl raise many types on a broken file
+        raise InvalidInput(f"cannot read the table's header: {exc}", record=path.name) from exc
+    return [str(c).strip().lower() for c in frame.columns]
 
 
 def iter_nonempty(values: dict[str, Any], *names: str) -> Iterator[Any]:

@@ -18,6 +18,7 @@ REJECTED = "rejected"   # the row cannot be stored; the whole import is refused
 REPAIRED = "repaired"   # the row was changed to make it storable (said what was done)
 WARNING = "warning"     # stored as given, but worth a look
 REVIEW = "review"       # stored, waiting for a person (e.g. a low-score address match)
+SKIPPED = "skipped"     # not written, by design (an OSM feature outside the jurisdiction …), said so
 
 COLUMNS = ("row", "record", "field", "status", "reason")
 
@@ -75,6 +76,7 @@ class Report:
         return (
             f"{self.kind} from {self.source}: {self.rows} rows, {rejected} rejected, "
             f"{self.count(REPAIRED)} repaired, {self.count(WARNING)} warnings, {self.count(REVIEW)} for review"
+            + (f", {self.count(SKIPPED)} skipped" if self.count(SKIPPED) else "")
         )
 
 
