@@ -339,3 +339,51 @@ def person_access_history(session: Session, viewer: Viewer, person_id: int, *, l
     ).all()
     audit.record(session, viewer, "person.access_history", f"person:{person_id}", reason=reason, count=len(rows))
     return [AccessView(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+
+# --- one search (一搜) and the police workbench -----------------------------------------------
+
+NAME_MIN_CHARS = 2
+NAME_RESULTS_CAP = 50
+
+
+@dataclass(frozen=True)
+class PersonHit:
+    """A person found by name, as this viewer may see them, with the dwelling they live in (to open it)."""
+
+    person: PersonView
+    home_dwelling_id: int | None
+
+
+def _visible_person_clause() -> str:
+    """SQL: person ``p`` has a home or a tie to a dwelling in a grid matching :patterns (the jurisdiction)."""
+    return """EXISTS (SELECT 1 FROM dwelling d JOIN building b ON b.id = d.building_id JOIN grid g ON g.id = b.grid_id
+                      WHERE g.code LIKE ANY(:patterns)
+                        AND (d.id = p.home_dwelling_id
+                             OR d.id IN (SELECT r.dwelling_id FROM relation r WHERE r.person_id = p.id)))"""
+
+
+def people_by_name(session: Session, viewer: Viewer, name: str, *, reason: str,
+                   limit: int = 20) -> list[PersonHit]:
+    """People whose name starts with ``name``, only those with a home or tie in the viewer's jurisdiction.
+
+    Why a prefix of at least two characters: a surname alone (张) would list half a street, which is
+    enumeration, not a look-up. The read is audited with the reason and the number found (never the
+    names); the names come back masked as the viewer's role requires.
+    """
+    name = (name or "").strip()
+    if len(name) < NAME_MIN_CHARS:
+        raise InvalidInput(f"type at least {NAME_MIN_CHARS} characters of the name", record=viewer.username)
+    if not reason or len(reason.strip()) < 2:
+        raise InvalidInput("a look-up of people by name needs a stated reason", record=viewer.username)
+    limit = max(1, min(limit, NAME_RESULTS_CAP))
+    where = "TRUE" if viewer.role is Role.admin else _visible_person_clause()
+    ids = list(session.execute(
+        text(f"SELECT p.id FROM person p WHERE p.name LIKE :prefix AND {where} ORDER BY p.name, p.id LIMIT :n"),
+        {"prefix": name.replace("%", "").replace("_", "") + "%", "patterns": viewer.like_patterns, "n": limit},
+    ).scalars())
+    people = list(session.scalars(select(Person).where(Person.id.in_(ids)).order_by(Person.name, Person.id))) if ids else []
+    audit.record(session, viewer, "person.search_name", f"search:name:{len(name)}chars", reason=reason.strip(),
+                 count=len(people), person_ids=[p.id for p in people])
+    views = person_views(session, viewer, people)
+    return [PersonHit(v, p.home_dwelling_id) for v, p in zip(views, people)]

@@ -13,6 +13,7 @@ from dash import dcc, html
 
 from core.config import PROJECT_ROOT
 from dashboard import auth, prefetch, vendor
+from dashboard.search_box import search_box
 from dashboard.roles import may_open
 
 
@@ -27,6 +28,7 @@ def _shell() -> html.Div:
                 className="topbar",
                 children=[
                     html.H1("GridPulse · 一张图"),
+                    search_box() if viewer is not None else None,
                     html.Nav([dcc.Link(page["name"], href=page["relative_path"]) for page in pages]
                              + [html.Span(who, className="who"), html.A("退出", href="/logout")]),
                 ],
