@@ -207,8 +207,15 @@ def _apply(session: Session, order: WorkOrder, correction: dict[str, Any], now: 
                 blacklisted=True, blacklist_reason=f"群租 confirmed at the door ({source})")
         ).rowcount
         return {"kind": kind, "dwelling_id": dwelling.id, "use_before": before, "rentals_blacklisted": flagged, "source": source}
-    raise InvalidInput(f"unknown correction kind {kind!r} (person_departed, register_resident, flag_group_rental)",
-                       record=f"work_order {order.id}")
+    if kind in EXTRA_CORRECTIONS:
+        return EXTRA_CORRECTIONS[kind](session, order, correction, now) | {"kind": kind, "source": source}
+    known = ", ".join(("person_departed", "register_resident", "flag_group_rental", *EXTRA_CORRECTIONS))
+    raise InvalidInput(f"unknown correction kind {kind!r} ({known})", record=f"work_order {order.id}")
+
+
+# Corrections defined next to the forms that make them (analytics/doorstep.py): kind → apply(session, order,
+# correction, now) returning what changed. Registered there so this module need not know every form.
+EXTRA_CORRECTIONS: dict[str, Any] = {}
 
 
 def _person(session: Session, correction: dict[str, Any]) -> Person:

@@ -42,6 +42,14 @@ DIRECTION = {"in": "进", "out": "出"}
 LEVELS = {"street": "街道", "community": "社区", "grid": "网格", "district": "区", "city": "市"}
 
 
+def _source_label(source: str | None) -> str:
+    """Where a residence comes from, in words: 工单 12 (a doorstep registration), or the source as recorded."""
+    if not source:
+        return ""
+    kind, _, key = source.partition(":")
+    return f"工单 {key}（上门登记）" if kind == "work_order" else source
+
+
 def layout(**_query: str) -> html.Div:
     viewer, refused = page_viewer("/drill")
     if refused is not None:
@@ -165,13 +173,19 @@ def _level(session: Session, viewer: Viewer, place: Place) -> tuple[Any, dict[st
             text("""SELECT h.code, hm.person_id, hm.relation_to_head FROM household h JOIN household_member hm ON hm.household_id = h.id
                     WHERE h.dwelling_id = :d ORDER BY h.code, hm.person_id"""), {"d": int(place.key)}).all()
         relation = {r.person_id: (r.code, r.relation_to_head) for r in households}
-        rows = [html.Tr([html.Th(h) for h in ("姓名", "身份证号", "性别", "年龄", "类别", "户", "与户主关系", "标签")])]
+        # provenance of living here: the seed, an import, or the work order that registered the person
+        sources = dict(session.execute(text(
+            """SELECT DISTINCT ON (person_id) person_id, source FROM relation
+               WHERE dwelling_id = :d AND kind = 'lives_in' AND valid_to IS NULL ORDER BY person_id, id DESC"""),
+            {"d": int(place.key)}).all())
+        rows = [html.Tr([html.Th(h) for h in ("姓名", "身份证号", "性别", "年龄", "类别", "户", "与户主关系", "标签", "来源")])]
         for p in people:
             code, rel = relation.get(p.id, ("", ""))
             rows.append(html.Tr([
                 html.Td(dcc.Link(p.name, href=f"/drill?place=person:{p.id}")), html.Td(p.id_masked),
                 html.Td("男" if p.sex == "male" else "女" if p.sex == "female" else p.sex), html.Td(p.age),
                 html.Td(KIND_LABELS.get(p.residence_kind, p.residence_kind)), html.Td(code), html.Td(rel), html.Td("、".join(p.tags)),
+                html.Td(_source_label(sources.get(p.id))),
             ]))
         building_id = session.execute(text("SELECT building_id, floor FROM dwelling WHERE id = :d"), {"d": int(place.key)}).one()
         return ([html.H3(f"住户（{len(people)}）"), html.Table(rows, className="grid-table", id="drill-people")],

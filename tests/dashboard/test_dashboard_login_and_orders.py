@@ -75,7 +75,7 @@ def test_a_grid_worker_records_a_departure_at_the_door(server: str, street: dict
         wait.until(EC.presence_of_element_located((By.ID, f"order-{street['order']}")))
         card = browser.find_element(By.ID, f"order-{street['order']}")
         assert "人走注销" in card.text
-        card.find_element(By.CSS_SELECTOR, "input[value=corrected]").click()
+        card.find_element(By.CSS_SELECTOR, "input[value=departed]").click()
         card.find_element(By.TAG_NAME, "textarea").send_keys("房东证实已于上月搬离")
         card.find_element(By.TAG_NAME, "button").click()
         wait.until(lambda b: "已提交" in b.find_element(By.ID, f"order-{street['order']}").text)
