@@ -18,6 +18,7 @@ PAGE_ROLES: dict[str, frozenset[Role]] = {
     "/audit": frozenset({Role.admin}),
     "/orders": ALL,
     "/imports": frozenset({Role.admin}),
+    "/police": frozenset({Role.admin, Role.police}),
 }
 
 
