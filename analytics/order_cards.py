@@ -124,8 +124,29 @@ def evidence_words(session: Session, alert: Alert) -> list[str]:
     return lines
 
 
+def _incident(session: Session, order: WorkOrder) -> dict[str, Any] | None:
+    """An incident order: where it was reported, and what (category, description, by whom, photos)."""
+    row = session.execute(text(
+        """SELECT i.category, i.description, i.reported_by, i.location_source, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat,
+                  g.code, g.name AS grid, (SELECT count(*) FROM work_order_photo p WHERE p.work_order_id = i.work_order_id) AS photos,
+                  (SELECT coalesce(c.name, '') || b.name FROM building b LEFT JOIN compound c ON c.id = b.compound_id
+                   WHERE b.grid_id = i.grid_id ORDER BY b.geom <-> i.geom LIMIT 1) AS near
+           FROM incident i JOIN grid g ON g.id = i.grid_id WHERE i.work_order_id = :o"""), {"o": order.id}).first()
+    if row is None:
+        return None
+    categories = {"fire_hazard": "消防隐患", "public_order": "治安隐患", "sanitation": "环境卫生", "facility": "设施损坏",
+                  "dispute": "矛盾纠纷", "other": "其他"}
+    sources = {"phone": "手机定位", "map": "地图选点", "address": "地址"}
+    return {"where": f"{row.grid}，{row.near or ''}附近（{sources.get(row.location_source, row.location_source)}）",
+            "href": f"/drill?place=grid:{row.code}", "dwelling_id": None, "lon": row.lon, "lat": row.lat,
+            "why": (f"{categories.get(row.category, row.category)}：{row.description}",
+                    f"上报人：{row.reported_by}" + (f"，照片 {row.photos} 张" if row.photos else ""))}
+
+
 def _place(session: Session, alert: Alert | None, order: WorkOrder) -> dict[str, Any]:
     """The dwelling (or building, compound, site) the order is about, with its standard address and a point."""
+    if order.kind == "incident" and (incident := _incident(session, order)) is not None:
+        return incident
     dwelling_id = None
     if alert is not None and alert.subject_kind == "dwelling":
         dwelling_id = alert.subject_id
@@ -181,7 +202,8 @@ def card(session: Session, viewer: Viewer, order: WorkOrder, now: dt.datetime | 
     place = _place(session, alert, order)
     return OrderCard(
         order_id=order.id, kind=order.kind, title=RULE_TITLES.get(order.kind, order.kind), where=place["where"],
-        who=_who(session, viewer, alert, order), why=tuple(evidence_words(session, alert)) if alert else (),
+        who=_who(session, viewer, alert, order),
+        why=tuple(evidence_words(session, alert)) if alert else tuple(place.get("why", ())),
         since=alert.created_at if alert else order.created_at, due=order.due_at, overdue=order.due_at < now,
         confidence=alert.confidence if alert else None, place_href=place["href"],
         subject_kind=alert.subject_kind if alert else None, subject_id=alert.subject_id if alert else None,

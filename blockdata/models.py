@@ -760,6 +760,47 @@ class WorkOrder(Base):
     )
 
 
+class WorkOrderPhoto(Base):
+    """A photo a grid worker attached to a work order (the doorstep, an incident): kept with the order as
+    evidence, never turned into a face template. JPEG or PNG, at most 5 MB (checked on the way in)."""
+
+    __tablename__ = "work_order_photo"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    work_order_id: Mapped[int] = mapped_column(ForeignKey("work_order.id", ondelete="CASCADE"), index=True)
+    content_type: Mapped[str] = mapped_column(String(16))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = _now()
+    __table_args__ = (
+        CheckConstraint("content_type IN ('image/jpeg', 'image/png')", name="image_type"),
+        CheckConstraint("octet_length(data) BETWEEN 1 AND 5242880", name="size"),
+    )
+
+
+class Incident(Base):
+    """事件上报: an incident a grid worker reported on patrol. It is an event on the map (its own layer)
+    and a work order for the grid's supervisor, closed with a finding like any other order."""
+
+    __tablename__ = "incident"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    category: Mapped[str] = mapped_column(String(24))
+    description: Mapped[str] = mapped_column(Text)
+    geom = mapped_column(Geometry("POINT", srid=SRID), nullable=False)
+    location_source: Mapped[str] = mapped_column(String(16))  # phone, map, address
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id"), index=True)
+    reported_by: Mapped[str] = mapped_column(String(64))
+    work_order_id: Mapped[int | None] = mapped_column(ForeignKey("work_order.id", ondelete="SET NULL"), index=True)
+    created_at: Mapped[dt.datetime] = _now()
+    __table_args__ = (
+        CheckConstraint("category IN ('fire_hazard', 'public_order', 'sanitation', 'facility', 'dispute', 'other')",
+                        name="category_known"),
+        CheckConstraint("length(description) BETWEEN 4 AND 1000", name="description_length"),
+        CheckConstraint("location_source IN ('phone', 'map', 'address')", name="location_source_known"),
+        _valid("geom"),
+    )
+
+
 class AuditLog(Base):
     """留痕: every access to personal data. Append-only: a trigger refuses UPDATE and DELETE."""
 

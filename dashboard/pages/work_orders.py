@@ -15,7 +15,11 @@ from typing import Any
 import dash
 from dash import MATCH, Input, Output, State, clientside_callback, dcc, html
 
-from analytics import doorstep
+import base64
+
+from sqlalchemy import text
+
+from analytics import doorstep, incidents
 from analytics.order_cards import OrderCard, card, distance_m, sort_cards
 from analytics.work_orders import orders_for
 from core.config import local_tz
@@ -49,6 +53,7 @@ def layout(order: str | None = None, **_query: str) -> html.Div:
         cards = sort_cards([card(session, viewer, o) for o in orders_for(session, viewer)], "due")
     return html.Div(className="orders", children=[
         html.H2(f"我的工单（{len(cards)}）", id="orders-title"),
+        _incident_panel(),
         html.Div(className="sortbar", children=[
             html.Span("排序："),
             dcc.RadioItems(id="orders-sort", value="due", inline=True,
@@ -89,6 +94,9 @@ def _form(c: OrderCard) -> list[Any]:
             id={"type": "state", "order": oid}, value="well", inline=True,
             options=[{"label": v, "value": k} for k, v in WELFARE_LABELS.items()], **_PERSIST), "state" in fields),
         dcc.Textarea(id={"type": "notes", "order": oid}, placeholder="上门核查情况（必填）", **_PERSIST),
+        dcc.Upload(id={"type": "photo", "order": oid}, accept="image/jpeg,image/png", className="photo-upload",
+                   children=html.Span("📷 添加照片（随工单保存，不做人脸识别）")),
+        html.Div(id={"type": "photo-result", "order": oid}, className="photo-result"),
         html.Button("提交核查结果", id={"type": "submit", "order": oid}, n_clicks=0, className="submit"),
         html.Div(id={"type": "result", "order": oid}, className="result"),
     ]
@@ -194,3 +202,107 @@ def submit_finding(_clicks: int, ident: dict, action: str, notes: str | None, na
         done += (f" 已登记为{KIND_LABELS.get(str(residence_kind), '流动人口')}（身份证 {applied.get('id_masked')}），"
                  f"来源：工单 {order_id}")
     return done, ""  # the draft is cleared once it is stored
+
+
+# --- 事件上报: an incident reported on patrol becomes a point on the map and an order for the supervisor ------
+
+
+def _incident_panel() -> html.Details:
+    return html.Details(id="incident-panel", className="order incident", children=[
+        html.Summary("事件上报"),
+        dcc.RadioItems(id="incident-category", value="other", className="actions-radio",
+                       options=[{"label": v, "value": k} for k, v in incidents.CATEGORIES.items()], **_PERSIST),
+        dcc.Textarea(id="incident-description", placeholder="发生了什么（至少4个字）", maxLength=1000, **_PERSIST),
+        html.Div(className="form-row", children=[
+            html.Button("用手机定位", id="incident-locate", n_clicks=0, className="locate"),
+            html.Span(id="incident-where"),
+        ]),
+        html.Div(className="form-row", children=[html.Label("或输入地点（地址、楼栋）"),
+                                                 dcc.Input(id="incident-address", type="text", maxLength=100, **_PERSIST)]),
+        dcc.Store(id="incident-geo"),
+        dcc.Upload(id="incident-photo", accept="image/jpeg,image/png", className="photo-upload",
+                   children=html.Span("📷 添加照片")),
+        html.Button("上报", id="incident-submit", n_clicks=0, className="submit"),
+        html.Div(id="incident-result", className="result"),
+    ])
+
+
+clientside_callback(
+    """function (n) {
+        if (!n) return window.dash_clientside.no_update;
+        if (!navigator.geolocation) return '此设备无法定位，请输入地点';
+        navigator.geolocation.getCurrentPosition(function (pos) {
+            window.dash_clientside.set_props('incident-geo', {data: {lon: pos.coords.longitude, lat: pos.coords.latitude}});
+            window.dash_clientside.set_props('incident-where', {children: '已定位 ' + pos.coords.longitude.toFixed(5) + ', ' + pos.coords.latitude.toFixed(5)});
+        }, function () {
+            window.dash_clientside.set_props('incident-where', {children: '未获得位置，请输入地点'});
+        }, {timeout: 10000, maximumAge: 60000});
+        return '正在定位…';
+    }""",
+    Output("incident-where", "children"), Input("incident-locate", "n_clicks"), prevent_initial_call=True,
+)
+
+
+def _point_of_address(session, viewer, address: str) -> tuple[float, float]:  # noqa: ANN001
+    """A typed place's point: the building of the best dwelling or building the search finds in the viewer's grids."""
+    hit = next((h for h in search(session, viewer, address).hits if h.kind in ("dwelling", "building")), None)
+    if hit is None:
+        raise InvalidInput(f"no place in your grids matches {address.strip()!r}: locate with the phone or type a building")
+    kind, _, key = hit.href.partition("place=")[2].partition(":")
+    sql = ("SELECT ST_X(ST_PointOnSurface(b.geom)), ST_Y(ST_PointOnSurface(b.geom)) FROM building b "
+           + ("JOIN dwelling d ON d.building_id = b.id WHERE d.id = :k" if kind == "dwelling" else "WHERE b.id = :k"))
+    lon, lat = session.execute(text(sql), {"k": int(key)}).one()
+    return float(lon), float(lat)
+
+
+def _upload_bytes(contents: str | None) -> bytes | None:
+    """dcc.Upload's data URL → the file's bytes (its declared type is ignored: the bytes are checked)."""
+    if not contents:
+        return None
+    try:
+        return base64.b64decode(contents.split(",", 1)[1], validate=True)
+    except (IndexError, ValueError):
+        raise InvalidInput("the photo could not be read: choose the file again") from None
+
+
+@dash.callback(Output("incident-result", "children"), Output("incident-description", "value"),
+               Input("incident-submit", "n_clicks"), State("incident-category", "value"),
+               State("incident-description", "value"), State("incident-geo", "data"), State("incident-address", "value"),
+               State("incident-photo", "contents"), prevent_initial_call=True)
+def report_incident(_n: int, category: str, description: str | None, geo: dict | None, address: str | None,
+                    photo: str | None) -> tuple[Any, Any]:
+    viewer = current_viewer()
+    try:
+        with transaction() as session:
+            if geo and "lon" in geo:
+                lon, lat, source = float(geo["lon"]), float(geo["lat"]), "phone"
+            elif address and address.strip():
+                (lon, lat), source = _point_of_address(session, viewer, address), "address"
+            else:
+                raise InvalidInput("give the location: press 用手机定位 or type a place")
+            incident = incidents.report(session, viewer, category=category, description=description or "",
+                                        lon=lon, lat=lat, source=source)
+            data = _upload_bytes(photo)
+            if data is not None:
+                incidents.attach_photo(session, viewer, incident.work_order_id, data)
+            order_id = incident.work_order_id
+    except GridPulseError as exc:
+        return html.Span(f"未上报：{exc.reason}", className="refused", id="incident-refused"), dash.no_update
+    return html.Span(f"已上报（工单 {order_id}，已转网格长处置）", id="incident-done"), ""
+
+
+@dash.callback(Output({"type": "photo-result", "order": MATCH}, "children"),
+               Input({"type": "photo", "order": MATCH}, "contents"), State({"type": "photo", "order": MATCH}, "id"),
+               prevent_initial_call=True)
+def attach_photo(contents: str | None, ident: dict) -> Any:
+    viewer = current_viewer()
+    try:
+        data = _upload_bytes(contents)
+        if data is None:
+            return dash.no_update
+        with transaction() as session:
+            incidents.attach_photo(session, viewer, int(ident["order"]), data)
+            n = incidents.photo_count(session, int(ident["order"]))
+    except GridPulseError as exc:
+        return html.Span(f"未保存照片：{exc.reason}", className="refused")
+    return f"照片已保存（共 {n} 张）"

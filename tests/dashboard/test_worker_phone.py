@@ -201,3 +201,58 @@ def _fresh_arrival_order() -> int:
                VALUES (:a, 'arrival_registration', :g, :w, now() + interval '1 day', 'assigned', now()) RETURNING id"""),
             {"a": row.alert_id, "g": row.grid_id, "w": row.assignee_account_id}).scalar_one()
     return new_id
+
+
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+
+
+def test_an_incident_reported_on_the_phone_reaches_the_supervisor_and_the_map(server: str, street: dict, browser,  # noqa: ANN001
+                                                                              tmp_path) -> None:
+    with transaction() as s:
+        g = s.execute(text(
+            """SELECT g.id, g.code, g.supervisor_account_id, ST_X(ST_PointOnSurface(g.geom)) AS lon,
+                      ST_Y(ST_PointOnSurface(g.geom)) AS lat FROM grid g JOIN account a ON a.id = g.worker_account_id
+               WHERE a.username = :u"""), {"u": street["arrival_worker"]}).one()
+        sup = s.get(Account, g.supervisor_account_id)
+        sup.password_hash = hash_password(PASSWORD)
+    context = browser.new_context(viewport=PHONE, geolocation={"longitude": g.lon, "latitude": g.lat},
+                                  permissions=["geolocation"])
+    page = context.new_page()
+    page.goto(f"{server}/login?next=/orders")
+    page.fill("input[name=username]", street["arrival_worker"])
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.locator("#incident-panel").wait_for(timeout=30000)
+    page.locator("#incident-panel summary").click()
+    page.locator("#incident-category input[value=fire_hazard]").check()
+    page.locator("#incident-description").fill("3号楼楼道电动车充电，飞线")
+    page.locator("#incident-locate").click()
+    page.wait_for_function("document.querySelector('#incident-where').innerText.startsWith('已定位')", timeout=15000)
+    photo = tmp_path / "scene.png"
+    photo.write_bytes(PNG)
+    page.locator("#incident-photo input[type=file]").set_input_files(str(photo))
+    page.locator("#incident-submit").click()
+    page.locator("#incident-done").wait_for(timeout=30000)
+    context.close()
+    with transaction() as s:
+        inc = s.execute(text("SELECT id, work_order_id, grid_id, location_source FROM incident WHERE description = :d"),
+                        {"d": "3号楼楼道电动车充电，飞线"}).one()
+        assert inc.grid_id == g.id and inc.location_source == "phone"
+        order = s.get(WorkOrder, inc.work_order_id)
+        assert order.assignee_account_id == g.supervisor_account_id and order.kind == "incident"
+        assert s.execute(text("SELECT content_type FROM work_order_photo WHERE work_order_id = :o"),
+                         {"o": order.id}).scalars().all() == ["image/png"]
+    # the supervisor's list has it, in words; the one map has it as its own layer
+    page = login_page(browser, server, sup.username, PASSWORD, "/orders")
+    card = _card(page, order.id)
+    assert "事件上报" in card.inner_text() and "消防隐患：3号楼楼道电动车充电，飞线" in card.inner_text()
+    assert "照片 1 张" in card.inner_text()
+    page.goto(f"{server}/")
+    page.locator("#layer-toggles").wait_for(timeout=30000)
+    assert "事件上报" in page.locator("#layer-toggles").inner_text()
+    page.close()
+    from layers.incidents import incident_rows
+    with transaction() as s:
+        viewer = Viewer(sup.id, Role.supervisor, tuple(sup.jurisdiction), sup.username)
+        assert inc.id in [r["id"] for r in incident_rows(s, viewer)]
