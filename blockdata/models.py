@@ -274,6 +274,8 @@ class Address(Base):
     __table_args__ = (
         CheckConstraint("standard_id IS NULL OR kind = 'non_standard'", name="only_non_standard_links"),
         CheckConstraint("kind <> 'point' OR geom IS NOT NULL", name="point_has_geom"),
+        # 一搜: a typed address is narrowed by its room and building first (intake/search.py)
+        Index("ix_address_room_building", "room", "building"),
     )
 
 
@@ -395,7 +397,7 @@ class Dwelling(Base):
     area_m2: Mapped[float] = mapped_column(Numeric(7, 2))
     rooms: Mapped[int] = mapped_column(SmallInteger)
     use: Mapped[DwellingUse] = mapped_column(_enum(DwellingUse, "dwelling_use"))
-    address_id: Mapped[int | None] = mapped_column(ForeignKey("address.id"))
+    address_id: Mapped[int | None] = mapped_column(ForeignKey("address.id"), index=True)
     __table_args__ = (
         CheckConstraint("area_m2 > 0", name="area_positive"),
         CheckConstraint("rooms >= 1", name="rooms_positive"),
@@ -425,6 +427,8 @@ class Person(Base):
     created_at: Mapped[dt.datetime] = _now()
     __table_args__ = (
         CheckConstraint("octet_length(id_hash) = 32", name="id_hash_len"),
+        # 一搜 and the police workbench find people by the start of their name (LIKE 'prefix%')
+        Index("ix_person_name_prefix", "name", postgresql_ops={"name": "text_pattern_ops"}),
         CheckConstraint(r"id_masked ~ '^\d{4}\*{10}[\dX]{4}$'", name="id_masked_format"),
         CheckConstraint(
             "residence_kind NOT IN ('floating', 'overseas') OR temp_residence_expiry IS NOT NULL",

@@ -356,11 +356,14 @@ class PersonHit:
 
 
 def _visible_person_clause() -> str:
-    """SQL: person ``p`` has a home or a tie to a dwelling in a grid matching :patterns (the jurisdiction)."""
-    return """EXISTS (SELECT 1 FROM dwelling d JOIN building b ON b.id = d.building_id JOIN grid g ON g.id = b.grid_id
-                      WHERE g.code LIKE ANY(:patterns)
-                        AND (d.id = p.home_dwelling_id
-                             OR d.id IN (SELECT r.dwelling_id FROM relation r WHERE r.person_id = p.id)))"""
+    """SQL: person ``p`` has a home or a tie to a dwelling in a grid matching :patterns (the jurisdiction).
+
+    Two EXISTS driven by the person (home, then relations), so the cost is per candidate, not per
+    dwelling of the jurisdiction."""
+    grid_of = "JOIN building b ON b.id = d.building_id JOIN grid g ON g.id = b.grid_id"
+    return f"""(EXISTS (SELECT 1 FROM dwelling d {grid_of} WHERE d.id = p.home_dwelling_id AND g.code LIKE ANY(:patterns))
+               OR EXISTS (SELECT 1 FROM relation r JOIN dwelling d ON d.id = r.dwelling_id {grid_of}
+                          WHERE r.person_id = p.id AND g.code LIKE ANY(:patterns)))"""
 
 
 def people_by_name(session: Session, viewer: Viewer, name: str, *, reason: str,

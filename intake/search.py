@@ -33,6 +33,8 @@ _ORDER_QUERY = re.compile(r"^(?:工单|#|No\.?)\s*(\d{1,12})$", re.IGNORECASE)
 _NAME_QUERY = re.compile(r"^[\u4e00-\u9fff·]{2,6}$")
 _ADDRESS_HINT = re.compile(r"\d|[号幢栋单元室层楼弄]")
 _MARKER_SQL = "(号楼|单元|号|幢|栋|座|层|楼|室|房|弄|铺|户|#)$"
+# How a number may be written in the address base: bare or with one of its markers (3 = 3幢 = 3栋 …).
+_MARKERS = {"building": ("", "幢", "栋", "号楼", "座", "#", "号"), "unit": ("", "单元"), "room": ("", "室", "号", "房", "户")}
 
 
 @dataclass(frozen=True)
@@ -105,10 +107,10 @@ def _addresses(session: Session, viewer: Viewer, q: str, limit: int) -> list[Hit
     if not any(getattr(messy, p) for p in ("building", "room", "number", "compound", "road")):
         return []
     filters, params = [], {"patterns": viewer.like_patterns, "n": 400}
-    for part in ("building", "unit", "room"):  # a number typed must be that number: cheap and selective
+    for part in ("building", "unit", "room"):  # a number typed must be that number: selective, and indexed
         if getattr(messy, part):
-            filters.append(f"regexp_replace(a.{part}, '{_MARKER_SQL}', '') = :{part}")
-            params[part] = getattr(messy, part)
+            filters.append(f"a.{part} = ANY(:{part})")
+            params[part] = [getattr(messy, part) + marker for marker in _MARKERS[part]]
     if not filters:  # no fine part: the road's number or the compound's name narrows it
         named = []
         if messy.number and messy.road:
