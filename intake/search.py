@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput
-from core.viewer import Role, Viewer
+from core.viewer import POLICE_RULES, ROLES_SEEING_POLICE_RULES, Role, Viewer
 from blockdata import queries
 from blockdata.identity import ID_NUMBER
 from intake.addresses.matcher import score
@@ -179,8 +179,9 @@ def _orders(session: Session, viewer: Viewer, order_id: int) -> list[Hit]:
     where = "w.assignee_account_id = :account" if viewer.role is Role.worker else "g.code LIKE ANY(:patterns)"
     row = session.execute(text(f"""
         SELECT w.id, w.kind, w.status::text AS status, w.due_at FROM work_order w LEFT JOIN grid g ON g.id = w.grid_id
-        WHERE w.id = :id AND ({where})"""), {"id": order_id, "account": viewer.account_id,
-                                             "patterns": viewer.like_patterns}).first()
+        WHERE w.id = :id AND ({where}) AND (:police_too OR w.kind <> ALL(:police))"""),
+        {"id": order_id, "account": viewer.account_id, "patterns": viewer.like_patterns,
+         "police_too": viewer.role in ROLES_SEEING_POLICE_RULES, "police": sorted(POLICE_RULES)}).first()
     if row is None:
         return []
     return [Hit("order", f"工单 {row.id}", f"工单 · {row.kind} · {row.status}", f"/orders?order={row.id}", 1.0)]

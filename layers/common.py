@@ -24,6 +24,7 @@ RULE_LABELS = {
     "elderly_inactive": "独居老人/残疾人多日未出门", "correction_movement": "社区矫正人员活动异常",
     "group_rental": "疑似群租", "arrival_registration": "人来登记：疑似未登记人员", "departure": "人走注销：核实是否离开",
     "utility_anomaly": "水电气异常", "keysite_surge": "重点场所人流激增", "visitor_overstay": "访客超时未离开",
+    "key_control_movement": "重点稳控人员活动异常",
 }
 KEY_SITE_LABELS = {"school": "学校", "hospital": "医院", "station": "车站", "market": "市场", "mall": "商场",
                    "park": "公园", "government": "机关"}

@@ -7,6 +7,7 @@ from analytics.rules import (
     departure,
     elderly_inactive,
     group_rental,
+    key_control_movement,
     keysite_surge,
     utility_anomaly,
     visitor_overstay,
@@ -17,7 +18,7 @@ RULES: dict[str, RuleFn] = {
     module.NAME: module.find
     for module in (
         elderly_inactive, correction_movement, group_rental, arrival_registration, departure,
-        utility_anomaly, keysite_surge, visitor_overstay,
+        utility_anomaly, keysite_surge, visitor_overstay, key_control_movement,
     )
 }
 
