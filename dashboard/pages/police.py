@@ -42,7 +42,7 @@ from blockdata.db import transaction
 from intake.exports import watermark
 from layers.common import deck_spec, literal, view_for
 
-dash.register_page(__name__, path="/police", name="警务", title="GridPulse 警务", order=5)
+dash.register_page(__name__, path="/police", name="警务", title="GridPulse 警务", order=4)
 
 PATH = "/police"
 RESIDENCE = {"registered": "户籍", "resident": "常住", "floating": "流动", "overseas": "境外"}
