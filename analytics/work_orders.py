@@ -13,8 +13,8 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from core.config import load_secrets
-from core.errors import InvalidInput, NotFound
-from core.viewer import Role, Viewer
+from core.errors import AccessDenied, InvalidInput, NotFound
+from core.viewer import POLICE_RULES, Role, Viewer
 from blockdata import audit, queries
 from blockdata.identity import hash_id_number, mask_id_number
 from blockdata.models import (
@@ -45,6 +45,8 @@ DUE_BY_SEVERITY = {
 OUTCOMES = ("confirmed", "corrected", "dismissed")
 DECLARATION_ORDER = "verify_declaration"
 DECLARATION_DUE = dt.timedelta(hours=72)
+# POLICE_RULES (core/viewer.py): their orders go to the police of the jurisdiction (no assignee: the police
+# role's queue), never to the grid worker or supervisor — 重点稳控 persons are the police's to follow up.
 
 
 def dispatch(session: Session, alert_ids: list[int], now: dt.datetime) -> list[WorkOrder]:
@@ -53,7 +55,7 @@ def dispatch(session: Session, alert_ids: list[int], now: dt.datetime) -> list[W
     for alert in session.scalars(select(Alert).where(Alert.id.in_(alert_ids)).order_by(Alert.id)):
         order = WorkOrder(
             alert_id=alert.id, kind=alert.rule, grid_id=alert.grid_id,
-            assignee_account_id=_assignee(session, alert.grid_id),
+            assignee_account_id=None if alert.rule in POLICE_RULES else _assignee(session, alert.grid_id),
             due_at=now + DUE_BY_SEVERITY[alert.severity], status=WorkOrderStatus.assigned, created_at=now,
         )
         session.add(order)
@@ -107,14 +109,15 @@ def escalate_overdue(session: Session, now: dt.datetime) -> int:
         text(
             """
             UPDATE work_order w SET escalation_level = w.escalation_level + 1, escalated_at = :now,
-                   assignee_account_id = CASE WHEN w.escalation_level = 0 THEN coalesce(g.supervisor_account_id, w.assignee_account_id)
+                   assignee_account_id = CASE WHEN w.escalation_level = 0 AND w.kind <> ALL(:police)
+                                              THEN coalesce(g.supervisor_account_id, w.assignee_account_id)
                                               ELSE w.assignee_account_id END
             FROM grid g
             WHERE g.id = w.grid_id AND w.status IN ('assigned', 'in_progress')
               AND w.due_at + (w.due_at - w.created_at) * w.escalation_level < :now
             """
         ),
-        {"now": now},
+        {"now": now, "police": sorted(POLICE_RULES)},
     )
     return result.rowcount
 
@@ -125,9 +128,11 @@ def orders_for(session: Session, viewer: Viewer, *, open_only: bool = True) -> l
     if open_only:
         query = query.where(WorkOrder.status.in_([WorkOrderStatus.assigned, WorkOrderStatus.in_progress]))
     if viewer.role is Role.worker:
-        query = query.where(WorkOrder.assignee_account_id == viewer.account_id)
+        query = query.where(WorkOrder.assignee_account_id == viewer.account_id, WorkOrder.kind.not_in(POLICE_RULES))
     elif viewer.role is not Role.admin:
         query = query.join(Grid, Grid.id == WorkOrder.grid_id).where(Grid.code.like(func.any(viewer.like_patterns)))
+        police_kind = WorkOrder.kind.in_(POLICE_RULES)
+        query = query.where(police_kind if viewer.role is Role.police else ~police_kind)
     return list(session.scalars(query))
 
 
@@ -151,7 +156,11 @@ def record_finding(
         raise NotFound(f"no work order {order_id}")
     grid = session.get(Grid, order.grid_id) if order.grid_id else None
     is_assignee = order.assignee_account_id is not None and order.assignee_account_id == viewer.account_id
-    if not (is_assignee or viewer.role is Role.admin or (viewer.role is Role.supervisor and grid and viewer.covers(grid.code))):
+    in_grid = grid is not None and viewer.covers(grid.code)
+    police_order = order.kind in POLICE_RULES
+    allowed = (viewer.role is Role.admin or (police_order and viewer.role is Role.police and in_grid)
+               or (not police_order and (is_assignee or (viewer.role is Role.supervisor and in_grid))))
+    if not allowed:
         raise queries.deny(session, viewer, f"work_order:{order_id}", f"work order {order_id} is not yours to close")
     if order.status not in (WorkOrderStatus.assigned, WorkOrderStatus.in_progress):
         raise InvalidInput(f"work order {order_id} is already {order.status.value}", record=f"work_order {order_id}")
@@ -216,8 +225,15 @@ def _apply(session: Session, order: WorkOrder, correction: dict[str, Any], now: 
                 blacklisted=True, blacklist_reason=f"群租 confirmed at the door ({source})")
         ).rowcount
         return {"kind": kind, "dwelling_id": dwelling.id, "use_before": before, "rentals_blacklisted": flagged, "source": source}
-    raise InvalidInput(f"unknown correction kind {kind!r} (person_departed, register_resident, flag_group_rental)",
-                       record=f"work_order {order.id}")
+    if kind in EXTRA_CORRECTIONS:
+        return EXTRA_CORRECTIONS[kind](session, order, correction, now) | {"kind": kind, "source": source}
+    known = ", ".join(("person_departed", "register_resident", "flag_group_rental", *EXTRA_CORRECTIONS))
+    raise InvalidInput(f"unknown correction kind {kind!r} ({known})", record=f"work_order {order.id}")
+
+
+# Corrections defined next to the forms that make them (analytics/doorstep.py): kind → apply(session, order,
+# correction, now) returning what changed. Registered there so this module need not know every form.
+EXTRA_CORRECTIONS: dict[str, Any] = {}
 
 
 def _person(session: Session, correction: dict[str, Any]) -> Person:

@@ -216,6 +216,8 @@ class Address(Base):
     __table_args__ = (
         CheckConstraint("standard_id IS NULL OR kind = 'non_standard'", name="only_non_standard_links"),
         CheckConstraint("kind <> 'point' OR geom IS NOT NULL", name="point_has_geom"),
+        # 一搜: a typed address is narrowed by its room and building first (intake/search.py)
+        Index("ix_address_room_building", "room", "building"),
     )
 
 
@@ -337,7 +339,7 @@ class Dwelling(Base):
     area_m2: Mapped[float] = mapped_column(Numeric(7, 2))
     rooms: Mapped[int] = mapped_column(SmallInteger)
     use: Mapped[DwellingUse] = mapped_column(_enum(DwellingUse, "dwelling_use"))
-    address_id: Mapped[int | None] = mapped_column(ForeignKey("address.id"))
+    address_id: Mapped[int | None] = mapped_column(ForeignKey("address.id"), index=True)
     __table_args__ = (
         CheckConstraint("area_m2 > 0", name="area_positive"),
         CheckConstraint("rooms >= 1", name="rooms_positive"),
@@ -367,6 +369,8 @@ class Person(Base):
     created_at: Mapped[dt.datetime] = _now()
     __table_args__ = (
         CheckConstraint("octet_length(id_hash) = 32", name="id_hash_len"),
+        # 一搜 and the police workbench find people by the start of their name (LIKE 'prefix%')
+        Index("ix_person_name_prefix", "name", postgresql_ops={"name": "text_pattern_ops"}),
         CheckConstraint(r"id_masked ~ '^\d{4}\*{10}[\dX]{4}$'", name="id_masked_format"),
         CheckConstraint(
             "residence_kind NOT IN ('floating', 'overseas') OR temp_residence_expiry IS NOT NULL",
@@ -793,6 +797,47 @@ class WorkOrder(Base):
         CheckConstraint("status <> 'done' OR (finding IS NOT NULL AND closed_at IS NOT NULL AND outcome IS NOT NULL)", name="done_has_finding"),
         CheckConstraint("outcome IS NULL OR outcome IN ('confirmed', 'corrected', 'dismissed')", name="outcome_values"),
         Index("ix_work_order_due", "status", "due_at"),
+    )
+
+
+class WorkOrderPhoto(Base):
+    """A photo a grid worker attached to a work order (the doorstep, an incident): kept with the order as
+    evidence, never turned into a face template. JPEG or PNG, at most 5 MB (checked on the way in)."""
+
+    __tablename__ = "work_order_photo"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    work_order_id: Mapped[int] = mapped_column(ForeignKey("work_order.id", ondelete="CASCADE"), index=True)
+    content_type: Mapped[str] = mapped_column(String(16))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = _now()
+    __table_args__ = (
+        CheckConstraint("content_type IN ('image/jpeg', 'image/png')", name="image_type"),
+        CheckConstraint("octet_length(data) BETWEEN 1 AND 5242880", name="size"),
+    )
+
+
+class Incident(Base):
+    """事件上报: an incident a grid worker reported on patrol. It is an event on the map (its own layer)
+    and a work order for the grid's supervisor, closed with a finding like any other order."""
+
+    __tablename__ = "incident"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    category: Mapped[str] = mapped_column(String(24))
+    description: Mapped[str] = mapped_column(Text)
+    geom = mapped_column(Geometry("POINT", srid=SRID), nullable=False)
+    location_source: Mapped[str] = mapped_column(String(16))  # phone, map, address
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id"), index=True)
+    reported_by: Mapped[str] = mapped_column(String(64))
+    work_order_id: Mapped[int | None] = mapped_column(ForeignKey("work_order.id", ondelete="SET NULL"), index=True)
+    created_at: Mapped[dt.datetime] = _now()
+    __table_args__ = (
+        CheckConstraint("category IN ('fire_hazard', 'public_order', 'sanitation', 'facility', 'dispute', 'other')",
+                        name="category_known"),
+        CheckConstraint("length(description) BETWEEN 4 AND 1000", name="description_length"),
+        CheckConstraint("location_source IN ('phone', 'map', 'address')", name="location_source_known"),
+        _valid("geom"),
     )
 
 

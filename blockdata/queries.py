@@ -77,6 +77,7 @@ class PersonView:
     tags: tuple[str, ...]
     household: str = ""           # the household's code, where the view is of a dwelling's people
     relation_to_head: str = ""    # 与户主关系, likewise
+    lives_here_source: str = ""   # where the record of living there comes from (seed, import, work_order:N)
 
 
 @dataclass(frozen=True)
@@ -225,7 +226,13 @@ def dwelling_people(session: Session, viewer: Viewer, dwelling_id: int, *, reaso
             .where(Household.dwelling_id == dwelling_id)
         )
     }
-    return [replace(v, household=membership.get(v.id, ("", ""))[0], relation_to_head=membership.get(v.id, ("", ""))[1])
+    # provenance of living here: the seed, an import, or the work order that registered the person
+    sources = dict(session.execute(text(
+        """SELECT DISTINCT ON (person_id) person_id, source FROM relation
+           WHERE dwelling_id = :d AND kind = 'lives_in' AND valid_to IS NULL ORDER BY person_id, id DESC"""),
+        {"d": dwelling_id}).tuples())
+    return [replace(v, household=membership.get(v.id, ("", ""))[0], relation_to_head=membership.get(v.id, ("", ""))[1],
+                    lives_here_source=sources.get(v.id) or "")
             for v in person_views(session, viewer, people)]
 
 
@@ -386,3 +393,57 @@ def person_access_history(session: Session, viewer: Viewer, person_id: int, *, r
     audit.record(session, viewer, "person.access_history", f"person:{person_id}", reason=reason.strip(), count=len(rows))
     return [AccessView(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
+
+# --- one search (一搜) and the police workbench -----------------------------------------------
+
+NAME_MIN_CHARS = 2
+NAME_RESULTS_CAP = 50
+
+
+@dataclass(frozen=True)
+class PersonHit:
+    """A person found by name, as this viewer may see them, with the dwelling they live in (to open it)."""
+
+    person: PersonView
+    home_dwelling_id: int | None
+
+
+def _visible_people(session: Session, viewer: Viewer, ids: list[int]) -> set[int]:
+    """Of these people, those with a home or a tie to a dwelling in the viewer's jurisdiction.
+
+    Driven by the candidates' ids (their homes and relations), so its cost is per candidate, not per
+    dwelling of the jurisdiction (as an EXISTS the planner would hash the whole jurisdiction first)."""
+    if viewer.role is Role.admin or not ids:
+        return set(ids)
+    return set(session.execute(text(
+        """SELECT DISTINCT x.pid FROM (
+             SELECT id AS pid, home_dwelling_id AS did FROM person WHERE id = ANY(:ids) AND home_dwelling_id IS NOT NULL
+             UNION ALL SELECT person_id, dwelling_id FROM relation WHERE person_id = ANY(:ids) AND dwelling_id IS NOT NULL
+           ) x JOIN dwelling d ON d.id = x.did JOIN building b ON b.id = d.building_id JOIN grid g ON g.id = b.grid_id
+           WHERE g.code LIKE ANY(:patterns)"""), {"ids": ids, "patterns": viewer.like_patterns}).scalars())
+
+
+def people_by_name(session: Session, viewer: Viewer, name: str, *, reason: str,
+                   limit: int = 20) -> list[PersonHit]:
+    """People whose name starts with ``name``, only those with a home or tie in the viewer's jurisdiction.
+
+    Why a prefix of at least two characters: a surname alone (张) would list half a street, which is
+    enumeration, not a look-up. The read is audited with the reason and the number found (never the
+    names); the names come back masked as the viewer's role requires.
+    """
+    name = (name or "").strip()
+    if len(name) < NAME_MIN_CHARS:
+        raise InvalidInput(f"type at least {NAME_MIN_CHARS} characters of the name", record=viewer.username)
+    if not reason or len(reason.strip()) < 2:
+        raise InvalidInput("a look-up of people by name needs a stated reason", record=viewer.username)
+    limit = max(1, min(limit, NAME_RESULTS_CAP))
+    candidates = list(session.execute(
+        text("SELECT id FROM person WHERE name LIKE :prefix ORDER BY name, id LIMIT 1000"),
+        {"prefix": name.replace("%", "").replace("_", "") + "%"}).scalars())
+    visible = _visible_people(session, viewer, candidates)
+    ids = [i for i in candidates if i in visible][:limit]
+    people = list(session.scalars(select(Person).where(Person.id.in_(ids)).order_by(Person.name, Person.id))) if ids else []
+    audit.record(session, viewer, "person.search_name", f"search:name:{len(name)}chars", reason=reason.strip(),
+                 count=len(people), person_ids=[p.id for p in people])
+    views = person_views(session, viewer, people)
+    return [PersonHit(v, p.home_dwelling_id) for v, p in zip(views, people)]

@@ -23,6 +23,11 @@ class Role(str, enum.Enum):
     police = "police"          # 派出所
 
 
+# Rules whose alerts and work orders belong to the police alone (重点稳控): not dispatched to grid workers or
+# supervisors, not drawn on their maps, not found by their searches.
+POLICE_RULES = frozenset({"key_control_movement"})
+ROLES_SEEING_POLICE_RULES = frozenset({Role.admin, Role.police})
+
 # Roles that may see a full name and the unmasked ID number (the rest see masked forms).
 ROLES_WITH_FULL_IDENTITY = frozenset({Role.admin, Role.police})
 

@@ -16,6 +16,7 @@ from dash import dcc, html
 from core.config import PROJECT_ROOT
 from core.errors import AccessDenied
 from dashboard import auth, headers, https, prefetch, vendor
+from dashboard.search_box import search_box
 from dashboard.roles import may_open
 from intake import upload_store
 
@@ -31,6 +32,7 @@ def _shell() -> html.Div:
                 className="topbar",
                 children=[
                     html.H1("GridPulse · 一张图"),
+                    search_box() if viewer is not None else None,
                     html.Nav([dcc.Link(page["name"], href=page["relative_path"]) for page in pages]
                              + [html.Span(who, className="who"), _logout_form()]),
                 ],

@@ -16,6 +16,7 @@ ALL = frozenset(Role)
 COMMAND_AND_POLICE = frozenset({Role.admin, Role.street, Role.police})
 WALL = frozenset({Role.admin, Role.street, Role.supervisor, Role.police})
 ADMIN = frozenset({Role.admin})
+POLICE = frozenset({Role.admin, Role.police})
 
 
 def page_roles(path: str) -> frozenset[Role]:

@@ -7,7 +7,7 @@ import pydeck as pdk
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from core.viewer import Viewer
+from core.viewer import POLICE_RULES, ROLES_SEEING_POLICE_RULES, Viewer
 from core.vocab import RuleName, Severity
 from layers.common import SEVERITY_COLORS
 
@@ -17,13 +17,15 @@ _SQL = text(
            ST_X(a.geom) AS lon, ST_Y(a.geom) AS lat, g.code AS grid, g.name AS grid_name
     FROM alert a JOIN grid g ON g.id = a.grid_id
     WHERE a.status IN ('open', 'dispatched') AND a.geom IS NOT NULL AND g.code LIKE ANY(:patterns)
+      AND (:police_too OR a.rule <> ALL(:police))
     ORDER BY a.created_at DESC, a.id DESC
     """
 )
 
 
 def alert_rows(session: Session, viewer: Viewer) -> list[dict[str, Any]]:
-    rows = session.execute(_SQL, {"patterns": viewer.like_patterns}).mappings().all()
+    rows = session.execute(_SQL, {"patterns": viewer.like_patterns, "police": sorted(POLICE_RULES),
+                                  "police_too": viewer.role in ROLES_SEEING_POLICE_RULES}).mappings().all()
     return [{
         "kind": "alert", "id": r["id"], "rule": r["rule"], "severity": r["severity"], "grid": r["grid"],
         "position": [round(r["lon"], 6), round(r["lat"], 6)], "color": SEVERITY_COLORS.get(r["severity"], [255, 255, 255, 255]),

@@ -7,6 +7,7 @@ from analytics.rules import (
     departure,
     elderly_inactive,
     group_rental,
+    key_control_movement,
     keysite_surge,
     utility_anomaly,
     visitor_overstay,
@@ -15,7 +16,7 @@ from analytics.rules.base import Finding, RuleFn
 
 _MODULES = (
     elderly_inactive, correction_movement, group_rental, arrival_registration, departure,
-    utility_anomaly, keysite_surge, visitor_overstay,
+    utility_anomaly, keysite_surge, visitor_overstay, key_control_movement,
 )
 RULES: dict[str, RuleFn] = {module.NAME: module.find for module in _MODULES}
 # A rule's version changes with its meaning or thresholds: doorstep precision is counted per version.

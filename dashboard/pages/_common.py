@@ -18,10 +18,11 @@ from layers.buildings import buildings_layer
 from layers.common import deck_spec, polygon_box, view_for
 from layers.compounds import compound_labels_layer, compound_outlines_layer, compound_rows, compounds_layer
 from layers.gates import gate_arrows_layer, gates_layer, heatmap_layer
+from layers.incidents import incident_rows, incidents_layer
 from layers.grids import grid_outlines_layer, grid_rows, grids_layer
 from layers.key_sites import key_site_outline_rows, key_site_outlines_layer, key_site_rows, key_sites_layer
 
-MAP_LAYERS = ["grids", "compounds", "buildings", "key_sites", "heatmap", "gate_arrows", "gates", "alerts"]
+MAP_LAYERS = ["grids", "compounds", "buildings", "key_sites", "heatmap", "gate_arrows", "gates", "alerts", "incidents"]
 
 
 def page_viewer() -> tuple[Viewer | None, html.Div | None]:
@@ -45,7 +46,7 @@ def street_map_spec(session: Session, viewer: Viewer, flows: dict[str, list[dict
         key_sites_layer(sites), key_site_outlines_layer(key_site_outline_rows(sites)),
         heatmap_layer(flows["heatmap"]), gate_arrows_layer(flows["gate_arrows"]),
         gates_layer(flows["gates"]),
-        alerts_layer(alert_rows(session, viewer)),
+        alerts_layer(alert_rows(session, viewer)), incidents_layer(incident_rows(session, viewer)),
         compound_labels_layer(compounds),  # names on top of everything
     ]
     spec = deck_spec(layers, view_for(polygon_box(grids), pitch=40), basemap_url=settings().basemap_url)

@@ -43,6 +43,14 @@ DIRECTION = {"in": "进", "out": "出"}
 LEVELS = {"street": "街道", "community": "社区", "grid": "网格", "district": "区", "city": "市"}
 
 
+def _source_label(source: str | None) -> str:
+    """Where a residence comes from, in words: 工单 12 (a doorstep registration), or the source as recorded."""
+    if not source:
+        return ""
+    kind, _, key = source.partition(":")
+    return f"工单 {key}（上门登记）" if kind == "work_order" else source
+
+
 def layout(**_query: str) -> html.Div:
     viewer, refused = page_viewer()
     if refused is not None:
@@ -162,12 +170,13 @@ def _level(session: Session, viewer: Viewer, place: Place) -> tuple[Any, dict[st
                 _building_map(session, viewer, int(building_id), floor), None)
     if place.kind == "dwelling":
         people = queries.dwelling_people(session, viewer, int(place.key))
-        rows = [html.Tr([html.Th(h) for h in ("姓名", "身份证号", "性别", "年龄", "类别", "户", "与户主关系", "标签")])]
+        rows = [html.Tr([html.Th(h) for h in ("姓名", "身份证号", "性别", "年龄", "类别", "户", "与户主关系", "标签", "来源")])]
         for p in people:
             rows.append(html.Tr([
                 html.Td(dcc.Link(p.name, href=f"/drill?place=person:{p.id}")), html.Td(p.id_masked),
                 html.Td(Sex.label_of(p.sex, "")), html.Td(p.age),
                 html.Td(ResidenceKind.label_of(p.residence_kind)), html.Td(p.household), html.Td(p.relation_to_head), html.Td("、".join(p.tags)),
+                html.Td(_source_label(p.lives_here_source or None)),
             ]))
         building_id = session.execute(text("SELECT building_id, floor FROM dwelling WHERE id = :d"), {"d": int(place.key)}).one()
         return ([html.H3(f"住户（{len(people)}）"), html.Table(rows, className="grid-table", id="drill-people")],

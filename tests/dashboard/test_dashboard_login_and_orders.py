@@ -68,8 +68,8 @@ def test_a_grid_worker_records_a_departure_at_the_door(server: str, street: dict
         card = page.locator(f"#order-{street['order']}")
         card.wait_for(timeout=30_000)
         assert "人走注销" in card.inner_text()
-        card.locator("input[value=corrected]").click()
-        card.locator("textarea").fill("房东证实已于上月搬离")
+        card.locator("input[value=departed]").click()
+        card.locator("textarea").first.fill("房东证实已于上月搬离")
         card.locator("button").first.click()
         page.wait_for_function(f"document.getElementById('order-{street['order']}').innerText.includes('已提交')",
                                timeout=30_000)
