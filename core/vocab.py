@@ -114,3 +114,4 @@ class RuleName(LabelledEnum):
     utility_anomaly = "utility_anomaly", "水电气异常"
     keysite_surge = "keysite_surge", "重点场所人流激增"
     visitor_overstay = "visitor_overstay", "访客超时未离开"
+    key_control_movement = "key_control_movement", "重点稳控人员活动异常"
