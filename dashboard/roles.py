@@ -15,6 +15,7 @@ PAGE_ROLES: dict[str, frozenset[Role]] = {
     "/wall": frozenset({Role.admin, Role.street, Role.supervisor, Role.police}),
     "/drill": ALL,
     "/key-sites": frozenset({Role.admin, Role.police, Role.street}),
+    "/stats": frozenset({Role.admin, Role.street, Role.supervisor, Role.police}),
     "/audit": frozenset({Role.admin}),
     "/orders": ALL,
     "/imports": frozenset({Role.admin}),
