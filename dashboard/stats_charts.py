@@ -18,6 +18,30 @@ BG, PAPER, INK, MUTED = "#0b1e3a", "#0b1e3a", "#e6eefc", "#9fb6dc"
 COLOURS = ["#5b9bff", "#ffd666", "#7fd8a8", "#ff8a65", "#c39bff", "#66d9e8"]
 KIND_KEYS = ["pop_registered", "pop_resident", "pop_floating", "pop_overseas"]
 RULE_LABELS_EXTRA = {"declaration_verification": "自主申报核实"}
+# Plotly's zh-CN locale (its dist/plotly-locale-zh-cn.js), handed to each graph's config: dates, months and the
+# mode bar in Chinese without loading another script.
+ZH_CN = {
+    "dictionary": {
+        "Autoscale": "自动缩放", "Box Select": "矩形框选择", "Click to enter Colorscale title": "点击输入色阶的标题",
+        "Click to enter Component A title": "点击输入组件A的标题", "Click to enter Plot title": "点击输入图表的标题",
+        "Click to enter X axis title": "点击输入X轴的标题", "Click to enter Y axis title": "点击输入Y轴的标题",
+        "Compare data on hover": "悬停时比较数据", "Double-click on legend to isolate one trace": "双击图例来突显对应轨迹",
+        "Double-click to zoom back out": "双击返回缩小显示", "Download plot as a png": "下载图表为PNG格式",
+        "Download plot": "下载图表", "Edit in Chart Studio": "在Chart Studio中编辑", "Lasso Select": "套索选择",
+        "Pan": "平移", "Produced with Plotly": "由Plotly生成", "Reset axes": "重置轴", "Reset view": "重置视图",
+        "Show closest data on hover": "悬停时显示最近的数据", "Snapshot succeeded": "生成快照成功",
+        "Taking snapshot - this may take a few seconds": "正在生成快照 - 可能需要几秒钟", "Toggle Spike Lines": "切换显示数据点辅助线",
+        "Zoom in": "放大", "Zoom out": "缩小", "Zoom": "缩放", "trace": "轨迹", "max": "最大值", "min": "最小值",
+        "median": "中位数", "mean": "平均值",
+    },
+    "format": {
+        "days": ["星期日", "星期一", "星期二", "星期三", "星期四", "星期五", "星期六"],
+        "shortDays": ["周日", "周一", "周二", "周三", "周四", "周五", "周六"],
+        "months": ["一月", "二月", "三月", "四月", "五月", "六月", "七月", "八月", "九月", "十月", "十一月", "十二月"],
+        "shortMonths": ["1月", "2月", "3月", "4月", "5月", "6月", "7月", "8月", "9月", "10月", "11月", "12月"],
+        "date": "%Y-%m-%d", "decimal": ".", "thousands": ",",
+    },
+}
 
 
 def _theme(fig: go.Figure, title: str, height: int = 320) -> go.Figure:

@@ -31,7 +31,7 @@ from dashboard.session import current_viewer
 dash.register_page(__name__, path="/stats", name="统计", title="GridPulse 统计", order=4)
 
 STALE = dt.timedelta(minutes=5)
-GRAPH_CONFIG = {"displaylogo": False, "locale": "zh-CN", "responsive": True}
+GRAPH_CONFIG = {"displaylogo": False, "locale": "zh-CN", "locales": {"zh-CN": C.ZH_CN}, "responsive": True}
 POLICE_GROUPS = ("population", "flows")
 MAP_KEYS = ["pop_actual", "pop_floating", "density", "pop_realtime", "entries", "orders_opened", "on_time_rate",
             "cov_credential", "alerts_open"]
