@@ -1,4 +1,4 @@
-"""`gridpulse rules …` and `gridpulse workorders …`: the analytics stage's commands."""
+"""`gridpulse rules …`, `gridpulse workorders …` and `gridpulse stats …`: the analytics stage's commands."""
 from __future__ import annotations
 
 import argparse
@@ -68,6 +68,23 @@ def _escalate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _day(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a day like 2026-12-01") from None
+
+
+def _stats_refresh(args: argparse.Namespace) -> int:
+    from analytics.stats_refresh import refresh
+    from blockdata.db import transaction
+
+    with transaction() as session:
+        report = refresh(session, _as_of(args.as_of), since=args.since)
+    print(json.dumps(report, ensure_ascii=False))
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     rules = sub.add_parser("rules", help="anomaly rules: list them, or sweep them into alerts and work orders")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True)
@@ -89,3 +106,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = orders_sub.add_parser("escalate", help="escalate open work orders past their due time")
     p.add_argument("--as-of", help="as of this time (ISO 8601, default now)")
     p.set_defaults(func=_escalate)
+
+    stats = sub.add_parser("stats", help="the indicator set's daily aggregates (docs/INDICATORS.md)")
+    stats_sub = stats.add_subparsers(dest="stats_command", required=True)
+    p = stats_sub.add_parser("refresh", help="recount the days that can still change and snapshot today's stock figures")
+    p.add_argument("--since", type=_day, metavar="DAY", help="recount from this local day (after a back-dated import)")
+    p.add_argument("--as-of", help="as of this time (ISO 8601, default now)")
+    p.set_defaults(func=_stats_refresh)

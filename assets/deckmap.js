@@ -118,11 +118,37 @@
     });
   }
 
+  // The wall screen (cfg.wall): the camera fits the jurisdiction (spec.fitBounds) to the container it is drawn in,
+  // and what is drawn in pixels (gate and alert markers, outlines, arrows) grows with the screen beyond 1920 px
+  // wide, as everything drawn in metres grows with the fitted zoom: a 4K wall shows what a 1080p one shows.
+  function fitted(el, spec, cfg) {
+    var b = spec.fitBounds, w = el.clientWidth, h = el.clientHeight;
+    if (!cfg || !cfg.wall || !b || !w || !h || !window.deck.WebMercatorViewport) return spec.initialViewState;
+    var vp = new window.deck.WebMercatorViewport({width: w, height: h})
+      .fitBounds([[b[0], b[1]], [b[2], b[3]]], {padding: Math.round(Math.min(w, h) * 0.04)});
+    el.dataset.fitZoom = vp.zoom.toFixed(3);
+    return Object.assign({}, spec.initialViewState, {longitude: vp.longitude, latitude: vp.latitude, zoom: vp.zoom});
+  }
+
+  function screenScale(m) {
+    return m.cfg && m.cfg.wall ? Math.max(1, window.innerWidth / 1920) : 1;
+  }
+
+  function scaled(m, layer) {
+    var s = screenScale(m), p = layer.props, up = {};
+    if (s === 1) return layer;
+    if (p.radiusUnits === "pixels") up.radiusScale = (p.radiusScale || 1) * s;
+    if (p.widthUnits === "pixels") { up.widthScale = (p.widthScale || 1) * s; up.widthMinPixels = (p.widthMinPixels || 0) * s; }
+    if (p.lineWidthMinPixels) up.lineWidthMinPixels = p.lineWidthMinPixels * s;
+    m.el.dataset.symbolScale = s.toFixed(3);
+    return layer.clone(up);
+  }
+
   function create(el, spec, cfg) {
     var m = {el: el, layers: {}, order: [], specKey: null, viewKey: null, renders: 0, loaded: false, cfg: cfg,
              conv: converter(), created: performance.now(), clickedAt: 0};
     m.deck = new window.deck.Deck({
-      parent: el, initialViewState: spec.initialViewState, controller: true, getTooltip: tooltip,
+      parent: el, initialViewState: fitted(el, spec, cfg), controller: true, getTooltip: tooltip,
       // Picking a big layer can take longer than the default 250 ms tap: a high limit keeps clicks.
       eventRecognizerOptions: {click: {time: 2000}, tap: {time: 2000}},
       deviceProps: {webgl: {preserveDrawingBuffer: true}},
@@ -272,12 +298,12 @@
     m.spec = spec;
     m.layers = {}; m.order = []; m.loaded = false; delete m.el.dataset.loaded;
     m.zoomLayer = null; m.zoomBuilding = null; m.zoomKey = null; delete m.el.dataset.zoomBuilding;
-    layerJsons.forEach(function (json) { m.layers[json.id] = m.conv.convert(json); m.order.push(json.id); });
+    layerJsons.forEach(function (json) { m.layers[json.id] = scaled(m, m.conv.convert(json)); m.order.push(json.id); });
     m.basemap = spec.basemap || "";
     if (m.viewKey !== null && spec.viewKey !== m.viewKey) {
       // Fly to the new place; on a software GPU (no graphics card: SwiftShader) jump there instead, since every
       // frame of the flight costs it 60–100 ms of the page's main thread and delays what the place shows.
-      m.deck.setProps({initialViewState: Object.assign({}, spec.initialViewState, {transitionDuration: softwareGpu(m) ? 0 : 600})});
+      m.deck.setProps({initialViewState: Object.assign({}, fitted(m.el, spec, m.cfg), {transitionDuration: softwareGpu(m) ? 0 : 600})});
     }
     m.viewKey = spec.viewKey;
   }

@@ -666,6 +666,47 @@ class CounterOutage(Base):
     reason: Mapped[str] = mapped_column(Text)
     recorded_at: Mapped[dt.datetime] = _now()
     __table_args__ = (CheckConstraint("ends_at IS NULL OR ends_at > starts_at", name="outage_order"),)
+class GateFlowHour(Base):
+    """Per-gate per-hour sums of ``gate_flow_minute``, kept by its statement triggers (migration 0011):
+    what the indicators, the wall's trends and the weekly report read, 60× fewer rows than the minutes."""
+
+    __tablename__ = "gate_flow_hour"
+    gate_id: Mapped[int] = mapped_column(ForeignKey("gate.id", ondelete="CASCADE"), primary_key=True)
+    hour: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    entries: Mapped[int] = mapped_column(Integer, server_default="0")
+    exits: Mapped[int] = mapped_column(Integer, server_default="0")
+    denied: Mapped[int] = mapped_column(Integer, server_default="0")
+    __table_args__ = (
+        CheckConstraint("entries >= 0 AND exits >= 0 AND denied >= 0", name="counts_non_negative"),
+        Index("ix_gate_flow_hour_hour", "hour"),
+    )
+
+
+class PlaceStatDay(Base):
+    """One indicator's value for one local day and one grid or compound (docs/INDICATORS.md).
+
+    Communities and the street are sums of their grids (codes nest by prefix), so only the smallest
+    units are stored; shares are stored as their numerator and denominator and divided after summing.
+    ``unit_id`` is a grid or compound id by ``unit_kind``, hence no foreign key.
+    """
+
+    __tablename__ = "place_stat_day"
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    unit_kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    indicator: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+    __table_args__ = (CheckConstraint("unit_kind IN ('grid', 'compound')", name="unit_kind_values"),)
+
+
+class StatRefresh(Base):
+    """Which local days ``place_stat_day`` holds, when they were last refreshed, and whether the
+    day's stock figures (population, coverage: a state, not a count) were snapshot that day."""
+
+    __tablename__ = "stat_refresh"
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    refreshed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    snapshot: Mapped[bool] = mapped_column(Boolean, server_default="false")
 
 
 class UtilityReading(Base):

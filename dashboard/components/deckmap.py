@@ -30,11 +30,12 @@ LEGEND = [
 
 def deck_map(spec: dict[str, Any] | None, layer_ids: list[str], *, visible: list[str] | None = None,
              height: str = "calc(100vh - 160px)", show_toggles: bool = True, legend: bool = True,
-             prefetch: str | None = None, warm_pick: bool = True) -> html.Div:
+             prefetch: str | None = None, warm_pick: bool = True, wall: bool = False) -> html.Div:
     """``prefetch``: a URL the browser posts ``{"search": "?place=kind:id"}`` to when the pointer goes down on a
     grid or building (dashboard/prefetch.py), so the level's server work starts before the click.
     ``warm_pick``: pick once after the first place is drawn, so the first hover or click does not build the
-    picking pipelines (False for a map nobody clicks: the wall screen)."""
+    picking pipelines (False for a map nobody clicks: the wall screen). ``wall``: fit the spec's ``fitBounds``
+    to the container and scale pixel-sized symbols with the screen (assets/deckmap.js)."""
     toggles = dcc.Checklist(
         id="layer-toggles", options=[{"label": LAYER_LABELS.get(i, i), "value": i} for i in layer_ids],
         value=visible if visible is not None else list(layer_ids), inline=True, className="layer-toggles",
@@ -44,7 +45,7 @@ def deck_map(spec: dict[str, Any] | None, layer_ids: list[str], *, visible: list
         toggles,
         html.Div(id=CONTAINER, className="deck-map", style={"height": height}),
         dcc.Store(id="map-spec", data=spec), dcc.Store(id="map-patch"), dcc.Store(id="map-click"),
-        dcc.Store(id="map-rendered"), dcc.Store(id="map-cfg", data=CONFIG | {"warmPick": warm_pick} | ({"prefetch": prefetch} if prefetch else {})),
+        dcc.Store(id="map-rendered"), dcc.Store(id="map-cfg", data=CONFIG | {"warmPick": warm_pick, "wall": wall} | ({"prefetch": prefetch} if prefetch else {})),
     ]
     if legend:
         parts.append(html.Div(className="legend", children=[

@@ -51,6 +51,7 @@ def street_map_spec(session: Session, viewer: Viewer, flows: dict[str, list[dict
     ]
     spec = deck_spec(layers, view_for(polygon_box(grids), pitch=40), basemap_url=settings().basemap_url)
     spec["viewKey"] = "street"
+    spec["fitBounds"] = polygon_box(grids)  # the wall fits it to its screen (assets/deckmap.js)
     spec["grid_codes"] = [g["code"] for g in grids]
     spec["building_count"] = session.execute(
         text("SELECT count(*) FROM building b JOIN grid g ON g.id = b.grid_id WHERE g.code LIKE ANY(:p)"),

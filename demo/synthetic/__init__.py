@@ -42,7 +42,7 @@ SEEDED_TABLES = (
     "region, account, grid, address, compound, key_site, gate, building, dwelling, person, person_tag, household, "
     "household_member, organisation, relation, ownership, access_grant, visitor_pass, face_template, "
     "gate_flow_minute, utility_reading, rental, self_declaration, alert, work_order, seed_info, "
-    "truth.injected_anomaly, access_event"
+    "truth.injected_anomaly, access_event, place_stat_day, stat_refresh"
 )
 
 
