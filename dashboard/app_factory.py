@@ -12,7 +12,7 @@ import dash
 from dash import dcc, html
 
 from core.config import PROJECT_ROOT
-from dashboard import auth, prefetch, vendor
+from dashboard import auth, observe, prefetch, vendor
 from dashboard.roles import may_open
 
 
@@ -70,6 +70,7 @@ def create_app() -> dash.Dash:
         title="GridPulse 一张图",
         update_title=None,
     )
+    observe.install(app.server)  # /metrics and /healthz answer before the login guard
     auth.install(app.server)
     vendor.install(app.server, auth.viewer_from_session)
 
