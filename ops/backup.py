@@ -85,9 +85,11 @@ def backup(directory: Path, url: str | None = None) -> Made:
     dsn = _libpq(url)
     name = make_url(url).database
     directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o700)  # the dumps hold people's data: for the service's account only
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     final = directory / f"gridpulse-{name}-{stamp}{SUFFIX}"
     partial = final.with_suffix(".partial")
+    partial.touch(mode=0o600)
     facts = _facts(dsn)
     done = subprocess.run([_tool("pg_dump"), "--format=custom", "--compress=6", f"--file={partial}", dsn],
                           capture_output=True, text=True)
@@ -99,6 +101,7 @@ def backup(directory: Path, url: str | None = None) -> Made:
     manifest = {"file": final.name, "database": name, "created": stamp, "bytes": size, "sha256": digest,
                 "format": "pg_dump custom", "pg_dump": _version("pg_dump"), **facts}
     manifest_path(final).write_text(json.dumps(manifest, indent=2))
+    manifest_path(final).chmod(0o600)
     return Made(final, size, digest, manifest)
 
 
