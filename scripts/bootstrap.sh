@@ -58,7 +58,9 @@ services() {
   if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
     echo "bootstrap: starting Redis"
     $SUDO mkdir -p /var/lib/redis /var/log/redis
-    $SUDO redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    # The shipped configuration: AOF persistence (fsync everysec), so events waiting for ingest survive a
+    # restart of Redis (deploy/redis/gridpulse.conf, docs/BENCHMARKS.md for the fsync choice).
+    $SUDO redis-server "$(dirname "$0")/../deploy/redis/gridpulse.conf" --daemonize yes --port 6379 \
       --dir /var/lib/redis --logfile /var/log/redis/gridpulse.log
     for _ in $(seq 1 20); do redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && break; sleep 0.5; done
   fi
