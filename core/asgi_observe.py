@@ -22,7 +22,7 @@ REQUEST_SECONDS = Histogram("gridpulse_http_request_seconds", "HTTP request late
                             ["service", "route", "method", "status"], buckets=LATENCY_BUCKETS)
 _ID = re.compile(r"/(\d+|[0-9a-fA-F-]{32,36})(?=/|$)")
 
-ResponseHook = Callable[[str, int, bytes, float], None]  # route, status, body, seconds
+ResponseHook = Callable[[str, int, bytes, float], None]  # path, status, body, seconds
 
 
 def route_of(path: str) -> str:
@@ -64,7 +64,7 @@ class Observed:
             seconds = time.perf_counter() - started
             REQUEST_SECONDS.labels(self.service, route, scope["method"], str(status[0])).observe(seconds)
             if keep_body and self.on_response is not None:
-                self.on_response(route, status[0], b"".join(chunks), seconds)
+                self.on_response(path, status[0], b"".join(chunks), seconds)
 
     async def _metrics(self, send: Send) -> None:
         body, content_type = render(self.collectors)

@@ -17,8 +17,8 @@ from prometheus_client.core import Metric
 from core.metrics import LATENCY_BUCKETS, ScrapeCollector, gauge
 from gate_bridge.policy import GatePolicy
 
-DECISIONS = Counter("gridpulse_gate_decisions_total", "Gate decisions by compound, method and result",
-                    ["compound", "method", "result"])
+DECISIONS = Counter("gridpulse_gate_decisions_total", "Gate decisions by compound, gate, method and result",
+                    ["compound", "gate", "method", "result"])
 DECISION_SECONDS = Histogram("gridpulse_gate_decision_seconds", "Time to answer a gate decision, by method",
                              ["compound", "method"], buckets=LATENCY_BUCKETS)
 DECISION_ROUTES = ("/qr", "/face", "/face-template", "/exit")
@@ -27,7 +27,7 @@ DECISION_ROUTES = ("/qr", "/face", "/face-template", "/exit")
 def decision_hook(compound_id: int):  # noqa: ANN201 - core.asgi_observe.ResponseHook
     compound = str(compound_id)
 
-    def on_response(_route: str, status: int, body: bytes, seconds: float) -> None:
+    def on_response(path: str, status: int, body: bytes, seconds: float) -> None:
         if status != 200:
             return  # a refused request (wrong key, bad body) is no decision; the request histogram has it
         try:
@@ -35,7 +35,8 @@ def decision_hook(compound_id: int):  # noqa: ANN201 - core.asgi_observe.Respons
             method, result = str(doc["method"]), str(doc["result"])
         except (ValueError, KeyError, TypeError):
             return
-        DECISIONS.labels(compound, method, result).inc()
+        gate = path.split("/")[3] if path.startswith("/v1/gates/") else "?"  # /v1/gates/{id}/qr
+        DECISIONS.labels(compound, gate, method, result).inc()
         DECISION_SECONDS.labels(compound, method).observe(seconds)
 
     return on_response

@@ -136,8 +136,9 @@ def test_metrics_move_with_traffic(served: Served) -> None:
             assert bad.status_code == 401
     (method, result), = set(decisions)
     bridge_after = samples(served.url("bridge", "/metrics"))
-    counted = (value(bridge_after, "gridpulse_gate_decisions_total", method=method, result=result)
-               - value(bridge_before, "gridpulse_gate_decisions_total", method=method, result=result))
+    gate = str(served.gate_id)
+    counted = (value(bridge_after, "gridpulse_gate_decisions_total", gate=gate, method=method, result=result)
+               - value(bridge_before, "gridpulse_gate_decisions_total", gate=gate, method=method, result=result))
     assert counted == 30, "every decision counted once, the refused request not at all"
     assert value(bridge_after, "gridpulse_gate_decision_seconds_count", method=method) >= 30
     assert value(bridge_after, "gridpulse_gate_outbox_depth") == 0
