@@ -1,10 +1,10 @@
 """What Redis persistence costs: the gate side (decisions published by the bridge's publisher: 32 gates
-at once through its group commit, and one gate in sequence) and the ingest side (bench/ingest_bench.py
-run as it is) against three redis-servers of its own, started from deploy/redis/gridpulse.conf: AOF with
+at once through its group commit, and one gate in sequence) and the ingest side (ingest_bench's events,
+landed by one worker in process) against three redis-servers of its own, started from deploy/redis/gridpulse.conf: AOF with
 `appendfsync always`, with `everysec` (the shipped choice), and without AOF — the ceiling, measured in
 the same run. Ratios are against that ceiling.
 
-Never touches the shared Redis. `--quick` publishes fewer events and runs ingest_bench with --quick.
+Never touches the shared Redis. `--quick` publishes fewer events. Its own database: gridpulse_bench_aof.
 Last line: one JSON object.
 """
 from __future__ import annotations
@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GRIDPULSE_REDIS_PREFIX", "gpbench:")
+os.environ.setdefault("GRIDPULSE_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/gridpulse_bench_aof")
 
 import redis  # noqa: E402
 
@@ -99,24 +100,43 @@ def gate_side(url: str, per_gate: int, sequential: int, tmp: Path) -> dict[str, 
             "one_gate_p95_ms": seq[int(len(seq) * 0.95)] * 1000}
 
 
-def ingest_side(url: str, quick: bool) -> dict[str, float]:
-    # ingest_bench's own database under this benchmark's name (two benchmarks never share one)
-    env = {**os.environ, "GRIDPULSE_REDIS_URL": url,
-           "GRIDPULSE_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:5432/gridpulse_bench_aof"}
-    out = subprocess.run([sys.executable, "bench/ingest_bench.py", *(["--quick"] if quick else [])], cwd=ROOT, env=env,
-                         capture_output=True, text=True)
-    if out.returncode != 0:
-        raise SystemExit(f"ingest_bench failed against {url}: {out.stderr.strip().splitlines()[-1]}")
-    doc = json.loads(out.stdout.strip().splitlines()[-1])
-    return {"ingest_events_per_s": doc["events_per_s"], "ingest_latency_p95_ms": doc["latency_p95_ms"]}
+def ingest_side(url: str, n: int, gates: list[int], compound: int) -> dict[str, float]:
+    """ingest_bench's workload in process: n events waiting on the stream, one worker lands them all
+    (its acks, dead letters and live-state writes are the Redis writes AOF logs)."""
+    import psycopg
+
+    from bench.ingest_bench import make_events, publish
+    from core.events import stream_key
+    from ingest.worker import IngestWorker
+
+    cfg = dataclasses.replace(settings(), redis_url=url, redis_prefix=settings().redis_prefix + "ingest:")  # not the gate side's stream
+    with psycopg.connect(cfg.psycopg_dsn, autocommit=True) as conn:
+        conn.execute("TRUNCATE access_event, gate_flow_minute")
+    client = redis.Redis.from_url(url)
+    worker = IngestWorker(cfg, consumer="aof-bench", redis_client=redis.Redis.from_url(url, decode_responses=True))
+    worker.ensure_groups()
+    publish(client, stream_key(cfg.redis_prefix, 0), make_events(n, gates, compound))
+    t0 = time.perf_counter()
+    stats = worker.run(idle_exit_s=1.0)
+    seconds = time.perf_counter() - t0 - 1.0  # the idle second before it stops
+    if stats.stored != n:
+        raise SystemExit(f"ingest stored {stats.stored} of {n}")
+    return {"ingest_events_per_s": n / seconds}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer events; ingest_bench --quick")
+    parser.add_argument("--quick", action="store_true", help="fewer events")
     parser.add_argument("--no-ingest", action="store_true", help="the gate side only")
     args = parser.parse_args()
     per_gate, sequential = (300, 300) if args.quick else (2000, 1000)
+    n_ingest = 20_000 if args.quick else 100_000
+    if not args.no_ingest:
+        from bench.common import fresh_database
+        from bench.ingest_bench import build_gates
+
+        fresh_database(settings().database_url)
+        gates, compound = build_gates()
     tmp = Path(tempfile.mkdtemp(prefix="gp-aof-outbox-"))
     results: dict[str, dict[str, float]] = {}
     for name, overrides in POLICIES.items():
@@ -124,13 +144,13 @@ def main() -> None:
         try:
             results[name] = gate_side(server.url, per_gate, sequential, tmp)
             if not args.no_ingest:
-                results[name].update(ingest_side(server.url, args.quick))
+                results[name].update(ingest_side(server.url, n_ingest, gates[:-1], compound))
         finally:
             server.close()
         r = results[name]
         print(f"{name:9} gate: 32 gates {r['gates32_events_per_s']:,.0f} events/s, one gate p50 {r['one_gate_p50_ms']:.2f} ms "
-              f"p95 {r['one_gate_p95_ms']:.2f} ms" + (f"; ingest {r['ingest_events_per_s']:,.0f} events/s, "
-                                                      f"p95 {r['ingest_latency_p95_ms']:.0f} ms" if "ingest_events_per_s" in r else ""))
+              f"p95 {r['one_gate_p95_ms']:.2f} ms" + (f"; ingest {r['ingest_events_per_s']:,.0f} events/s"
+                                                      if "ingest_events_per_s" in r else ""))
     shutil.rmtree(tmp, ignore_errors=True)
     ceiling = results["no-aof"]
     ratios = {name: {k: round(v / ceiling[k], 3) for k, v in r.items()} for name, r in results.items() if name != "no-aof"}
