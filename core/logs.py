@@ -14,6 +14,7 @@ import logging.handlers
 import sys
 
 from core.config import OpsSettings, ops_settings
+from core.errors import InvalidInput
 
 _INSTALLED = "_gridpulse_handler"
 # Attributes every LogRecord has; anything else on a record came from ``extra=`` and goes into the JSON.
@@ -54,7 +55,7 @@ def setup(name: str, cfg: OpsSettings | None = None) -> logging.Handler:
     cfg = cfg or ops_settings()
     level = logging.getLevelName(cfg.log_level)
     if not isinstance(level, int):
-        raise ValueError(f"GRIDPULSE_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {cfg.log_level!r}")
+        raise InvalidInput(f"GRIDPULSE_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {cfg.log_level!r}")
     handler = _handler(name, cfg)
     handler.setFormatter(JsonFormatter(name) if cfg.log_format == "json" else
                          logging.Formatter(f"%(asctime)s {name} %(name)s %(levelname)s %(message)s"))

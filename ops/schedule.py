@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from prometheus_client import Counter, Gauge, Histogram
 
 from core.config import OpsSettings, local_tz, ops_settings, settings
+from core.errors import InvalidInput
 
 log = logging.getLogger("gridpulse.schedule")
 
@@ -60,7 +61,7 @@ def parse_hhmm(value: str, name: str) -> dt.time | None:
         hours, minutes = value.split(":")
         return dt.time(int(hours), int(minutes))
     except ValueError:
-        raise ValueError(f"{name} must be a local time HH:MM (e.g. 03:30) or empty, not {value!r}") from None
+        raise InvalidInput(f"{name} must be a local time HH:MM (e.g. 03:30) or empty, not {value!r}") from None
 
 
 def _escalate() -> object:

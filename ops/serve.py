@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from sqlalchemy import text
 
 from core.config import OpsSettings, ops_settings, resident_settings
+from core.errors import InvalidInput
 from ops.supervisor import Child
 
 PARTS = ("app", "residents", "ingest", "rules", "schedule", "bridges")
@@ -36,7 +37,7 @@ def children(parts: Iterable[str] = PARTS, *, compounds: Iterable[int] | None = 
     wanted = set(parts)
     unknown = wanted - set(PARTS)
     if unknown:
-        raise ValueError(f"unknown parts {sorted(unknown)}; choose from {', '.join(PARTS)}")
+        raise InvalidInput(f"unknown parts {sorted(unknown)}; choose from {', '.join(PARTS)}", record="--only/--without")
     out: list[Child] = []
     if "app" in wanted:
         out.append(Child("app", [sys.executable, "-m", "gunicorn", "-c", "ops/gunicorn_conf.py",

@@ -7,14 +7,19 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from core import logs
 from core.config import ops_settings
+from core.errors import InvalidInput
 from ops import schedule
 from ops.schedule import Job, parse_hhmm, run_job
+from tests.conftest import ROOT
 
 
 @pytest.fixture
@@ -56,7 +61,7 @@ def test_setup_twice_never_doubles_lines(tmp_path: Path, restore_root_logging: N
 
 
 def test_a_wrong_level_or_format_says_what_to_set(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="GRIDPULSE_LOG_LEVEL"):
+    with pytest.raises(InvalidInput, match="GRIDPULSE_LOG_LEVEL"):
         logs.setup("x", dataclasses.replace(ops_settings(), log_level="LOUD", log_dir=tmp_path))
 
 
@@ -76,7 +81,7 @@ def test_interval_job_and_bad_time_of_day() -> None:
     job.schedule_next(1000.0)
     assert job.next_at == 1300.0
     for bad in ("3h30", "25:00", "03:75"):
-        with pytest.raises(ValueError, match="GRIDPULSE_BACKUP_AT must be a local time HH:MM"):
+        with pytest.raises(InvalidInput, match="GRIDPULSE_BACKUP_AT must be a local time HH:MM"):
             parse_hhmm(bad, "GRIDPULSE_BACKUP_AT")
     assert parse_hhmm("", "GRIDPULSE_BACKUP_AT") is None
 
@@ -94,3 +99,17 @@ def test_a_failing_job_is_logged_and_the_next_one_runs(caplog: pytest.LogCapture
     failed = [r for r in caplog.records if getattr(r, "job", None) == "rules"]
     assert failed and failed[0].outcome == "failed" and "database unreachable" in caplog.text
     assert any(getattr(r, "job", None) == "escalate" and r.outcome == "ok" for r in caplog.records)
+
+
+def test_bad_settings_or_parts_stop_the_command_with_one_line() -> None:
+    """A mistyped part or time of day: exit 2 and one line saying what to change, nothing started."""
+    serve = subprocess.run([sys.executable, "-m", "cli", "serve", "--only", "app,ingset"], cwd=ROOT,
+                           capture_output=True, text=True, timeout=60)
+    assert serve.returncode == 2
+    assert serve.stderr.strip().splitlines() == [
+        "gridpulse serve: --only/--without: unknown parts ['ingset']; choose from app, residents, ingest, rules, schedule, bridges"]
+    sched = subprocess.run([sys.executable, "-m", "cli", "schedule"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                           env={**os.environ, "GRIDPULSE_RETENTION_AT": "3h"})
+    assert sched.returncode == 2
+    assert sched.stderr.strip().splitlines()[-1] == (
+        "gridpulse schedule: GRIDPULSE_RETENTION_AT must be a local time HH:MM (e.g. 03:30) or empty, not '3h'")
