@@ -10,7 +10,7 @@ DEMO_URL := postgresql+psycopg://gridpulse_owner@127.0.0.1:5432/$(DEMO_DB)
 TEST_DB ?= gridpulse_test
 TEST_REDIS_PREFIX ?= gptest:
 
-.PHONY: demo test setup system services venv node demo-db
+.PHONY: demo test setup system services venv node demo-db lock
 
 demo: setup demo-db
 	GRIDPULSE_DATABASE_URL=$${GRIDPULSE_DATABASE_URL:-$(DEMO_URL)} \
@@ -36,16 +36,28 @@ services:
 node:
 	@scripts/bootstrap.sh node
 
-# The venv is rebuilt only when a requirements file or pyproject.toml changes.
+# The venv is rebuilt only when a requirements or lock file or pyproject.toml changes. It installs the
+# lock files (every package with its hashes, --require-hashes) while they match requirements*.txt; a
+# requirements file changed since the last `make lock` is installed as pinned, without hashes, with a
+# warning (and tests/ops/test_lock.py fails until `make lock` is run and committed).
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt $(wildcard requirements-nodeps.txt) pyproject.toml
+$(VENV)/.installed: requirements.txt requirements-test.txt requirements-nodeps.txt $(wildcard requirements*.lock) pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -r requirements.txt
-	@if [ -f requirements-nodeps.txt ]; then $(BIN)/pip install -q --no-deps -r requirements-nodeps.txt; fi
+	@if scripts/lock.sh check; then \
+	  $(BIN)/pip install -q --require-hashes -r requirements-test.lock && \
+	  $(BIN)/pip install -q --require-hashes --no-deps -r requirements-nodeps.lock; \
+	else \
+	  echo "WARNING: requirements*.txt changed since the lock files: installing without hashes; run make lock" >&2; \
+	  $(BIN)/pip install -q -r requirements-test.txt && $(BIN)/pip install -q --no-deps -r requirements-nodeps.txt; \
+	fi
 	$(BIN)/pip install -q --no-deps -e .
 	@touch $@
+
+# Rewrite the lock files from requirements*.txt (needs PyPI); commit them with the requirements change.
+lock: venv
+	scripts/lock.sh lock
 
 demo-db:
 	@scripts/bootstrap.sh owner $(DEMO_DB)

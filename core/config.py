@@ -333,3 +333,71 @@ def load_secrets(path: Path | None = None) -> Secrets:
         session_secret=doc["session_secret"],
         demo_issuer_key=Ed25519PrivateKey.from_private_bytes(bytes.fromhex(doc["demo_issuer_key"])),
     )
+
+
+# --- Running it for real: serving, logs, metrics, scheduled jobs, backups (ops/, docs/DEPLOY.md) -------
+
+@dataclass(frozen=True)
+class OpsSettings:
+    log_format: str  # "text" or "json"
+    log_level: str
+    log_dir: Path | None  # None: logs go to stderr (journald under systemd)
+    log_max_bytes: int
+    log_backups: int
+    metrics_dir: Path
+    metrics_port_base: int
+    app_workers: int
+    app_threads: int
+    api_workers: int
+    ingest_workers: int
+    bridge_port_base: int
+    escalate_every_s: float
+    full_sweep_every_s: float
+    partitions_every_s: float
+    retention_at: str
+    backup_at: str
+    backup_dir: Path
+    backup_keep: int
+    health_timeout_s: float
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+@lru_cache(maxsize=1)
+def ops_settings() -> OpsSettings:
+    log_dir = _env("GRIDPULSE_LOG_DIR", "")
+    log_format = _env("GRIDPULSE_LOG_FORMAT", "text").lower()
+    if log_format not in {"text", "json"}:
+        raise ValueError(f"GRIDPULSE_LOG_FORMAT must be text or json, not {log_format!r}")
+    return OpsSettings(
+        log_format=log_format,
+        log_level=_env("GRIDPULSE_LOG_LEVEL", "INFO").upper(),
+        # One rotating file per process (<dir>/<name>.log) when set; rotated by size, this many kept.
+        log_dir=Path(log_dir) if log_dir else None,
+        log_max_bytes=int(float(_env("GRIDPULSE_LOG_MAX_MB", "50")) * 1024 * 1024),
+        log_backups=int(_env("GRIDPULSE_LOG_BACKUPS", "5")),
+        # Where the processes of `gridpulse serve` (gunicorn's workers, uvicorn's) share their metrics
+        # (prometheus-client's multiprocess mode): one scrape of a service sees every worker of it.
+        metrics_dir=Path(_env("GRIDPULSE_METRICS_DIR", str(PROJECT_ROOT / "var" / "metrics"))),
+        # Processes without HTTP of their own serve /metrics and /healthz here: the scheduler on the base
+        # port, ingest worker i on base + 1 + i.
+        metrics_port_base=int(_env("GRIDPULSE_METRICS_PORT_BASE", "9100")),
+        # gunicorn: processes × threads answer the app's pages and callbacks (bench/serve_bench.py).
+        app_workers=max(1, int(_env("GRIDPULSE_APP_WORKERS", str(2 * _cores())))),
+        app_threads=max(1, int(_env("GRIDPULSE_APP_THREADS", "4"))),
+        api_workers=max(1, int(_env("GRIDPULSE_API_WORKERS", "2"))),
+        ingest_workers=max(1, int(_env("GRIDPULSE_INGEST_WORKERS", "1"))),
+        # `gridpulse serve` runs compound C's bridge on this port + C (one machine; see docs/DEPLOY.md).
+        bridge_port_base=int(_env("GRIDPULSE_BRIDGE_PORT_BASE", "8100")),
+        escalate_every_s=float(_env("GRIDPULSE_ESCALATE_EVERY_S", "300")),
+        full_sweep_every_s=float(_env("GRIDPULSE_FULL_SWEEP_EVERY_S", "600")),
+        partitions_every_s=float(_env("GRIDPULSE_PARTITIONS_EVERY_S", "3600")),
+        # Daily jobs at this local time (HH:MM, GRIDPULSE_TIMEZONE); empty: that job is not scheduled.
+        retention_at=_env("GRIDPULSE_RETENTION_AT", "03:30"),
+        backup_at=_env("GRIDPULSE_BACKUP_AT", "02:30"),
+        backup_dir=Path(_env("GRIDPULSE_BACKUP_DIR", str(PROJECT_ROOT / "var" / "backups"))),
+        backup_keep=max(1, int(_env("GRIDPULSE_BACKUP_KEEP", "14"))),
+        health_timeout_s=float(_env("GRIDPULSE_HEALTH_TIMEOUT_S", "2")),
+    )

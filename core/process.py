@@ -2,19 +2,20 @@
 so that a worker finishes its batch and exits cleanly instead of dying mid-way."""
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 from collections.abc import Callable
 
+from core import logs
+
 
 def long_running(name: str) -> Callable[[], bool]:
-    """Configure logging and return ``should_stop()``, which turns true on SIGTERM or SIGINT.
+    """Configure logging (core/logs.py) and return ``should_stop()``, which turns true on SIGTERM or SIGINT.
 
     A stop that comes before the first ``should_stop()`` call — while the command still sets up (the
     simulator loads the face models and embeds its photos for tens of seconds) — ends it at once:
     nothing is in flight yet, and `make demo`'s Ctrl-C should not wait for a set-up to finish."""
-    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {name} %(name)s %(levelname)s %(message)s")
+    logs.setup(name)
     stopped = threading.Event()
     running = threading.Event()
 

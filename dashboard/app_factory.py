@@ -15,7 +15,7 @@ from dash import dcc, html
 
 from core.config import PROJECT_ROOT
 from core.errors import AccessDenied
-from dashboard import auth, headers, https, prefetch, vendor
+from dashboard import auth, headers, https, observe, prefetch, vendor
 from dashboard.search_box import search_box
 from dashboard.roles import may_open
 from intake import upload_store
@@ -84,6 +84,7 @@ def create_app() -> dash.Dash:
         title="GridPulse 一张图",
         update_title=None,
     )
+    observe.install(app.server)  # /metrics and /healthz answer before the login guard
     auth.install(app.server)
     https.install(app.server)  # cookies Secure over HTTPS (behind the TLS proxy)
     headers.install(app)

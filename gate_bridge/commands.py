@@ -2,24 +2,31 @@
 from __future__ import annotations
 
 import argparse
-import logging
 
 
 def _bridge(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from core import logs
+    from core.asgi_observe import Observed
     from core.config import bridge_settings
+    from core.health import default_probes
     from core.tls import uvicorn_tls
-    from gate_bridge.api import create_api
     from credentials.face_pipeline import shared_pipeline
+    from gate_bridge import metrics
+    from gate_bridge.api import create_api
     from gate_bridge.service import build_policy
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logs.setup(f"bridge-{args.compound}")
     tls = uvicorn_tls(bridge_settings().tls_cert, bridge_settings().tls_key, "GRIDPULSE_BRIDGE_TLS")
     policy = build_policy(args.compound, batch_qr=True)
     policy.cache.start()
-    uvicorn.run(create_api(policy, None if args.no_face_models else shared_pipeline()), host=args.host, port=args.port,
-                log_level="info", **tls)
+    # /metrics and /healthz in front of everything (also the QR fast lane). One process per bridge: its
+    # replay cache and outbox are its own (docs/DEPLOY.md); the batcher already uses every core.
+    app = Observed(create_api(policy, None if args.no_face_models else shared_pipeline()), "bridge", default_probes(),
+                   collectors=[metrics.collector(policy)], on_response=metrics.decision_hook(args.compound),
+                   body_routes=metrics.DECISION_ROUTES)
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None, log_level=logs.uvicorn_level(), **tls)
     return 0
 
 

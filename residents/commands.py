@@ -3,21 +3,24 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import logging
 import uuid
 
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from core import logs
     from core.config import resident_settings
+    from core.metrics import enable_multiprocess
     from core.tls import uvicorn_tls
-    from residents.api import create_api
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logs.setup("residents-api")
     rcfg = resident_settings()
     tls = uvicorn_tls(rcfg.tls_cert, rcfg.tls_key, "GRIDPULSE_RESIDENTS_TLS")
-    uvicorn.run(create_api(), host=args.host, port=args.port, log_level="info", **tls)
+    if args.workers > 1:
+        enable_multiprocess(f"residents-{args.port}")  # one /metrics adds up every worker
+    uvicorn.run("residents.serving:observed_api", factory=True, host=args.host, port=args.port,
+                workers=args.workers, log_config=None, log_level=logs.uvicorn_level(), **tls)
     return 0
 
 
@@ -49,6 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("residents-api", help="serve the resident services API for the city app (OpenAPI at /docs)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=resident_settings().port)
+    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (gridpulse serve: GRIDPULSE_API_WORKERS)")
     p.set_defaults(func=_serve)
 
     p = sub.add_parser("app-token", help="mint a demo city-app token for a person (demo issuer only)")

@@ -70,7 +70,10 @@ services() {
     echo "bootstrap: starting Redis with the services' ACL (var/redis/users.acl)"
     redis_acl "$PWD/var/redis/users.acl" >/dev/null
     $SUDO mkdir -p /var/lib/redis /var/log/redis
-    $SUDO redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    # The shipped configuration: AOF persistence (fsync everysec), so events waiting for ingest survive a
+    # restart of Redis (deploy/redis/gridpulse.conf, docs/BENCHMARKS.md for the fsync choice), and the
+    # services' ACL file (a user per service, no anonymous access; docs/SECURITY.md).
+    $SUDO redis-server "$(dirname "$0")/../deploy/redis/gridpulse.conf" --daemonize yes --port 6379 \
       --aclfile "$PWD/var/redis/users.acl" --dir /var/lib/redis --logfile /var/log/redis/gridpulse.log
     for _ in $(seq 1 20); do redis_up && break; sleep 0.5; done
   fi

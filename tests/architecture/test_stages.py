@@ -26,6 +26,9 @@ ALLOWED: dict[str, set[str]] = {
     "layers": {"core", "blockdata", "ingest", "analytics"},
     "dashboard": {"core", "blockdata", "intake", "ingest", "analytics", "layers"},
     "demo": {"core", "blockdata", "credentials", "intake", "gate_bridge", "ingest", "analytics"},
+    # ops starts every production stage (serve, schedule, backup); nothing but the CLI imports it.
+    "ops": {"core", "blockdata", "credentials", "intake", "gate_bridge", "ingest", "analytics", "residents",
+            "layers", "dashboard"},
 }
 STAGES = set(ALLOWED)
 
