@@ -20,21 +20,14 @@ from sqlalchemy.orm import Session
 from core.config import local_tz
 from core.errors import AccessDenied, NotFound
 from core.viewer import Viewer
+from core.vocab import AccessMethod, PersonTagKind, ResidenceKind, Sex, UtilityKind, order_title
 from blockdata import queries
 from blockdata.models import Alert, WorkOrder
 
-RULE_TITLES = {
-    "elderly_inactive": "独居老人/残疾人多日未出门", "correction_movement": "社区矫正人员活动异常",
-    "group_rental": "疑似群租", "arrival_registration": "人来登记：疑似未登记人员", "departure": "人走注销：核实是否离开",
-    "utility_anomaly": "水电气异常", "keysite_surge": "重点场所人流激增", "visitor_overstay": "访客超时未离开",
-    "verify_declaration": "居住自主申报核实", "key_control_movement": "重点稳控人员活动异常", "incident": "事件上报",
-}
-METHODS = {"face": "人脸", "resident_qr": "住户码", "visitor_qr": "访客码", "card": "刷卡", "manual": "人工登记", "count": "计数"}
-DIRECTIONS = {"in": "进", "out": "出"}
-UTILITIES = {"water": "用水", "electricity": "用电", "gas": "用气"}
-TAGS = {"elderly_alone": "独居老人", "disabled": "残疾人", "community_correction": "社区矫正", "key_control": "重点稳控"}
-RESIDENCE = {"registered": "户籍", "resident": "常住", "floating": "流动", "overseas": "境外"}
-SEX = {"M": "男", "F": "女"}
+# The sensitive tags are named on an order only where the role may see them (queries.person already
+# dropped the others); student/commuter are not a reason to knock on a door.
+_ORDER_TAGS = (PersonTagKind.elderly_alone, PersonTagKind.disabled, PersonTagKind.community_correction,
+               PersonTagKind.key_control)
 
 
 @dataclass(frozen=True)
@@ -76,7 +69,7 @@ def _passage(session: Session, person_id: int, ts: str | None, direction: str | 
            LIMIT 1"""), {"p": person_id, "ts": ts, "d": direction}).first()
     if row is None:
         return _local(ts)
-    return f"{_local(row.ts)}，{METHODS.get(row.method, row.method)}，{row.gate}"
+    return f"{_local(row.ts)}，{AccessMethod.label_of(row.method)}，{row.gate}"
 
 
 def evidence_words(session: Session, alert: Alert) -> list[str]:
@@ -107,7 +100,7 @@ def evidence_words(session: Session, alert: Alert) -> list[str]:
                      f"首次 {_local(sightings.get('first'))}，最近 {_local(sightings.get('last'))}")
     if "utility" in ev:
         trend = {"drop": "骤降", "rise": "骤增"}.get(ev.pop("anomaly", ""), "异常")
-        lines.append(f"{UTILITIES.get(ev.pop('utility'), '用量')}{trend}：近期日均 {ev.pop('recent_mean', '?')}，"
+        lines.append(f"{UtilityKind.label_of(ev.pop('utility'), '用量')}{trend}：近期日均 {ev.pop('recent_mean', '?')}，"
                      f"平时 {ev.pop('baseline_mean', '?')}")
     if "reasons" in ev:
         words = {"night_movement": f"夜间通行 {ev.pop('night_events', '?')} 次", "other_compounds": "出入其他小区",
@@ -190,8 +183,8 @@ def _who(session: Session, viewer: Viewer, alert: Alert | None, order: WorkOrder
         p = queries.person(session, viewer, alert.subject_id, reason=f"work_order:{order.id}")
     except (AccessDenied, NotFound):
         return ("（该人员不在您的管辖范围内）",)
-    tags = "，".join(TAGS.get(t, t) for t in p.tags if t in TAGS)
-    return (f"{p.name}，{SEX.get(p.sex, p.sex)}，{p.age}岁，{RESIDENCE.get(p.residence_kind, p.residence_kind)}"
+    tags = "，".join(PersonTagKind(t).label for t in p.tags if t in {k.value for k in _ORDER_TAGS})
+    return (f"{p.name}，{Sex.label_of(p.sex, '')}，{p.age}岁，{ResidenceKind.label_of(p.residence_kind)}"
             + (f"（{tags}）" if tags else ""), f"身份证 {p.id_masked}")
 
 
@@ -201,7 +194,7 @@ def card(session: Session, viewer: Viewer, order: WorkOrder, now: dt.datetime | 
     alert = session.get(Alert, order.alert_id) if order.alert_id else None
     place = _place(session, alert, order)
     return OrderCard(
-        order_id=order.id, kind=order.kind, title=RULE_TITLES.get(order.kind, order.kind), where=place["where"],
+        order_id=order.id, kind=order.kind, title=order_title(order.kind), where=place["where"],
         who=_who(session, viewer, alert, order),
         why=tuple(evidence_words(session, alert)) if alert else tuple(place.get("why", ())),
         since=alert.created_at if alert else order.created_at, due=order.due_at, overdue=order.due_at < now,

@@ -48,6 +48,7 @@ from core.vocab import (
     ResidenceKind,
     Severity,
     Sex,
+    UtilityKind,
 )
 
 SRID = 4326
@@ -111,12 +112,6 @@ class FaceLibrary(str, enum.Enum):
 class AccessResult(str, enum.Enum):
     open = "open"
     deny = "deny"
-
-
-class UtilityKind(str, enum.Enum):
-    water = "water"
-    electricity = "electricity"
-    gas = "gas"
 
 
 class AlertStatus(str, enum.Enum):

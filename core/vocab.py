@@ -96,6 +96,12 @@ class AccessMethod(LabelledEnum):
     count = "count", "计数"
 
 
+class UtilityKind(LabelledEnum):
+    water = "water", "用水"
+    electricity = "electricity", "用电"
+    gas = "gas", "用气"
+
+
 class Severity(LabelledEnum):
     low = "low", "低"
     medium = "medium", "中"
@@ -115,3 +121,20 @@ class RuleName(LabelledEnum):
     keysite_surge = "keysite_surge", "重点场所人流激增"
     visitor_overstay = "visitor_overstay", "访客超时未离开"
     key_control_movement = "key_control_movement", "重点稳控人员活动异常"
+
+
+class OrderKind(LabelledEnum):
+    """Work orders that no rule raised (a rule's orders carry the rule's name, ``RuleName``)."""
+
+    verify_declaration = "verify_declaration", "居住自主申报核实"
+    incident = "incident", "事件上报"
+
+
+def order_title(kind: str) -> str:
+    """A work order's title in words, whichever raised it: a rule, a self-declaration, an incident."""
+    for enum_cls in (RuleName, OrderKind):
+        try:
+            return enum_cls(kind).label
+        except ValueError:
+            continue
+    return kind

@@ -12,12 +12,12 @@ import plotly.graph_objects as go
 
 from analytics.figures import Figures
 from analytics.indicators import BY_KEY
-from layers.common import RULE_LABELS, ramp
+from core.vocab import order_title
+from layers.common import ramp
 
 BG, PAPER, INK, MUTED = "#0b1e3a", "#0b1e3a", "#e6eefc", "#9fb6dc"
 COLOURS = ["#5b9bff", "#ffd666", "#7fd8a8", "#ff8a65", "#c39bff", "#66d9e8"]
 KIND_KEYS = ["pop_registered", "pop_resident", "pop_floating", "pop_overseas"]
-RULE_LABELS_EXTRA = {"declaration_verification": "自主申报核实"}
 # Plotly's zh-CN locale (its dist/plotly-locale-zh-cn.js), handed to each graph's config: dates, months and the
 # mode bar in Chinese without loading another script.
 ZH_CN = {
@@ -57,7 +57,7 @@ def _theme(fig: go.Figure, title: str, height: int = 320) -> go.Figure:
 
 
 def rule_label(rule: str) -> str:
-    return RULE_LABELS.get(rule) or RULE_LABELS_EXTRA.get(rule) or rule
+    return order_title(rule)
 
 
 def _days(f: Figures) -> list[dt.date]:

@@ -20,13 +20,20 @@ VERSION = "2"
 
 
 def find(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Finding]:
+    return supervised_movement(session, as_of, p, tag="community_correction", rule=NAME, version=VERSION)
+
+
+def supervised_movement(session: Session, as_of: dt.datetime, p: RuleParams, *, tag: str, rule: str,
+                        version: str) -> list[Finding]:
+    """Abnormal movement of people under a supervision tag with a legal basis in force: the signs and
+    parameters of community correction, shared with the key-control rule (analytics/rules/key_control_movement.py)."""
     result = rows(
         session,
         f"""
         SELECT p.id, b.grid_id, b.compound_id AS home_compound, ST_AsText(ST_PointOnSurface(b.geom)) AS point,
                t.legal_basis, t.legal_basis_expiry, ev.*
         FROM person p
-        JOIN person_tag t ON t.person_id = p.id AND t.tag = 'community_correction'
+        JOIN person_tag t ON t.person_id = p.id AND t.tag = :tag
              AND btrim(coalesce(t.legal_basis, '')) <> '' AND t.legal_basis_expiry >= :today
         {PERSON_PLACE}
         CROSS JOIN LATERAL (
@@ -39,7 +46,7 @@ def find(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Finding]:
         ) ev
         WHERE ev.ts IS NOT NULL
         """,
-        as_of=as_of, today=local_today(as_of), lookback=p.lookback_days, tz=tz_name(),
+        as_of=as_of, today=local_today(as_of), lookback=p.lookback_days, tz=tz_name(), tag=tag,
     )
     findings = []
     window_start = as_of - dt.timedelta(days=p.correction_window_days)
@@ -66,7 +73,7 @@ def find(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Finding]:
         if not reasons:
             continue
         findings.append(Finding(
-            rule=NAME, rule_version=VERSION, severity=Severity.high,
+            rule=rule, rule_version=version, severity=Severity.high,
             confidence=round(min(0.95, 0.6 + 0.15 * len(reasons)), 2),
             subject_kind="person", subject_id=r.id, grid_id=r.grid_id, point_wkt=r.point,
             evidence={
