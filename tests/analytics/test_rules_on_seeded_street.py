@@ -22,7 +22,9 @@ INJECTED = {"elderly_inactive", "correction_movement", "group_rental", "arrival_
 
 @pytest.fixture(scope="module")
 def street(database_url: str) -> set[tuple[str, str, int]]:
-    run_seed(preset="tiny", seed=11, anchor=ANCHOR, reset=True)
+    # Seed 12's tiny street injects a case of every rule (seed 11's had no visitor overstay, so that rule's
+    # check passed with nothing to find); the test below refuses to pass on a rule with no injected case.
+    run_seed(preset="tiny", seed=12, anchor=ANCHOR, reset=True)
     with transaction() as s:
         return {tuple(r) for r in s.execute(text("SELECT kind, subject_kind, subject_id FROM truth.injected_anomaly"))}
 
