@@ -14,7 +14,7 @@ set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 PGHOST_ADDR=127.0.0.1
-PGPORT_NUM=5432
+PGPORT_NUM=${GRIDPULSE_PGPORT:-5432}  # another local cluster for a run of its own
 
 need_apt=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
