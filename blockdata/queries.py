@@ -230,7 +230,7 @@ def dwelling_people(session: Session, viewer: Viewer, dwelling_id: int, *, reaso
     sources = dict(session.execute(text(
         """SELECT DISTINCT ON (person_id) person_id, source FROM relation
            WHERE dwelling_id = :d AND kind = 'lives_in' AND valid_to IS NULL ORDER BY person_id, id DESC"""),
-        {"d": dwelling_id}).tuples())
+        {"d": dwelling_id}).all())
     return [replace(v, household=membership.get(v.id, ("", ""))[0], relation_to_head=membership.get(v.id, ("", ""))[1],
                     lives_here_source=sources.get(v.id) or "")
             for v in person_views(session, viewer, people)]

@@ -225,12 +225,10 @@ class GatePolicy:
     def _population(self, gate_id: int, embedding: np.ndarray) -> PopulationOutcome:
         """The population library through the platform's narrow call (population.py); while the platform is
         unreachable there is no fallback (the gate decides from its own gallery alone)."""
-        with self.db.lock:
-            try:
-                return population.identify(self.db.connection(), self.compound_id, gate_id, embedding)
-            except psycopg.OperationalError:
-                self.db.drop()
-                return PopulationOutcome("unavailable")
+        try:
+            return self.store.call(population.identify, self.compound_id, gate_id, embedding)
+        except PlatformUnreachable:
+            return PopulationOutcome("unavailable")
 
     def face_rejected(self, gate_id: int, reason: str, now: dt.datetime | None = None) -> Decision:
         """A snapshot with no usable face: denied (the person can use QR, card or the guard), recorded."""

@@ -10,10 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import psycopg
+
+T = TypeVar("T")
 
 
 class PlatformUnreachable(Exception):
@@ -46,6 +50,16 @@ class GateStore:
             except psycopg.Error:
                 pass
         self._conn = None
+
+    def call(self, query: Callable[..., T], *args: object) -> T:
+        """Run ``query(connection, *args)`` on the store's connection (a narrow platform call such as the
+        population library's, gate_bridge/population.py); PlatformUnreachable when PostGIS is not there."""
+        with self._lock:
+            try:
+                return query(self._connection(), *args)
+            except psycopg.OperationalError:
+                self._drop()
+                raise PlatformUnreachable from None
 
     def count_visitor_entry(self, pass_id: uuid.UUID) -> PassCount:
         """Count one entry on a pass that is neither revoked nor used up; otherwise say which it is."""
