@@ -97,7 +97,9 @@ def chromium(width: int = 1920, height: int = 1080):  # noqa: ANN201 - a playwri
     """One fresh page (its own cookies) of the given viewport in headless Chromium; console errors are kept in
     ``page.errors`` so a test can assert there were none."""
     with playwright_chromium() as browser:
-        context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
+        # bypass_csp: the test's own probes (wait_for_function) are evaluated strings, which the app's CSP
+        # refuses; the CSP itself is tested in tests/security/test_callbacks_and_headers.py.
+        context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN", bypass_csp=True)
         page = context.new_page()
         page.errors = []
         page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)

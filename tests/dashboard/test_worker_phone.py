@@ -216,7 +216,7 @@ def test_an_incident_reported_on_the_phone_reaches_the_supervisor_and_the_map(se
                WHERE a.username = :u"""), {"u": street["arrival_worker"]}).one()
         sup = s.get(Account, g.supervisor_account_id)
         sup.password_hash = hash_password(PASSWORD)
-    context = browser.new_context(viewport=PHONE, geolocation={"longitude": g.lon, "latitude": g.lat},
+    context = browser.new_context(viewport=PHONE, geolocation={"longitude": g.lon, "latitude": g.lat}, bypass_csp=True,
                                   permissions=["geolocation"])
     page = context.new_page()
     page.goto(f"{server}/login?next=/orders")
