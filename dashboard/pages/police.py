@@ -257,7 +257,9 @@ clientside_callback(
         var p = track[(n || 0) % track.length];
         return {seq: 'walk-' + n, layers: {trajectory_head: [{position: [p[0], p[1]], tip: p[2]}]}};
     }""",
-    Output("map-patch", "data"), Input("pw-tick", "n_intervals"), State("pw-track", "data"), prevent_initial_call=True,
+    # allow_duplicate: the one map's replay callback owns the plain "map-patch.data" key of the app's callback map
+    Output("map-patch", "data", allow_duplicate=True), Input("pw-tick", "n_intervals"), State("pw-track", "data"),
+    prevent_initial_call=True,
 )
 
 
