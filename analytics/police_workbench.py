@@ -113,3 +113,13 @@ def inside_now(session: Session, viewer: Viewer, site_id: int, *, reason: str,
     audit.record(session, viewer, "police.key_site_inside", f"key_site:{site_id}", reason=reason.strip(),
                  at=now.isoformat(), results=len(inside), person_ids=[r.person_id for r in inside])
     return sorted((Inside(people[r.person_id], r.ts, r.gate) for r in inside), key=lambda i: i.since)
+
+
+def last_key_site_day(session: Session) -> dt.date | None:
+    """The latest local day whose key-site counters hold flows: the 重点场所 page opens on it.
+
+    Not "yesterday when today is partial": when the data began today, yesterday would be empty."""
+    latest = session.execute(text(
+        """SELECT max(f.minute) FROM gate_flow_minute f JOIN gate g ON g.id = f.gate_id
+           WHERE g.key_site_id IS NOT NULL AND f.entries + f.exits > 0""")).scalar()
+    return latest.astimezone(local_tz()).date() if latest is not None else None

@@ -1,5 +1,7 @@
-"""重点稳控人员: abnormal movement of a key stability-control person — moving at night, entering other
-compounds, or gone for days — for the police's queue, not the grid worker's.
+"""重点稳控人员: abnormal movement of a key-control person (night, other compounds, absent), for the police.
+
+Moving at night, entering other compounds, or gone for days: the order goes to the police's queue,
+not the grid worker's.
 
 Like community correction, it runs only for persons whose key_control tag carries a legal basis still
 in force on the day of the sweep (the schema refuses the tag without one; an expired basis removes the

@@ -18,7 +18,8 @@ CONFIG = {"container": CONTAINER, "click": "map-click"}
 LAYER_LABELS = {
     "grids": "网格", "compounds": "小区", "buildings": "楼栋（三维）", "dwellings": "房屋（分层）", "key_sites": "重点场所",
     "heatmap": "通行热力", "gate_arrows": "进出箭头", "gates": "闸机", "alerts": "预警",
-    "incidents": "事件上报",
+    "incidents": "事件上报", "trajectory": "轨迹", "passages": "通行点", "trajectory_head": "当前位置",
+    "copresent_gates": "同行闸机", "footholds": "落脚点",
 }
 LEGEND = [
     ("#2563a0", "低"), ("#fabe3c", "中"), ("#e63c32", "高 —— 网格：实时人口；楼栋：户均人数"),

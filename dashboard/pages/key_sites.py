@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html
 
 from analytics.key_sites import flows_csv, site_flows, visible_sites
+from analytics.police_workbench import last_key_site_day
 from core.config import settings
 from core.errors import GridPulseError
 from core.vocab import KeySiteCategory
@@ -35,7 +36,7 @@ def layout(**_query: str) -> html.Div:
         return refused
     with transaction() as session:
         sites = visible_sites(session, viewer)
-        day = replay_day(session) or dt.date.today()
+        day = last_key_site_day(session) or replay_day(session) or dt.date.today()
     return html.Div(className="orders", style={"maxWidth": "1400px"}, children=[
         html.Div(className="timebar", children=[
             dcc.Dropdown(id="ks-sites", multi=True, value=[s.id for s in sites], style={"minWidth": "320px", "color": "#000"},

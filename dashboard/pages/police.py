@@ -33,7 +33,7 @@ from analytics.police_workbench import (
 from core.config import local_tz
 from core.errors import GridPulseError
 from core.viewer import Viewer
-from core.vocab import ResidenceKind, Sex
+from core.vocab import PersonTagKind, ResidenceKind, Sex
 from dashboard.components.deckmap import deck_map
 from dashboard.pages._common import page_viewer
 from dashboard.session import current_viewer
@@ -42,11 +42,12 @@ from blockdata import audit, queries
 from blockdata.db import transaction
 from intake.exports import watermark
 from layers.common import deck_spec, literal, view_for
+from layers.grids import grid_outlines_layer
 
 dash.register_page(__name__, path="/police", name="警务", title="GridPulse 警务", order=4, roles=POLICE)
 
 PATH = "/police"
-TRACK_LAYERS = ["trajectory", "passages", "trajectory_head", "copresent_gates", "footholds"]
+TRACK_LAYERS = ["grids", "trajectory", "passages", "trajectory_head", "copresent_gates", "footholds"]
 
 
 def _viewer() -> Viewer:
@@ -77,10 +78,10 @@ def layout(**_query: str) -> html.Div:
             html.H3("流调 · 落脚点 · 轨迹"),
             html.Span("日期 "), dcc.DatePickerSingle(id="pw-day", date=day.isoformat(), display_format="YYYY-MM-DD"),
             html.Span(" 时间窗 ±"),
-            dcc.Dropdown(id="pw-window", value=2, clearable=False, searchable=False, style={"width": "80px", "display": "inline-block", "color": "#000"},
+            dcc.Dropdown(id="pw-window", value=2, clearable=False, searchable=False, style={"width": "120px", "display": "inline-block", "color": "#000"},
                          options=[{"label": f"{m} 分钟", "value": m} for m in (1, 2, 5, 10, police.MAX_WINDOW_MIN)]),
             html.Span(" 落脚点回看 "),
-            dcc.Dropdown(id="pw-days", value=30, clearable=False, searchable=False, style={"width": "90px", "display": "inline-block", "color": "#000"},
+            dcc.Dropdown(id="pw-days", value=30, clearable=False, searchable=False, style={"width": "120px", "display": "inline-block", "color": "#000"},
                          options=[{"label": f"{d} 天", "value": d} for d in (7, 30, 90)]),
             html.Div([
                 html.Button("同行分析（流调）", id="pw-copresence", n_clicks=0),
@@ -108,7 +109,7 @@ def layout(**_query: str) -> html.Div:
 def _person_card(p: queries.PersonView) -> html.Div:
     return html.Div(id="pw-record", children=[
         html.Div(f"{p.name} · {Sex.label_of(p.sex, '')} · {p.age}岁 · {ResidenceKind.label_of(p.residence_kind)}"),
-        html.Div(f"身份证号：{p.id_masked}"), html.Div(f"标签：{'、'.join(p.tags) or '无'}"),
+        html.Div(f"身份证号：{p.id_masked}"), html.Div(f"标签：{'、'.join(PersonTagKind.label_of(t) for t in p.tags) or '无'}"),
     ])
 
 
@@ -181,7 +182,11 @@ def _map(passages: list, gates: dict, spots: list[dict]) -> dict[str, Any]:
     xs = [p.lon for p in passages] + [g[1] for g in gates.values()] + [s["position"][0] for s in spots]
     ys = [p.lat for p in passages] + [g[2] for g in gates.values()] + [s["position"][1] for s in spots]
     box = (min(xs) - 0.002, min(ys) - 0.002, max(xs) + 0.002, max(ys) + 0.002) if xs else None
-    spec = deck_spec(_track_layers(passages, gates, spots), view_for(box, pitch=0))
+    view = view_for(box, pitch=0)
+    if box is not None:  # view_for fits a wide screen; this map is 420 px high: one and a half levels out
+        view = view_for(box, pitch=0, zoom=max(3.0, view.zoom - 1.5))
+    # the grids' outlines (the cached route) give the path its streets
+    spec = deck_spec([grid_outlines_layer("/layers/grid_outlines.json"), *_track_layers(passages, gates, spots)], view)
     spec["viewKey"] = f"police-{len(xs)}-{xs[:1]}"
     return spec
 
@@ -247,7 +252,9 @@ clientside_callback(
         var p = track[(n || 0) % track.length];
         return {seq: 'walk-' + n, layers: {trajectory_head: [{position: [p[0], p[1]], tip: p[2]}]}};
     }""",
-    Output("map-patch", "data"), Input("pw-tick", "n_intervals"), State("pw-track", "data"), prevent_initial_call=True,
+    # allow_duplicate: the one map's replay callback owns the plain "map-patch.data" key of the app's callback map
+    Output("map-patch", "data", allow_duplicate=True), Input("pw-tick", "n_intervals"), State("pw-track", "data"),
+    prevent_initial_call=True,
 )
 
 

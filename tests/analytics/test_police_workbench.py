@@ -116,3 +116,18 @@ def test_the_default_day_is_the_last_day_with_passages_not_today(street: dict) -
         count = s.execute(text("SELECT count(*) FROM access_event WHERE ts >= :a AND ts < :b"),
                           {"a": _at(0, day=day), "b": _at(0, day=day + dt.timedelta(days=1))}).scalar_one()
     assert day == latest.astimezone(local_tz()).date() and day != dt.date.today() and count > 0
+
+
+def test_the_key_site_page_opens_on_the_last_day_its_counters_hold_flows(street: dict) -> None:
+    from analytics.police_workbench import last_key_site_day
+
+    with transaction() as s:
+        day = last_key_site_day(s)
+        start, end = _at(0, day=day), _at(0, day=day + dt.timedelta(days=1))
+        flows = s.execute(text(
+            """SELECT coalesce(sum(f.entries + f.exits), 0) FROM gate_flow_minute f JOIN gate g ON g.id = f.gate_id
+               WHERE g.key_site_id IS NOT NULL AND f.minute >= :a AND f.minute < :b"""), {"a": start, "b": end}).scalar_one()
+        later = s.execute(text(
+            """SELECT count(*) FROM gate_flow_minute f JOIN gate g ON g.id = f.gate_id
+               WHERE g.key_site_id IS NOT NULL AND f.minute >= :b AND f.entries + f.exits > 0"""), {"b": end}).scalar_one()
+    assert flows > 0 and later == 0
