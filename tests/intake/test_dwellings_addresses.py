@@ -181,3 +181,20 @@ def test_addresses_generate_updates_in_place(street: P.Places, capsys) -> None: 
     assert address("SA-D-XW-B001-1-0301").full_text == HEAD + "测试花园1幢1单元301室"
     with transaction() as s:
         assert s.scalar(select(func.count()).select_from(Address).where(Address.code.startswith("SA-"))) == n + 4
+
+
+def test_dwellings_from_a_csv_get_their_addresses_too(street: P.Places, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    bad = tmp_path / "bad.csv"
+    bad.write_text("code,building_code,unit,floor,room,area_m2\nXW-B006-1-0101,XW-NOPE,1,1,101,60\n", encoding="utf-8")
+    assert main(["dwellings", "generate", "--csv", str(bad)]) == 2
+    assert "unknown building code XW-NOPE" in capsys.readouterr().out and dwellings_of("XW-B006") == []
+    good = tmp_path / "dwellings.csv"
+    good.write_text("code,building_code,unit,floor,room,area_m2\nXW-B006-1-0101,XW-B006,1,1,101,60\n"
+                    "XW-B006-1-0602,XW-B006,1,6,602,75.5\n", encoding="utf-8")
+    assert main(["dwellings", "generate", "--csv", str(good)]) == 0
+    capsys.readouterr()
+    assert [d.code for d in dwellings_of("XW-B006")] == ["XW-B006-1-0101", "XW-B006-1-0602"]
+    # a building in no compound: its own name is its door plate
+    assert address("SA-D-XW-B006-1-0602").full_text == HEAD + "6幢1单元602室"
+    assert main(["dwellings", "generate", "--csv", str(good), "--units", "2"]) == 2
+    assert "leave out the layout" in capsys.readouterr().err
