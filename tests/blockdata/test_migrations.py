@@ -17,7 +17,9 @@ from tests.conftest import recreate_database
 
 @pytest.fixture(scope="module")
 def scratch_url(database_url: str) -> str:
-    url = make_url(settings().database_url).set(database="gridpulse_test_migrations").render_as_string(hide_password=False)
+    # named after this run's database: two checkouts testing at once must not drop each other's scratch database
+    main = make_url(settings().database_url)
+    url = main.set(database=f"{main.database}_migrations").render_as_string(hide_password=False)
     recreate_database(url)
     return url
 
