@@ -11,7 +11,7 @@ from core.config import settings
 from core.passwords import hash_password, verify_password
 from core.viewer import Role
 from blockdata.db import transaction
-from blockdata.models import Account, AuditLog, Grid
+from blockdata.models import Account, Grid
 from tests import places as P
 from tests.audit import AuditMark
 from tests.browser import app_server, chromium, submit_login

@@ -15,8 +15,9 @@ from core import config
 from blockdata import registry
 from blockdata.db import transaction
 from blockdata.geometry import area_m2
-from blockdata.models import Address, AddressKind, AddressReview, AuditLog, Building, Compound, Dwelling, ReviewStatus
+from blockdata.models import Address, AddressKind, AddressReview, Building, Compound, Dwelling, ReviewStatus
 from tests import places as P
+from tests.audit import AuditMark
 
 HEAD = "南京市玄武区梅园新村街道"
 
@@ -138,6 +139,7 @@ def test_bad_layouts_are_refused_and_write_nothing(street: P.Places, argv: list[
 
 
 def test_requeue_links_the_early_address_now_that_standard_ones_exist(street: P.Places, capsys) -> None:  # noqa: ANN001
+    mark = AuditMark()
     assert main(["review", "requeue"]) == 0
     assert "1 now linked (closed by system:requeue)" in capsys.readouterr().out
     early = address("M-EARLY")
@@ -145,8 +147,8 @@ def test_requeue_links_the_early_address_now_that_standard_ones_exist(street: P.
     with transaction() as s:
         review = s.scalar(select(AddressReview).where(AddressReview.address_id == early.id))
         assert review.status is ReviewStatus.accepted and review.decided_by == "system:requeue"
-        entry = s.scalar(select(AuditLog).where(AuditLog.subject == "address:M-EARLY", AuditLog.action == "address_review"))
-        assert entry.username == "system:requeue" and entry.detail["review_id"] == review.id
+    (entry,) = mark.rows(subject="address:M-EARLY", action="address_review")
+    assert entry.username == "system:requeue" and entry.detail["review_id"] == review.id
 
 
 def test_addresses_with_a_point_are_linked_by_the_building_they_lie_in(street: P.Places, tmp_path: Path, capsys) -> None:  # noqa: ANN001
