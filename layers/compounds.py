@@ -62,7 +62,8 @@ def compound_labels_layer(rows: list[dict[str, Any]]) -> pdk.Layer:
     characters = "".join(sorted({ch for r in rows for ch in r["name"]})) or " "  # a string: a list would be read as an accessor
     data = [{"position": r["position"], "name": r["name"]} for r in rows]
     return pdk.Layer("TextLayer", data=data, id="compounds_label", get_position="position", get_text="name",
-                     get_size=13, size_units=literal("pixels"), get_color=LABEL, character_set=literal(characters),
+                     get_size=15, size_units=literal("pixels"), get_color=LABEL, character_set=literal(characters),
                      font_family=literal("Noto Sans CJK SC, WenQuanYi Zen Hei, sans-serif"),
-                     outline_width=2, outline_color=[20, 30, 50, 255], font_settings={"sdf": True},
-                     billboard=True, pickable=False)
+                     background=True, get_background_color=[20, 30, 50, 200], background_padding=[4, 2],
+                     billboard=True, pickable=False,
+                     parameters={"depthCompare": literal("always")})  # standing labels, never cut by the ground

@@ -25,7 +25,6 @@ from blockdata.models import Grid, Region, RegionLevel
 dash.register_page(__name__, path="/accounts", name="账号", title="GridPulse 账号", order=7, roles=ADMIN)
 
 ROLE_OPTIONS = [{"label": f"{accounts.ROLE_NAMES[r]} ({r.value})", "value": r.value} for r in Role]
-LEVEL_NAMES = {RegionLevel.city: "市", RegionLevel.district: "区", RegionLevel.street: "街道", RegionLevel.community: "社区"}
 
 
 def _admin() -> Viewer:
@@ -43,7 +42,7 @@ def area_options() -> list[dict[str, str]]:
         regions = s.execute(select(Region.code, Region.name, Region.level).where(Region.level != RegionLevel.city)
                             .order_by(Region.code)).all()
         grids = s.execute(select(Grid.code, Grid.name).order_by(Grid.code)).all()
-    return ([{"label": f"{c} {n}（{LEVEL_NAMES[lv]}）", "value": c} for c, n, lv in regions]
+    return ([{"label": f"{c} {n}（{lv.label}）", "value": c} for c, n, lv in regions]
             + [{"label": f"{c} {n}（网格）", "value": c} for c, n in grids])
 
 
@@ -127,14 +126,13 @@ def _ok(text: str, secret: str | None = None) -> html.Div:
 def act(_c: Any, _d: Any, _e: Any, _r: Any, _a: Any, username: str | None, name: str | None, role: str | None,
         area: list[str] | None, mode: str, password: str | None, password2: str | None, target: str | None,
         new_role: str | None, new_area: list[str] | None) -> tuple[Any, Any, Any]:
-    """One admin action; a refusal shows its one-line reason and changes nothing."""
+    """One admin action; a refusal shows its one-line reason and changes nothing. Another role's call is
+    refused before anything is read (a 403, audited)."""
+    admin = _admin()
     try:
-        admin = _admin()
         message = _apply(admin, ctx.triggered_id, username=(username or "").strip(), name=name, role=role, area=area,
                          mode=mode, password=password, password2=password2, target=target, new_role=new_role,
                          new_area=new_area)
-    except AccessDenied:
-        return html.P("无权管理账号（已记录）", className="error", id="accounts-refused"), no_update, no_update
     except GridPulseError as exc:
         return html.P(str(exc), className="error", id="accounts-error"), no_update, no_update
     return message, account_table(), usernames()

@@ -33,9 +33,8 @@ def building_at(session: Session, address: Address) -> Building | None:
 
 def _standard_in(session: Session, building: Building) -> list[Address]:
     """Standard addresses placed inside the building (its own, its units' and its dwellings')."""
-    return list(session.scalars(select(Address).where(
-        Address.kind == AddressKind.standard, Address.building.is_not(None),
-        Address.geom.ST_CoveredBy(Building.geom)).where(Building.id == building.id)))
+    return list(session.scalars(select(Address).join(Building, Address.geom.ST_CoveredBy(Building.geom)).where(
+        Building.id == building.id, Address.kind == AddressKind.standard, Address.building.is_not(None))))
 
 
 def _filled(messy: ParsedAddress, building_parts: ParsedAddress) -> ParsedAddress:

@@ -14,6 +14,7 @@ from core.passwords import verify_password
 from blockdata.db import transaction
 from blockdata.models import Account, AuditLog, Grid
 from tests import places as P
+from tests.audit import AuditMark
 
 GRID_A1, GRID_A2, GRID_B1 = P.COMMUNITY_A + "001", P.COMMUNITY_A + "002", P.COMMUNITY_B + "001"
 SHOWN = re.compile(r"password of (\S+) \(shown once, only its hash is stored\): (\S+)")
@@ -41,12 +42,9 @@ def account(username: str) -> Account | None:
         return a
 
 
-def audit_rows(subject: str, action: str) -> list[AuditLog]:
-    with transaction() as s:
-        rows = list(s.scalars(select(AuditLog).where(AuditLog.subject == subject, AuditLog.action == action)))
-        for r in rows:
-            s.expunge(r)
-        return rows
+def audit_rows(mark: AuditMark, subject: str, action: str) -> list[AuditLog]:
+    """The audit rows this test caused about one account."""
+    return mark.rows(subject=subject, action=action)
 
 
 def grid_links(code: str) -> tuple[int | None, int | None]:
@@ -56,6 +54,7 @@ def grid_links(code: str) -> tuple[int | None, int | None]:
 
 
 def test_first_admin_of_an_empty_database_with_a_generated_password(empty: None, capsys) -> None:  # noqa: ANN001
+    mark = AuditMark()
     with transaction() as s:
         assert s.scalar(select(func.count()).select_from(Account)) == 0
     rc, out, _ = run(capsys, "create", "root", "--role", "admin", "--name", "平台管理员", "--generate")
@@ -66,7 +65,7 @@ def test_first_admin_of_an_empty_database_with_a_generated_password(empty: None,
     root = account("root")
     assert root.role.value == "admin" and root.active and root.display_name == "平台管理员"
     assert root.password_hash != password and verify_password(root.password_hash, password)
-    (entry,) = audit_rows("account:root", "account.create")
+    (entry,) = audit_rows(mark, "account:root", "account.create")
     assert entry.username == f"cli:{getpass.getuser()}" and entry.account_id is None
     assert password not in str(entry.detail) and entry.detail["password"] == "generated"
     # the list shows it, never a password or hash
@@ -126,6 +125,7 @@ def test_duty_areas_by_role_and_their_grids(street: None, capsys) -> None:  # no
 
 
 def test_assign_moves_a_worker_and_is_audited_with_before_and_after(street: None, capsys) -> None:  # noqa: ANN001
+    mark = AuditMark()
     rc, _, err = run(capsys, "assign", "w1", "--area", P.COMMUNITY_B)  # a community for a worker: refused, unchanged
     assert rc == 2 and "grids" in err and account("w1").jurisdiction == [GRID_A1]
     rc, out, _ = run(capsys, "assign", "w1", "--area", GRID_B1, "--as", "root")
@@ -133,7 +133,7 @@ def test_assign_moves_a_worker_and_is_audited_with_before_and_after(street: None
     w1 = account("w1")
     assert w1.jurisdiction == [GRID_B1]
     assert grid_links(GRID_B1)[0] == w1.id and grid_links(GRID_A1)[0] is None
-    (entry,) = audit_rows("account:w1", "account.assign")
+    (entry,) = audit_rows(mark, "account:w1", "account.assign")
     assert entry.username == "root" and entry.account_id == account("root").id
     assert entry.detail["before"]["jurisdiction"] == [GRID_A1] and entry.detail["after"]["jurisdiction"] == [GRID_B1]
     # a worker promoted to supervisor of the other community: the grid loses its worker, gains a supervisor
@@ -142,10 +142,11 @@ def test_assign_moves_a_worker_and_is_audited_with_before_and_after(street: None
 
 
 def test_only_an_active_admin_may_act_by_name(street: None, capsys) -> None:  # noqa: ANN001
-    before = len(audit_rows("account:c1", "account.disable"))
+    mark = AuditMark()
+    before = len(audit_rows(mark, "account:c1", "account.disable"))
     rc, _, err = run(capsys, "disable", "c1", "--as", "s1")
     assert rc == 2 and "active admin" in err
-    assert account("c1").active and len(audit_rows("account:c1", "account.disable")) == before
+    assert account("c1").active and len(audit_rows(mark, "account:c1", "account.disable")) == before
 
 
 def test_disable_enable_and_the_last_admin(street: None, capsys) -> None:  # noqa: ANN001
@@ -165,10 +166,11 @@ def test_disable_enable_and_the_last_admin(street: None, capsys) -> None:  # noq
 
 
 def test_reset_password_replaces_the_old_one(street: None, capsys) -> None:  # noqa: ANN001
+    mark = AuditMark()
     old_hash = account("c1").password_hash
     rc, out, _ = run(capsys, "reset-password", "c1", "--generate", "--as", "root")
     new = SHOWN.search(out).group(2)
     hashed = account("c1").password_hash
     assert rc == 0 and hashed != old_hash and verify_password(hashed, new)
-    (entry,) = audit_rows("account:c1", "account.reset_password")
+    (entry,) = audit_rows(mark, "account:c1", "account.reset_password")
     assert entry.username == "root" and new not in str(entry.detail)

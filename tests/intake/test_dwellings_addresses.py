@@ -15,8 +15,9 @@ from core import config
 from blockdata import registry
 from blockdata.db import transaction
 from blockdata.geometry import area_m2
-from blockdata.models import Address, AddressKind, AddressReview, AuditLog, Building, Compound, Dwelling, ReviewStatus
+from blockdata.models import Address, AddressKind, AddressReview, Building, Compound, Dwelling, ReviewStatus
 from tests import places as P
+from tests.audit import AuditMark
 
 HEAD = "南京市玄武区梅园新村街道"
 
@@ -138,6 +139,7 @@ def test_bad_layouts_are_refused_and_write_nothing(street: P.Places, argv: list[
 
 
 def test_requeue_links_the_early_address_now_that_standard_ones_exist(street: P.Places, capsys) -> None:  # noqa: ANN001
+    mark = AuditMark()
     assert main(["review", "requeue"]) == 0
     assert "1 now linked (closed by system:requeue)" in capsys.readouterr().out
     early = address("M-EARLY")
@@ -145,8 +147,8 @@ def test_requeue_links_the_early_address_now_that_standard_ones_exist(street: P.
     with transaction() as s:
         review = s.scalar(select(AddressReview).where(AddressReview.address_id == early.id))
         assert review.status is ReviewStatus.accepted and review.decided_by == "system:requeue"
-        entry = s.scalar(select(AuditLog).where(AuditLog.subject == "address:M-EARLY", AuditLog.action == "address_review"))
-        assert entry.username == "system:requeue" and entry.detail["review_id"] == review.id
+    (entry,) = mark.rows(subject="address:M-EARLY", action="address_review")
+    assert entry.username == "system:requeue" and entry.detail["review_id"] == review.id
 
 
 def test_addresses_with_a_point_are_linked_by_the_building_they_lie_in(street: P.Places, tmp_path: Path, capsys) -> None:  # noqa: ANN001
@@ -181,3 +183,20 @@ def test_addresses_generate_updates_in_place(street: P.Places, capsys) -> None: 
     assert address("SA-D-XW-B001-1-0301").full_text == HEAD + "测试花园1幢1单元301室"
     with transaction() as s:
         assert s.scalar(select(func.count()).select_from(Address).where(Address.code.startswith("SA-"))) == n + 4
+
+
+def test_dwellings_from_a_csv_get_their_addresses_too(street: P.Places, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    bad = tmp_path / "bad.csv"
+    bad.write_text("code,building_code,unit,floor,room,area_m2\nXW-B006-1-0101,XW-NOPE,1,1,101,60\n", encoding="utf-8")
+    assert main(["dwellings", "generate", "--csv", str(bad)]) == 2
+    assert "unknown building code XW-NOPE" in capsys.readouterr().out and dwellings_of("XW-B006") == []
+    good = tmp_path / "dwellings.csv"
+    good.write_text("code,building_code,unit,floor,room,area_m2\nXW-B006-1-0101,XW-B006,1,1,101,60\n"
+                    "XW-B006-1-0602,XW-B006,1,6,602,75.5\n", encoding="utf-8")
+    assert main(["dwellings", "generate", "--csv", str(good)]) == 0
+    capsys.readouterr()
+    assert [d.code for d in dwellings_of("XW-B006")] == ["XW-B006-1-0101", "XW-B006-1-0602"]
+    # a building in no compound: its own name is its door plate
+    assert address("SA-D-XW-B006-1-0602").full_text == HEAD + "6幢1单元602室"
+    assert main(["dwellings", "generate", "--csv", str(good), "--units", "2"]) == 2
+    assert "leave out the layout" in capsys.readouterr().err

@@ -146,6 +146,19 @@ def test_clear_errors(street: Path, argv: list[str], message: str, capsys, tmp_p
     assert not (tmp_path / "x.geojson").exists()
 
 
+def test_an_outline_given_for_a_community_without_any_place(street: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    outline = tmp_path / "outline.geojson"
+    outline.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": "无位置社区"}, "geometry": mapping(mbox(0, 0, 300, 300))}]}))
+    preview = tmp_path / "empty.geojson"
+    assert main(["grids", "generate", "--in", EMPTY, "--boundary", str(outline), "--preview", str(preview)]) == 0
+    capsys.readouterr()
+    grids = json.loads(preview.read_text())["features"]
+    assert {f["properties"]["community_code"] for f in grids} == {EMPTY}
+    union = unary_union([to_metric(shape(f["geometry"])) for f in grids])
+    assert union.symmetric_difference(to_metric(mbox(0, 0, 300, 300))).area < 1.0
+
+
 def test_a_street_with_only_a_point_gets_the_voronoi_cell_within_its_district(database_url: str, tmp_path: Path, capsys) -> None:  # noqa: ANN001
     with transaction() as s:
         P.empty_tables(s)
@@ -201,3 +214,4 @@ def test_real_gulou_osm_export_tiles_the_street(database_url: str, shared_dir: P
     overlap = sum(a.intersection(b).area for i, a in enumerate(shapes) for b in shapes[i + 1:])
     assert overlap < 1.0
     assert grid_count() == 0
+
