@@ -8,7 +8,7 @@ is refused with AccessDenied (not silently emptied), so a forged request is visi
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
@@ -75,6 +75,8 @@ class PersonView:
     age: int
     residence_kind: str
     tags: tuple[str, ...]
+    household: str = ""           # the household's code, where the view is of a dwelling's people
+    relation_to_head: str = ""    # 与户主关系, likewise
 
 
 @dataclass(frozen=True)
@@ -215,7 +217,36 @@ def dwelling_people(session: Session, viewer: Viewer, dwelling_id: int, *, reaso
     )
     audit.record(session, viewer, "dwelling.people", f"dwelling:{dwelling_id}", reason=reason, count=len(people),
                  people=[p.id for p in people])  # who they were, not only how many
-    return person_views(session, viewer, people)
+    membership = {
+        r.person_id: (r.code, r.relation_to_head or "")
+        for r in session.execute(
+            select(Household.code, HouseholdMember.person_id, HouseholdMember.relation_to_head)
+            .join(HouseholdMember, HouseholdMember.household_id == Household.id)
+            .where(Household.dwelling_id == dwelling_id)
+        )
+    }
+    return [replace(v, household=membership.get(v.id, ("", ""))[0], relation_to_head=membership.get(v.id, ("", ""))[1])
+            for v in person_views(session, viewer, people)]
+
+
+def person_home(session: Session, viewer: Viewer, person_id: int) -> int | None:
+    """The dwelling a person's breadcrumbs go through: their home where it lies in the viewer's jurisdiction,
+    else a dwelling they hold a live relation to inside it (a breadcrumb must not reveal a home elsewhere);
+    None otherwise. Names no one: not audited."""
+    live = or_(Relation.valid_to.is_(None), Relation.valid_to >= dt.date.today())
+    tied = select(Relation.dwelling_id).where(Relation.person_id == person_id, Relation.dwelling_id.isnot(None), live)
+    home = select(Person.home_dwelling_id).where(Person.id == person_id).scalar_subquery()
+    rows = session.execute(
+        select(Dwelling.id, Grid.code, (Dwelling.id == home).label("home"))
+        .join(Building, Building.id == Dwelling.building_id)
+        .join(Grid, Grid.id == Building.grid_id)
+        .where(or_(Dwelling.id == home, Dwelling.id.in_(tied)))
+        .order_by(Dwelling.id)
+    ).all()
+    for row in sorted(rows, key=lambda r: (not r.home, r.id)):
+        if viewer.role is Role.admin or viewer.covers(row.code):
+            return row.id
+    return None
 
 
 def _person_grid_codes(session: Session, person_id: int) -> set[str]:

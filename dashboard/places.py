@@ -13,6 +13,7 @@ from urllib.parse import parse_qs
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from blockdata import queries
 from core.errors import InvalidInput
 from core.viewer import Role, Viewer
 
@@ -77,13 +78,10 @@ def region_chain(session: Session, code: str) -> list[tuple[str, str]]:
             if r.level not in ("city", "district")]
 
 
-def chain(session: Session, place: Place, person_label: str | None = None, viewer: Viewer | None = None,
-          ) -> list[tuple[str, str]]:
+def chain(session: Session, viewer: Viewer, place: Place, person_label: str | None = None) -> list[tuple[str, str]]:
     """(place value, label) from the street down to the place (labels only, no people but the last crumb).
-
-    A person's crumbs go through their home only when the viewer's jurisdiction covers it; otherwise
-    through a dwelling they hold a live relation to inside it, or none: breadcrumbs never say where
-    someone lives outside the viewer's jurisdiction."""
+    A person's crumbs go up through their home only where the viewer's jurisdiction holds it, else through a
+    live tie inside it (queries.person_home), else not at all."""
     if place.kind == "region":
         return region_chain(session, place.key)
     if place.kind == "grid":
@@ -101,27 +99,10 @@ def chain(session: Session, place: Place, person_label: str | None = None, viewe
         d = session.execute(_DWELLING, {"id": int(place.key)}).first()
         if d is None:
             return []
-        return chain(session, Place("floor", f"{d.building_id}-{d.floor}")) + [(place.value, f"{d.unit} 单元 {d.room} 室")]
+        return chain(session, viewer, Place("floor", f"{d.building_id}-{d.floor}")) + [(place.value, f"{d.unit} 单元 {d.room} 室")]
     if place.kind == "person":
-        dwelling = _visible_dwelling_of(session, int(place.key), viewer) if viewer is not None else None
-        up = chain(session, Place("dwelling", str(dwelling))) if dwelling else []
+        home = queries.person_home(session, viewer, int(place.key))
+        up = chain(session, viewer, Place("dwelling", str(home))) if home else []
         return up + [(place.value, person_label or "人员")]
     return []
 
-
-_PERSON_DWELLINGS = text(
-    """SELECT d.id, g.code, (d.id = p.home_dwelling_id) AS home FROM person p
-       JOIN dwelling d ON d.id = p.home_dwelling_id
-         OR d.id IN (SELECT r.dwelling_id FROM relation r WHERE r.person_id = p.id AND r.dwelling_id IS NOT NULL
-                     AND (r.valid_to IS NULL OR r.valid_to >= current_date))
-       JOIN building b ON b.id = d.building_id JOIN grid g ON g.id = b.grid_id
-       WHERE p.id = :id ORDER BY home DESC, d.id"""
-)
-
-
-def _visible_dwelling_of(session: Session, person_id: int, viewer: Viewer) -> int | None:
-    """The person's home if the viewer covers it, else their first live tie inside the jurisdiction."""
-    for row in session.execute(_PERSON_DWELLINGS, {"id": person_id}):
-        if viewer.covers(row.code):
-            return row.id
-    return None
