@@ -25,6 +25,7 @@ def find(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Finding]:
                array_agg(DISTINCT t.tag::text) AS tags, act.last_out, act.last_out_event, act.last_any, act.n_recent_in
         FROM person p
         JOIN person_tag t ON t.person_id = p.id AND t.tag IN ('elderly_alone', 'disabled')
+             AND (t.legal_basis_expiry IS NULL OR t.legal_basis_expiry >= CAST(:as_of AS timestamptz)::date)
         {PERSON_PLACE}
         CROSS JOIN LATERAL (
           SELECT max(e.ts) FILTER (WHERE e.direction = 'out' AND e.result = 'open') AS last_out,
