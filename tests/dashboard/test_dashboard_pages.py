@@ -139,7 +139,7 @@ def test_wall_screen_draws_the_map_and_updates_after_new_events(server: str, str
         before = int(page.inner_text("#kpi-entries_hour").replace(",", ""))
         minute = int(time.time()) // 60
         LiveState(connect(), settings().redis_prefix).apply(
-            LandedSummary(stored=37, flows=[(street["gate"], minute, "in", 37)]), {})
+            LandedSummary(stored=37, flows=[(street["gate"], minute, "in", 37)]))
         page.wait_for_function(f"document.getElementById('kpi-entries_hour').innerText.replace(',', '') == '{before + 37}'",
                                timeout=20000)
         patch_seq = page.get_attribute("#deck-map", "data-patch")
