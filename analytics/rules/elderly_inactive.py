@@ -28,6 +28,7 @@ def find(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Finding]:
                array_agg(DISTINCT t.tag::text) AS tags, last.ts, last.event_id, last.direction, last.method, last.gate
         FROM person p
         JOIN person_tag t ON t.person_id = p.id AND t.tag IN ('elderly_alone', 'disabled')
+             AND (t.legal_basis_expiry IS NULL OR t.legal_basis_expiry >= CAST(:as_of AS timestamptz)::date)
         {PERSON_PLACE}
         CROSS JOIN LATERAL (
           SELECT e.ts, e.event_id, e.direction::text AS direction, e.method::text AS method, g.name AS gate

@@ -7,6 +7,7 @@ people with no access at all. A 45 m² dwelling a3 (cap 3) is added to the owner
 from __future__ import annotations
 
 import dataclasses
+import os
 import datetime as dt
 import threading
 import time
@@ -25,7 +26,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from analytics.work_orders import record_finding
-from core.config import settings
+from core.config import settings, trust_settings
 from core.viewer import Role, Viewer
 from gate_bridge import api as gate_api
 from credentials.face_pipeline import shared_pipeline
@@ -64,6 +65,10 @@ class Env:
 
 @pytest.fixture(scope="module")
 def env(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    # This module fires grants by the dozen (the cap under 20 parallel requests); their hourly limit has its
+    # own test (tests/security/test_grants_rate_limit.py).
+    os.environ["GRIDPULSE_GRANTS_PER_HOUR"] = "100000"
+    trust_settings.cache_clear()
     world = build_gate_world(fake_faces_seed=11)
     with transaction() as s:
         a3 = Dwelling(code=f"T{world.tag}-a3", building_id=s.get(Dwelling, world.dwellings["a1"]).building_id, unit=1,
@@ -90,6 +95,8 @@ def env(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     thread.join(timeout=10)
     policy.cache.stop()
     remove_gate_world(world)
+    os.environ.pop("GRIDPULSE_GRANTS_PER_HOUR", None)
+    trust_settings.cache_clear()
     client = redis.Redis.from_url(settings().redis_url)
     keys = list(client.scan_iter(match=prefix + "*"))
     if keys:
@@ -158,7 +165,8 @@ def test_acting_on_someone_elses_dwelling_is_refused_and_writes_nothing(env: Env
     a1, b1 = env.world.dwellings["a1"], env.world.dwellings["b1"]
     tenant_grant = next(g["id"] for g in env.api.get(f"/v1/me/dwellings/{a1}/grants", headers=env.token("owner")).json()
                         if g["revoked_at"] is None)
-    before = (count(AccessGrant), count(VisitorPass), count(AuditLog))
+    before = (count(AccessGrant), count(VisitorPass), count(AuditLog, AuditLog.action.notlike("access.%")))
+    refusals_before = count(AuditLog, AuditLog.action == "access.denied")
     body = {"id_number": id_number(900), "name": "王五", "kind": "tenant"}
     assert env.api.post(f"/v1/me/dwellings/{a1}/grants", json=body, headers=env.token("outsider")).status_code == 403
     assert env.api.post(f"/v1/me/dwellings/{b1}/grants", json=body, headers=env.token("owner")).status_code == 403
@@ -170,7 +178,9 @@ def test_acting_on_someone_elses_dwelling_is_refused_and_writes_nothing(env: Env
                         headers=env.token("owner")).status_code == 422  # wrong check digit
     assert env.api.post(f"/v1/me/dwellings/{a1}/grants", json={**body, "valid_from": "2020-01-01T00:00:00Z"},
                         headers=env.token("owner")).status_code == 422  # starts in the past
-    assert (count(AccessGrant), count(VisitorPass), count(AuditLog)) == before
+    # nothing written but the audit line of each 403 (issue #16 item 16: every refusal is audited)
+    assert (count(AccessGrant), count(VisitorPass), count(AuditLog, AuditLog.action.notlike("access.%"))) == before
+    assert count(AuditLog, AuditLog.action == "access.denied") == refusals_before + 5
 
 
 def test_grant_over_the_cap_is_refused(env: Env) -> None:
