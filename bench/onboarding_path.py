@@ -189,7 +189,8 @@ def onboard(work: Path, districts: list[str], *, streets_per_district: int | Non
         dw = work / f"dwellings_{district}.csv"
         step(f"export dwellings {district}", ["export", "dwellings", str(dw), "--user", "admin"])
         texts = _address_texts(work, district)
-        rows = _read_export(dw)
+        grids = _grids_of_buildings(work)
+        rows = [r for r in _read_export(dw) if grids.get(r["building_code"], "").startswith(district)]
         if not rows:
             continue
         with dw.open("w", encoding="utf-8", newline="") as fh:  # the office's working copy, with each address
@@ -203,9 +204,7 @@ def onboard(work: Path, districts: list[str], *, streets_per_district: int | Non
         step(f"tags {district}", ["import", "tags", str(lists["tags"]), "--user", "admin"])
         step(f"water {district}", ["import", "utility", str(lists["water"]), "--utility", "water", "--user", "admin"])
         if not result.grid:
-            first = rows[0]
-            result.community, result.grid = "", ""
-            result.grid = _grid_of(work, first["building_code"])
+            result.grid = grids[rows[0]["building_code"]]
             result.community = result.grid[:12]
     r = step("supervisor", ["accounts", "create", "sup-onboard", "--role", "supervisor", "--area", result.community,
                             "--generate", "--as", "admin"])
@@ -216,11 +215,11 @@ def onboard(work: Path, districts: list[str], *, streets_per_district: int | Non
     return result
 
 
-def _grid_of(work: Path, building_code: str) -> str:
-    """The grid a building lies in, from ``gridpulse export buildings``."""
+def _grids_of_buildings(work: Path) -> dict[str, str]:
+    """Building code → the grid it lies in, from ``gridpulse export buildings``."""
     path = work / "buildings_export.csv"
     if not path.exists():
         rc, _, err, _ = run(["export", "buildings", str(path), "--user", "admin"])
         if rc != 0:
             raise RuntimeError(err)
-    return next(r["grid_code"] for r in _read_export(path) if r["code"] == building_code)
+    return {r["code"]: r["grid_code"] for r in _read_export(path)}
