@@ -214,8 +214,8 @@
     if (m.basemap) layers = basemapLayers(m, m.basemap);
     m.tilesPending = Boolean(m.basemap) && !layers.length;  // no viewport before the first frame: again after it
     m.order.forEach(function (id) {
-      // an outline layer ("grids_outline") is shown and hidden with the layer it outlines
-      var on = !visible || visible.indexOf(id.replace(/_outline$/, "")) >= 0;
+      // an outline or label layer ("grids_outline", "compounds_label") is shown and hidden with its layer
+      var on = !visible || visible.indexOf(id.replace(/_(outline|label)$/, "")) >= 0;
       if (id === "buildings" && m.zoomLayer) {
         var dwellingsOn = !visible || visible.indexOf("dwellings") >= 0;
         layers.push(m.zoomLayer.clone({visible: dwellingsOn}));

@@ -2,7 +2,8 @@
 
 Dash callbacks are plain HTTP endpoints (POST /_dash-update-component): the guard refuses them
 without a session exactly as it refuses pages, so hiding a button is never the only protection.
-Sessions are signed cookies (the key file's session secret) and expire after
+Sessions are signed cookies (the key file's session secret); the account's role, duty area and state are read
+again on each request, so disabling an account or changing its area applies to open sessions at once. They expire after
 GRIDPULSE_SESSION_MINUTES of inactivity (the command centre's wall screens get
 GRIDPULSE_WALL_SESSION_HOURS, since nobody is there to log in again).
 """
@@ -93,5 +94,22 @@ def viewer_from_session() -> Viewer | None:
     if now > expires:
         flask.session.clear()
         return None
-    data["expires"] = (now + _lifetime(data["role"])).isoformat()
-    return Viewer(data["account_id"], Role(data["role"]), tuple(data["jurisdiction"]), data["username"])
+    current = _account_now(data["account_id"])
+    if current is None:  # disabled (or deleted) since login: the session ends now, not at its expiry
+        flask.session.clear()
+        return None
+    role, jurisdiction = current
+    data["expires"] = (now + _lifetime(role)).isoformat()
+    return Viewer(data["account_id"], Role(role), jurisdiction, data["username"])
+
+
+def _account_now(account_id: int) -> tuple[str, tuple[str, ...]] | None:
+    """The account's role and duty area as they are now (None when disabled), read once per request: a
+    change made on the 账号 page or by ``gridpulse accounts`` applies to sessions already open."""
+    cache = flask.g.setdefault("gp_accounts", {}) if flask.has_app_context() else {}
+    if account_id not in cache:
+        with transaction() as session:
+            row = session.execute(select(Account.role, Account.jurisdiction, Account.active)
+                                  .where(Account.id == account_id)).first()
+        cache[account_id] = (row.role.value, tuple(row.jurisdiction or ())) if row is not None and row.active else None
+    return cache[account_id]

@@ -18,6 +18,7 @@ PAGE_ROLES: dict[str, frozenset[Role]] = {
     "/audit": frozenset({Role.admin}),
     "/orders": ALL,
     "/imports": frozenset({Role.admin}),
+    "/accounts": frozenset({Role.admin}),
 }
 
 

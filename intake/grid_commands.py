@@ -274,9 +274,9 @@ def _generate(args: argparse.Namespace) -> int:
         if region is not None and region.level not in (RegionLevel.street, RegionLevel.community):
             raise InvalidInput(f"{region.name} is a {region.level.value}: generate grids for a street or a community",
                                record="--in")
-        area = outline(session, code, inputs.boundaries if args.boundary else {}, notes)
-        if None in inputs.boundaries and code not in inputs.boundaries:
-            area = inputs.boundaries[None]
+        if None in inputs.boundaries:  # one outline without a code: the area's own
+            inputs.boundaries.setdefault(code, inputs.boundaries.pop(None))
+        area = outline(session, code, inputs.boundaries, notes)
         _db_inputs(session, area, inputs, args.default_floors)
         communities = communities_for(session, code, area, inputs.boundaries, notes)
         proposed, existing = divide_by_community(session, area, communities, inputs, target=args.per_grid, by=args.by,

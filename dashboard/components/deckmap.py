@@ -16,13 +16,14 @@ CONTAINER = "deck-map"
 CONFIG = {"container": CONTAINER, "click": "map-click"}
 
 LAYER_LABELS = {
-    "grids": "网格", "buildings": "楼栋（三维）", "dwellings": "房屋（分层）", "key_sites": "重点场所",
+    "grids": "网格", "compounds": "小区", "buildings": "楼栋（三维）", "dwellings": "房屋（分层）", "key_sites": "重点场所",
     "heatmap": "通行热力", "gate_arrows": "进出箭头", "gates": "闸机", "alerts": "预警",
 }
 LEGEND = [
     ("#2563a0", "低"), ("#fabe3c", "中"), ("#e63c32", "高 —— 网格：实时人口；楼栋：户均人数"),
     ("#ffd666", "预警·低"), ("#ff9933", "预警·中"), ("#eb4034", "预警·高"), ("#be1478", "预警·紧急"),
     ("#50dc8c", "闸机：进多于出 / 进入箭头"), ("#ffaa3c", "闸机：出多于进 / 离开箭头"), ("#be78ff", "重点场所"),
+    ("#ffd75a", "小区（轮廓与名称）"),
 ]
 
 

@@ -14,11 +14,12 @@ from dashboard.session import viewer_or_none
 from layers.alerts import alert_rows, alerts_layer
 from layers.buildings import buildings_layer
 from layers.common import deck_spec, polygon_box, view_for
+from layers.compounds import compound_labels_layer, compound_outlines_layer, compound_rows, compounds_layer
 from layers.gates import gate_arrows_layer, gates_layer, heatmap_layer
 from layers.grids import grid_outlines_layer, grid_rows, grids_layer
 from layers.key_sites import key_site_outline_rows, key_site_outlines_layer, key_site_rows, key_sites_layer
 
-MAP_LAYERS = ["grids", "buildings", "key_sites", "heatmap", "gate_arrows", "gates", "alerts"]
+MAP_LAYERS = ["grids", "compounds", "buildings", "key_sites", "heatmap", "gate_arrows", "gates", "alerts"]
 
 
 def page_viewer(path: str) -> tuple[Viewer | None, html.Div | None]:
@@ -37,13 +38,16 @@ def street_map_spec(session: Session, viewer: Viewer, flows: dict[str, list[dict
     """Grids, their outlines and buildings by URL (cached, gzipped routes), the small live layers inline."""
     grids = grid_rows(session, viewer, population=population)  # for the camera; the layer loads the cached route
     sites = key_site_rows(session, viewer)
+    compounds = compound_rows(session, viewer)
     layers = [
         grids_layer("/layers/grids.json"), grid_outlines_layer("/layers/grid_outlines.json"),
+        compounds_layer(compounds), compound_outlines_layer(compounds),
         buildings_layer("/layers/buildings.json"),
         key_sites_layer(sites), key_site_outlines_layer(key_site_outline_rows(sites)),
         heatmap_layer(flows["heatmap"]), gate_arrows_layer(flows["gate_arrows"]),
         gates_layer(flows["gates"]),
         alerts_layer(alert_rows(session, viewer)),
+        compound_labels_layer(compounds),  # names on top of everything
     ]
     spec = deck_spec(layers, view_for(polygon_box(grids), pitch=40), basemap_url=settings().basemap_url)
     spec["viewKey"] = "street"

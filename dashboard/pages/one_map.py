@@ -23,7 +23,7 @@ dash.register_page(__name__, path="/", name="一张图", title="GridPulse 一张
 
 LIVE = 24  # the slider's last stop: the live last hour
 DWELLING_ZOOM = 17.5  # from here on, the building at the view's centre shows its dwellings floor by floor
-ONE_MAP_LAYERS = MAP_LAYERS[:2] + ["dwellings"] + MAP_LAYERS[2:]
+ONE_MAP_LAYERS = MAP_LAYERS[:3] + ["dwellings"] + MAP_LAYERS[3:]  # grids, compounds, buildings, dwellings …
 
 
 def layout(**_query: str) -> html.Div:

@@ -33,9 +33,8 @@ def building_at(session: Session, address: Address) -> Building | None:
 
 def _standard_in(session: Session, building: Building) -> list[Address]:
     """Standard addresses placed inside the building (its own, its units' and its dwellings')."""
-    return list(session.scalars(select(Address).where(
-        Address.kind == AddressKind.standard, Address.building.is_not(None),
-        Address.geom.ST_CoveredBy(Building.geom)).where(Building.id == building.id)))
+    return list(session.scalars(select(Address).join(Building, Address.geom.ST_CoveredBy(Building.geom)).where(
+        Building.id == building.id, Address.kind == AddressKind.standard, Address.building.is_not(None))))
 
 
 def _filled(messy: ParsedAddress, building_parts: ParsedAddress) -> ParsedAddress:
@@ -55,14 +54,18 @@ def best(session: Session, index: AddressIndex, address: Address, messy: ParsedA
     if building is None:
         return by_text
     candidates = _standard_in(session, building)
-    if not candidates:
-        return by_text
-    own = next((c for c in candidates if c.id == building.address_id), None) or min(candidates, key=lambda c: len(c.full_text))
-    filled = _filled(messy, parts_of(own))
-    located = max(((score(filled, parts_of(c)), c) for c in candidates), key=lambda sc: (sc[0], -len(sc[1].full_text)))
-    located_match = Match(located[1].id, located[1].code, round(located[0], 4))
-    inside = {c.id for c in candidates}
-    if by_text.standard_id is not None and by_text.score >= threshold and by_text.standard_id not in inside:
-        # text and location name different buildings: neither wins, a person decides
-        return Match(located_match.standard_id, located_match.standard_code, max(0.0, min(located_match.score, threshold - 0.01)))
-    return located_match if located_match.score >= by_text.score else by_text
+    located_match = None
+    if candidates:
+        own = next((c for c in candidates if c.id == building.address_id), None) or min(candidates, key=lambda c: len(c.full_text))
+        filled = _filled(messy, parts_of(own))
+        sc, best_c = max(((score(filled, parts_of(c)), c) for c in candidates), key=lambda t: (t[0], -len(t[1].full_text)))
+        located_match = Match(best_c.id, best_c.code, round(sc, 4))
+    if by_text.standard_id is not None and by_text.score >= threshold and by_text.standard_id not in {c.id for c in candidates}:
+        named = session.get(Address, by_text.standard_id)
+        if named is not None and named.building is not None:
+            # text and location name different buildings: neither wins, a person decides
+            shown = located_match or by_text
+            return Match(shown.standard_id, shown.standard_code, max(0.0, min(shown.score, threshold - 0.01)))
+    if located_match is not None and located_match.score >= by_text.score:
+        return located_match
+    return by_text

@@ -151,7 +151,9 @@ def generate(session: Session, *, compound_codes: list[str] | None = None, build
         by_compound[b.compound_id].append(b)
     for compound_id, group in by_compound.items():
         compound = compounds.get(compound_id) or (session.get(Compound, compound_id) if compound_id else None)
-        placeholders = _numbers_by_position(group) if compound is not None else {}
+        siblings = list(session.scalars(select(Building).where(Building.compound_id == compound_id))) if compound else []
+        placeholders = _numbers_by_position(siblings) if compound is not None else {}  # all of the compound's
+        placeholders = {k: v for k, v in placeholders.items() if k in {b.id for b in group}}
         result.numbered_by_position += len(placeholders)
         for b in group:
             _building_addresses(session, writer, b, compound, placeholders.get(b.id), chain)
