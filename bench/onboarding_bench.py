@@ -82,7 +82,8 @@ def main() -> None:
     floor = _floor_s()
 
     def show(step) -> None:  # noqa: ANN001
-        print(f"{step.seconds:7.1f} s  {step.name}", flush=True)
+        failed = f"  FAILED ({step.rc}): {step.err.strip().splitlines()[-1][:200]}" if step.rc and step.err.strip() else ""
+        print(f"{step.seconds:7.1f} s  {step.name}{failed}", flush=True)
 
     start = time.perf_counter()
     path = P.onboard(work, list(P.DISTRICTS), streets_per_district=2 if args.quick else None, on_step=show)
@@ -95,7 +96,8 @@ def main() -> None:
         "bench": "onboarding", "quick": args.quick, "districts": list(P.DISTRICTS), "total_s": round(total, 1),
         "goal_s": GOAL_S, "within_goal": total < GOAL_S, "floor_read_files_s": round(floor, 2),
         "ratio_to_floor": round(total / floor, 1) if floor else None, "seconds_by_step": by_kind,
-        "steps": [{"name": s.name, "s": round(s.seconds, 2)} for s in path.steps], **shares(path),
+        "steps": [{"name": s.name, "s": round(s.seconds, 2)} for s in path.steps], "failed_steps": path.failed,
+        **shares(path),
     }
     print(f"whole path: {total:.1f} s (goal {GOAL_S:.0f} s); {total / floor:.0f}× reading the files ({floor:.1f} s)")
     print(json.dumps(result, ensure_ascii=False))

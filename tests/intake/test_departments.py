@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import json
 import zipfile
 from pathlib import Path
@@ -91,7 +90,7 @@ def test_tags_need_their_department_and_basis_and_come_in_once(base: P.Places, t
 def test_utility_readings_match_by_address_then_account_and_the_rest_wait_for_review(base: P.Places, tmp_path: Path) -> None:
     nov = write_csv(tmp_path / "water_2026_11.csv", ["户号", "用水地址", "账期", "读数"], [
         ["W0001", "玄武区梅园新村街道测试小区1幢1单元301", "2026-11", "12.5"],
-        ["W0002", "梅园新村街道101幢1单元1102室", "2026年11月", "3"],
+        ["W0002", "玄武区梅园新村街道101幢1单元1102", "2026年11月", "3"],
         ["W0999", "鼓楼区北京西路99号", "2026-11", "8"],                      # no such dwelling here
     ])
     with pytest.raises(InvalidInput, match="which utility"):
