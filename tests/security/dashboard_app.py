@@ -93,10 +93,12 @@ def callback(http: requests.Session, url: str, output: str, outputs: Any, inputs
 
 
 def wall_refresh(http: requests.Session, url: str) -> requests.Response:
-    keys = ["population", "entries_hour", "exits_hour", "open_alerts", "overdue_orders"]
-    outs = [{"id": f"kpi-{k}", "property": "children"} for k in keys] + [
-        {"id": "ticker", "property": "children"}, {"id": "map-patch", "property": "data"}, {"id": "wall-beat", "property": "data"}]
-    output = ".." + "...".join(f"{o['id']}.{o['property']}" for o in outs) + ".."
+    """The wall screen's refresh callback as the page itself sends it: its outputs read from Dash's own
+    dependency list (so the test follows the wall's layout: KPIs, trends, ticker, map patch, heartbeat)."""
+    deps = http.get(url + "/_dash-dependencies", timeout=20).json()
+    output = next(d["output"] for d in deps
+                  if any(i["id"] == "wall-tick" and i["property"] == "n_intervals" for i in d["inputs"]))
+    outs = [dict(zip(("id", "property"), o.rsplit(".", 1))) for o in output.strip(".").split("...")]
     return callback(http, url, output, outs, [{"id": "wall-tick", "property": "n_intervals", "value": 1}],
                     changed=["wall-tick.n_intervals"])
 
