@@ -62,8 +62,9 @@ def seeded_truth(preset: str) -> tuple[dict, float, float, float, int]:
         floor_s = time.perf_counter() - started
     with transaction() as s:
         started = time.perf_counter()
-        run_rules(s, as_of)
+        report = run_rules(s, as_of)
         sweep_s = time.perf_counter() - started
+    print("  seconds per rule: " + ", ".join(f"{r} {v['seconds']:.1f}" for r, v in report["rules"].items()))
     print(f"full sweep (all rules → alerts → work orders): {sweep_s:.2f} s; floor (one read of every passage): "
           f"{floor_s:.2f} s; ratio {sweep_s / max(floor_s, 1e-6):.1f}×")
     with transaction() as s:

@@ -178,7 +178,7 @@ def _grantees(session: Session, as_of: dt.datetime, since: dt.datetime, p: RuleP
                           AND r.kind = 'lives_in' AND (r.valid_to IS NULL OR r.valid_to >= :today))
         """, as_of=as_of, today=local_today(as_of))
     out = []
-    grants = [g for g in grants if (g.person_id, g.dwelling_id) not in declared and ("dwelling", g.dwelling_id) not in declared]
+    grants = [g for g in grants if (g.person_id, g.dwelling_id) not in declared]  # their own declaration only
     by_person = _passages(session, "person_id", sorted({g.person_id for g in grants}), as_of, since)
     for g in grants:
         days, nights, share, here = _stay_evidence(by_person.get(g.person_id, []), g.compound_id, as_of)

@@ -6,7 +6,7 @@ are those who actually stay, overnight, over weeks: of everyone the records tie 
 (residents, household members, grantees, lessees, lives-in relations, verified self-declarations) and of visitors coming on passes, those with at
 least ``group_rental_min_nights`` nights here in the last 30 days (came in through the dwelling's
 compound and left on a later day, nights counted from 04:00 local). People with no passage anywhere
-are counted only when the dwelling is their registered home (nothing contradicts the register);
+are counted only when the dwelling is their registered home and no lives-in relation puts them elsewhere;
 household members and grantees who live elsewhere, and carers, relatives and cleaners who come for a
 few hours, are not counted. Presets: ``area_cap`` (at most floor(area / m² per person), at least 1)
 or ``shanghai`` (< 5 m² per person or > 2 people per room).
@@ -52,7 +52,10 @@ WITH let AS (
   WHERE s.status = 'verified' AND (s.period_to IS NULL OR s.period_to >= :today)
 ), person_tie AS (
   SELECT t.dwelling_id, t.person_id, array_agg(DISTINCT t.source) AS sources, b.compound_id,
-         bool_or(p.home_dwelling_id = t.dwelling_id OR t.source LIKE 'registered:%' OR t.source = 'declared') AS registered_here,
+         bool_or(p.home_dwelling_id = t.dwelling_id OR t.source LIKE 'registered:%' OR t.source = 'declared')
+           AND NOT EXISTS (SELECT 1 FROM relation r WHERE r.person_id = t.person_id AND r.kind = 'lives_in'
+                           AND r.dwelling_id <> t.dwelling_id AND r.valid_from <= :today
+                           AND (r.valid_to IS NULL OR r.valid_to >= :today)) AS registered_here,
          p.name
   FROM tie t JOIN person p ON p.id = t.person_id JOIN dwelling d ON d.id = t.dwelling_id JOIN building b ON b.id = d.building_id
   GROUP BY t.dwelling_id, t.person_id, b.compound_id, p.name

@@ -29,7 +29,7 @@ def merge(*parts: dict) -> dict:
 
 def c(name: str, fires: bool, why: str, *, dwelling: Dwelling = FLAT, **kw) -> Case:  # noqa: ANN003
     kw["people"] = (OWNER, *kw.get("people", ()))
-    return Case("group_rental", name, why, fires, ("dwelling", "flat"), dwellings=(dwelling,), **kw)
+    return Case("group_rental", name, why, fires, ("dwelling", "flat"), dwellings=kw.pop("dwellings", (dwelling,)), **kw)
 
 
 def night_visitor(label: str, name: str, nights: int, id_number: str) -> dict:
@@ -99,6 +99,10 @@ CASES = [
       **merge(tenants(3), {"people": tuple(Person(f"退{i}", kind="floating", expiry=EXP) for i in range(2)),
                            "grants": tuple(Grant("flat", "房东", f"退{i}", start=ago(days=60), end=ago(days=7)) for i in range(2)),
                            "passages": tuple(x for i in range(2) for x in daily(f"退{i}", 25, 8))})),
+    c("registered-here-recorded-living-elsewhere", False,
+      "four tenants stay; two more registered here are recorded as living in another flat (lives-in relation)",
+      dwellings=(FLAT, Dwelling("elsewhere")), lives_in=(("登0", "elsewhere"), ("登1", "elsewhere")),
+      **merge(tenants(4), {"people": tuple(Person(f"登{i}", home="flat") for i in range(2))})),
     c("exactly-at-cap", False, "four tenants in 60 m²: at the cap, not over it", **tenants(4)),
     c("newcomers-not-yet-staying", False, "four tenants, and two who arrived three days ago: not yet staying over weeks",
       **merge(tenants(4), tenants(2, "新", days=3))),
