@@ -17,6 +17,7 @@ import json
 import os
 import stat
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -73,8 +74,13 @@ def load_bridge_keys(path: Path | None = None) -> BridgeKeys:
 
 
 def load_resident_secrets(path: Path | None = None) -> ResidentSecrets:
-    doc = _read_private(path or resident_settings().key_file, RESIDENT_FIELDS, "resident services",
-                        "GRIDPULSE_RESIDENTS_KEY_FILE")
+    """The resident services' secrets, read once per process (a changed file needs a restart)."""
+    return _resident_secrets(path or resident_settings().key_file)
+
+
+@lru_cache(maxsize=4)
+def _resident_secrets(path: Path) -> ResidentSecrets:
+    doc = _read_private(path, RESIDENT_FIELDS, "resident services", "GRIDPULSE_RESIDENTS_KEY_FILE")
     return ResidentSecrets(
         id_hash_key=bytes.fromhex(doc["id_hash_key"]),
         qr_signing_key=Ed25519PrivateKey.from_private_bytes(bytes.fromhex(doc["qr_signing_key"])),
@@ -111,4 +117,5 @@ def split(master: Path | None = None, bridge: Path | None = None, residents: Pat
     paths = {"bridge": bridge or bridge_settings().key_file, "residents": residents or resident_settings().key_file}
     _write(paths["bridge"], bridge_document(secrets))
     _write(paths["residents"], resident_document(secrets))
+    _resident_secrets.cache_clear()
     return paths

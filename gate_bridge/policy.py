@@ -32,7 +32,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from core.events import GateEvent, uuid7
 from gate_bridge.access_cache import AccessCache, PassInfo
 from gate_bridge.matching import THRESHOLD, Gallery, accepted
-from gate_bridge import population
 from gate_bridge.population import PopulationOutcome
 from gate_bridge.publisher import EventPublisher
 from credentials.qr_codes import QrRejected, verify
@@ -226,7 +225,7 @@ class GatePolicy:
         """The population library through the platform's narrow call (population.py); while the platform is
         unreachable there is no fallback (the gate decides from its own gallery alone)."""
         try:
-            return self.store.call(population.identify, self.compound_id, gate_id, embedding)
+            return self.store.identify_in_population(self.compound_id, gate_id, embedding)
         except PlatformUnreachable:
             return PopulationOutcome("unavailable")
 

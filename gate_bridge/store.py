@@ -1,7 +1,8 @@
 """The few writes a gate makes to PostGIS itself (all reads come from the access snapshot).
 
 Visitor-pass entries are counted in the database so that every gate agrees and a revocation a moment
-ago wins; unknown faces are kept as pseudonymous stranger templates. One reused connection, dropped and
+ago wins; unknown faces are kept as pseudonymous stranger templates; the population library is searched
+through the platform's narrow call (population.py), where the compound has a legal basis. One reused connection, dropped and
 reopened after an error so that a platform restart heals by itself; a lost platform is reported as
 ``PlatformUnreachable`` and the policy decides on what it has.
 """
@@ -10,14 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
 import numpy as np
 import psycopg
 
-T = TypeVar("T")
+from gate_bridge import population
+from gate_bridge.population import PopulationOutcome
 
 
 class PlatformUnreachable(Exception):
@@ -50,16 +50,6 @@ class GateStore:
             except psycopg.Error:
                 pass
         self._conn = None
-
-    def call(self, query: Callable[..., T], *args: object) -> T:
-        """Run ``query(connection, *args)`` on the store's connection (a narrow platform call such as the
-        population library's, gate_bridge/population.py); PlatformUnreachable when PostGIS is not there."""
-        with self._lock:
-            try:
-                return query(self._connection(), *args)
-            except psycopg.OperationalError:
-                self._drop()
-                raise PlatformUnreachable from None
 
     def count_visitor_entry(self, pass_id: uuid.UUID) -> PassCount:
         """Count one entry on a pass that is neither revoked nor used up; otherwise say which it is."""
@@ -107,3 +97,12 @@ class GateStore:
                 self._drop()
                 raise PlatformUnreachable from None
         return stranger
+
+    def identify_in_population(self, compound_id: int, gate_id: int, embedding: np.ndarray) -> PopulationOutcome:
+        """One search of the population library through the platform's narrow call (population.py)."""
+        with self._lock:
+            try:
+                return population.identify(self._connection(), compound_id, gate_id, embedding)
+            except psycopg.OperationalError:
+                self._drop()
+                raise PlatformUnreachable from None

@@ -164,3 +164,51 @@ def test_a_bridge_key_file_others_can_read_is_refused(world: GateWorld, keys: di
     proc, _ = start_bridge(world, loose, tmp_path / "absent.json", "gpgatetrust:never:")
     output, _ = proc.communicate(timeout=60)
     assert proc.returncode != 0 and "chmod 600" in output
+
+
+def test_the_resident_services_with_their_own_file_work_and_hold_no_session_secret(world: GateWorld, keys: dict[str, Path],
+                                                                                    tmp_path: Path) -> None:
+    """The resident services hash ID numbers and sign codes (they hold the ID-hash key: the control) but never
+    the dashboard's session secret."""
+    import uuid as _uuid
+
+    from sqlalchemy import select
+
+    from residents.app_tokens import mint
+
+    from blockdata.db import transaction
+    from blockdata.models import Person
+
+    platform = load_secrets(keys["platform"])
+    with transaction() as s:
+        pid = s.scalar(select(Person.pid).where(Person.id == world.people["owner"]))
+    token = mint(_uuid.UUID(str(pid)), key=platform.demo_issuer_key)  # the split's own demo issuer
+    port = free_port()
+    env = {**os.environ, "GRIDPULSE_RESIDENTS_KEY_FILE": str(keys["residents"]),
+           "GRIDPULSE_KEY_FILE": str(tmp_path / "absent" / "secrets.json"),
+           "GRIDPULSE_DATABASE_URL": role_url("gridpulse_residents")}
+    env.pop("GRIDPULSE_BRIDGE_KEY_FILE", None)
+    proc = subprocess.Popen([GRIDPULSE, "residents-api", "--port", str(port)], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else "exited"
+            try:
+                httpx.get(base + "/openapi.json", timeout=2)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "the resident services did not come up"
+                time.sleep(0.2)
+        res = httpx.get(base + "/v1/me/resident-code", headers={"Authorization": f"Bearer {token}"})
+        assert res.status_code == 200 and res.json()[0]["payload"].startswith("GP1."), res.text
+        found = memory_contains(proc.pid, {
+            "session secret": platform.session_secret.encode(), "session secret (raw)": bytes.fromhex(platform.session_secret),
+            "control: id hash key": platform.id_hash_key,
+        })
+        assert found == {"control: id hash key"}
+        assert not (tmp_path / "absent").exists()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
