@@ -26,6 +26,9 @@ from core.config import local_tz
 from core.errors import InvalidInput
 
 BACKFILL_DAYS = 120
+# One refresh at a time (two viewers opening 统计 at the same moment would insert the same rows twice):
+# a transaction-level advisory lock, released at commit; the second one then finds today fresh.
+_LOCK = text("SELECT pg_advisory_xact_lock(hashtext('gridpulse.stat_refresh'))")
 RECENT_DAYS = 2  # today and yesterday: what a late event or a night's closing can still change
 
 Row = tuple[dt.date, str, int, str, float]
@@ -218,6 +221,7 @@ def refresh(session: Session, now: dt.datetime | None = None, *, since: dt.date 
 
     now = now or dt.datetime.now(dt.timezone.utc)
     today = local_day(now)
+    session.execute(_LOCK)
     if since is None:
         last = session.execute(text("SELECT max(day) FROM stat_refresh")).scalar()
         since = (last - dt.timedelta(days=RECENT_DAYS - 1)) if last else today - dt.timedelta(days=BACKFILL_DAYS)
@@ -242,6 +246,7 @@ def refresh(session: Session, now: dt.datetime | None = None, *, since: dt.date 
 def refresh_if_stale(session: Session, max_age: dt.timedelta, now: dt.datetime | None = None) -> bool:
     """Refresh when today has not been refreshed within ``max_age`` (the page and the report call this)."""
     now = now or dt.datetime.now(dt.timezone.utc)
+    session.execute(_LOCK)
     at = session.execute(text("SELECT refreshed_at FROM stat_refresh WHERE day = :d AND snapshot"),
                          {"d": local_day(now)}).scalar()
     if at is not None and now - at < max_age:

@@ -121,8 +121,9 @@ def layout(place: str | None = None, map: str | None = None, **query: str) -> ht
         return refused
     map_key = map if map in BY_KEY else "pop_actual"
     try:
-        with transaction() as session:
+        with transaction() as session:  # its own transaction: the refresh's lock is not held while the page reads
             refresh_if_stale(session, STALE)
+        with transaction() as session:
             today = local_day(dt.datetime.now(dt.timezone.utc))
             code = place or default_place(session, viewer)
             p = period_from_query(query, today)
