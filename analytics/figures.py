@@ -23,7 +23,7 @@ from blockdata import audit
 from blockdata.db import transaction
 from core.config import local_tz
 from core.errors import AccessDenied, InvalidInput, NotFound
-from core.viewer import Viewer
+from core.viewer import Viewer, code_prefix
 
 WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 MAX_DAYS = 400
@@ -128,8 +128,6 @@ def resolve(session: Session, viewer: Viewer, code: str) -> Place:
             raise NotFound(f"no region {code}", record="place")
         if not viewer.covers(code):
             raise _refuse(viewer, code)
-        from core.viewer import code_prefix
-
         return Place("region", code, row.name, row.level, *_members(session, [code_prefix(code) + "%"]))
     if re.fullmatch(r"\d{15}", code):
         row = session.execute(text("SELECT code, name FROM grid WHERE code = :c"), {"c": code}).first()

@@ -21,39 +21,56 @@ from collections.abc import Iterable
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from analytics.population import realtime_population
 from core.config import local_tz
 from core.errors import InvalidInput
 
 BACKFILL_DAYS = 120
+# One refresh at a time (two viewers opening 统计 at the same moment would insert the same rows twice):
+# a transaction-level advisory lock, released at commit; the second one then finds today fresh.
+_LOCK = text("SELECT pg_advisory_xact_lock(hashtext('gridpulse.stat_refresh'))")
 RECENT_DAYS = 2  # today and yesterday: what a late event or a night's closing can still change
 
 Row = tuple[dt.date, str, int, str, float]
 
 # One row per person at home, with the flags the stock indicators count. Summed per grid and per compound.
+# Who holds a credential is collected once into hash-joined sets (a per-person EXISTS over the access
+# views, which are unions, took seconds on a street).
 _PEOPLE = """
+WITH face AS (SELECT DISTINCT person_id FROM face_template WHERE library = 'app' AND consent_at IS NOT NULL
+                                                           AND person_id IS NOT NULL),
+     qr AS (SELECT DISTINCT person_id FROM (SELECT person_id, compound_id FROM access_allowed WHERE compound_id IS NOT NULL
+                                            EXCEPT SELECT person_id, compound_id FROM access_barred) allowed),
+     registered AS (SELECT DISTINCT m.person_id, h.dwelling_id FROM household_member m JOIN household h ON h.id = m.household_id)
 SELECT b.grid_id, b.compound_id,
        count(*) AS pop_actual,
        count(*) FILTER (WHERE p.residence_kind = 'registered') AS pop_registered,
        count(*) FILTER (WHERE p.residence_kind = 'resident') AS pop_resident,
        count(*) FILTER (WHERE p.residence_kind = 'floating') AS pop_floating,
        count(*) FILTER (WHERE p.residence_kind = 'overseas') AS pop_overseas,
-       count(*) FILTER (WHERE NOT EXISTS (
-           SELECT 1 FROM household_member m JOIN household h ON h.id = m.household_id
-           WHERE m.person_id = p.id AND h.dwelling_id = p.home_dwelling_id)) AS sep_living_unregistered,
-       count(*) FILTER (WHERE face.ok) AS cov_face_n,
-       count(*) FILTER (WHERE face.ok OR qr.ok) AS cov_credential_n,
+       count(*) FILTER (WHERE here.person_id IS NULL) AS sep_living_unregistered,
+       count(*) FILTER (WHERE face.person_id IS NOT NULL) AS cov_face_n,
+       count(*) FILTER (WHERE face.person_id IS NOT NULL OR qr.person_id IS NOT NULL) AS cov_credential_n,
        count(*) FILTER (WHERE p.phone_masked IS NOT NULL
            AND EXISTS (SELECT 1 FROM household_member m WHERE m.person_id = p.id)
            AND (p.residence_kind NOT IN ('floating', 'overseas') OR p.temp_residence_expiry >= :day)) AS records_complete_n
 FROM person p
 JOIN dwelling d ON d.id = p.home_dwelling_id
 JOIN building b ON b.id = d.building_id
-CROSS JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM face_template f WHERE f.person_id = p.id AND f.library = 'app'
-                                   AND f.consent_at IS NOT NULL) AS ok) face
-CROSS JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM access_allowed a WHERE a.person_id = p.id AND a.compound_id IS NOT NULL
-                                   AND NOT EXISTS (SELECT 1 FROM access_barred x WHERE x.person_id = a.person_id
-                                                   AND x.compound_id = a.compound_id)) AS ok) qr
+LEFT JOIN face ON face.person_id = p.id
+LEFT JOIN qr ON qr.person_id = p.id
+LEFT JOIN registered here ON here.person_id = p.id AND here.dwelling_id = p.home_dwelling_id
+GROUP BY GROUPING SETS ((b.grid_id), (b.compound_id))
+"""
+
+# Residents counted inside (analytics/population.py's rule: no exit as the last open passage of the
+# 48 hours before; no passage: at home), per grid and compound in one pass.
+_INSIDE = """
+SELECT b.grid_id, b.compound_id, count(*) AS inside
+FROM person p JOIN dwelling d ON d.id = p.home_dwelling_id JOIN building b ON b.id = d.building_id
+WHERE 'out' IS DISTINCT FROM (SELECT e.direction::text FROM access_event e
+                              WHERE e.person_id = p.id AND e.result = 'open' AND e.ts <= :now
+                                AND e.ts > CAST(:now AS timestamptz) - interval '48 hours'
+                              ORDER BY e.ts DESC LIMIT 1)
 GROUP BY GROUPING SETS ((b.grid_id), (b.compound_id))
 """
 
@@ -182,8 +199,12 @@ def _stock_rows(session: Session, day: dt.date, now: dt.datetime) -> list[Row]:
             for key, value in row.items():
                 if key not in ("grid_id", "compound_id") and value is not None:
                     totals[(unit[0], int(unit[1]), key)] = float(value)
-    inside = {("grid", p.id): p.inside for p in realtime_population(session, "grid", now)}
-    inside |= {("compound", p.id): p.inside for p in realtime_population(session, "compound", now)}
+    inside: dict[tuple[str, int], int] = {}
+    for row in session.execute(text(_INSIDE), params):
+        if row.grid_id is not None:
+            inside[("grid", int(row.grid_id))] = int(row.inside)
+        elif row.compound_id is not None:
+            inside[("compound", int(row.compound_id))] = int(row.inside)
     for (kind, unit_id), n in inside.items():
         visitors = totals.get((kind, unit_id, "visitors_now"), 0.0)
         totals[(kind, unit_id, "pop_realtime")] = float(n) + visitors
@@ -218,6 +239,7 @@ def refresh(session: Session, now: dt.datetime | None = None, *, since: dt.date 
 
     now = now or dt.datetime.now(dt.timezone.utc)
     today = local_day(now)
+    session.execute(_LOCK)
     if since is None:
         last = session.execute(text("SELECT max(day) FROM stat_refresh")).scalar()
         since = (last - dt.timedelta(days=RECENT_DAYS - 1)) if last else today - dt.timedelta(days=BACKFILL_DAYS)
@@ -242,6 +264,7 @@ def refresh(session: Session, now: dt.datetime | None = None, *, since: dt.date 
 def refresh_if_stale(session: Session, max_age: dt.timedelta, now: dt.datetime | None = None) -> bool:
     """Refresh when today has not been refreshed within ``max_age`` (the page and the report call this)."""
     now = now or dt.datetime.now(dt.timezone.utc)
+    session.execute(_LOCK)
     at = session.execute(text("SELECT refreshed_at FROM stat_refresh WHERE day = :d AND snapshot"),
                          {"d": local_day(now)}).scalar()
     if at is not None and now - at < max_age:

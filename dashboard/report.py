@@ -46,8 +46,9 @@ def weekly(viewer: Viewer, place: str, week: str, *, reason: str = "周报", now
     """Build the week's report of ``place`` for ``viewer`` and audit it (nothing is audited on a refusal)."""
     p = F.iso_week(week)
     at = now or dt.datetime.now(dt.timezone.utc)
-    with transaction() as session:
+    with transaction() as session:  # its own transaction: the refresh's lock is not held while the report reads
         refresh_if_stale(session, STALE)
+    with transaction() as session:
         where = F.resolve(session, viewer, place)
         this, before = F.compute(session, where, p), F.compute(session, where, p.previous())
         mark = watermark(viewer, at, reason)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import threading
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,6 +24,7 @@ from analytics import figures as F
 from analytics.indicators import BY_KEY, GROUPS, INDICATORS
 from analytics.stats_refresh import local_day, refresh_if_stale
 from blockdata.db import transaction
+from core.config import local_tz
 from core.errors import GridPulseError, InvalidInput
 from core.viewer import Role, Viewer
 from dashboard import stats_charts as C
@@ -32,11 +35,43 @@ from dashboard.session import current_viewer
 dash.register_page(__name__, path="/stats", name="统计", title="GridPulse 统计", order=4, roles=WALL)
 
 STALE = dt.timedelta(minutes=5)
+log = logging.getLogger(__name__)
+_refreshing = threading.Lock()
 GRAPH_CONFIG = {"displaylogo": False, "locale": "zh-CN", "locales": {"zh-CN": C.ZH_CN}, "responsive": True}
 POLICE_GROUPS = ("population", "flows")
 MAP_KEYS = ["pop_actual", "pop_floating", "density", "pop_realtime", "entries", "orders_opened", "on_time_rate",
             "cov_credential", "alerts_open"]
 PERIODS = {"day": "日", "week": "周", "month": "月"}
+
+
+def keep_fresh() -> None:
+    """Refresh the aggregates when today's snapshot is older than ``STALE`` — behind the page, in a thread
+    (a street's refresh takes seconds; the page shows the last one and says when it was), except on a
+    base that was never refreshed, where there would be nothing to show."""
+    with transaction() as session:
+        ever = session.execute(text("SELECT EXISTS (SELECT 1 FROM stat_refresh)")).scalar()
+    if not ever:
+        with transaction() as session:
+            refresh_if_stale(session, STALE)
+        return
+    if not _refreshing.acquire(blocking=False):
+        return  # one is running in this process
+
+    def run() -> None:
+        try:
+            with transaction() as session:
+                refresh_if_stale(session, STALE)
+        except Exception:  # noqa: BLE001 - a failed refresh must not take the page down; the next visit retries
+            log.exception("stats refresh failed")
+        finally:
+            _refreshing.release()
+
+    threading.Thread(target=run, name="stats-refresh", daemon=True).start()
+
+
+def refreshed_at(session: Session) -> str:
+    at = session.execute(text("SELECT max(refreshed_at) FROM stat_refresh")).scalar()
+    return f"数据更新于 {at.astimezone(local_tz()):%Y-%m-%d %H:%M}" if at else "尚无统计数据"
 
 
 def groups_for(viewer: Viewer) -> list[str]:
@@ -122,8 +157,9 @@ def layout(place: str | None = None, map: str | None = None, **query: str) -> ht
         return refused
     map_key = map if map in BY_KEY else "pop_actual"
     try:
+        keep_fresh()
         with transaction() as session:
-            refresh_if_stale(session, STALE)
+            updated = refreshed_at(session)
             today = local_day(dt.datetime.now(dt.timezone.utc))
             code = place or default_place(session, viewer)
             p = period_from_query(query, today)
@@ -154,7 +190,7 @@ def layout(place: str | None = None, map: str | None = None, **query: str) -> ht
             dcc.Download(id="stats-xlsx"), dcc.Download(id="stats-pdf"), html.Span(id="stats-report-msg"),
         ]),
         html.H2(f"{where.name} · {p.label()}", id="stats-title"),
-        html.Div(f"对比上期：{p.previous().label()}", className="stats-sub"),
+        html.Div(f"对比上期：{p.previous().label()} · {updated}", className="stats-sub", id="stats-updated"),
         html.Div(className="stats-top", children=[
             dcc.Graph(id="stats-map-graph", figure=C.place_map(shapes, map_key), config=GRAPH_CONFIG) if shapes else html.Div(),
             _children_table(kids, kid_figs, p, map_key) if kids else html.Div(),

@@ -36,6 +36,7 @@ KPI_LABELS = [("population", "实时人口"), ("entries_hour", "近1小时进"),
 # The KPI each trend sits under: (trend id, series of Trends, colour, what its last point is)
 TRENDS = {"population": ("population", "population", "#5b9bff", "当前"), "entries_hour": ("entries", "entries", "#50dc8c", "本小时"),
           "exits_hour": ("exits", "exits", "#ffaa3c", "本小时"), "open_alerts": ("alerts", "open_alerts", "#eb4034", "当前")}
+TREND_EVERY = 3
 SPARK_CONFIG = {"staticPlot": True, "displayModeBar": False, "responsive": True}
 SPARK_HEIGHT = "clamp(40px, 4.2vh, 120px)"  # inline: a responsive dcc.Graph sets its own height otherwise
 
@@ -92,12 +93,15 @@ def refresh(n: int) -> list[Any]:
     viewer = current_viewer()
     with transaction() as session:
         now = kpis(session, viewer)
-        trends = wall_trends(session, viewer, now.population)
+        trends = wall_trends(session, viewer, now.population) if n % TREND_EVERY == 0 else None
         layers = flow_layers(session, viewer) | {"alerts": alert_rows(session, viewer)}
         lines = ticker(session, viewer)
-    drawn = [_trend(key, trends) for key in TRENDS]
-    return ([f"{getattr(now, key):,}" for key, _ in KPI_LABELS] + [f for f, _ in drawn] + [c for _, c in drawn]
-            + [_ticker(lines), {"seq": n, "layers": layers}, n])
+    if trends is None:  # hourly figures: redrawn every TREND_EVERY refreshes, the KPIs and the map every one
+        unchanged = [dash.no_update] * (2 * len(TRENDS))
+    else:
+        drawn = [_trend(key, trends) for key in TRENDS]
+        unchanged = [f for f, _ in drawn] + [c for _, c in drawn]
+    return ([f"{getattr(now, key):,}" for key, _ in KPI_LABELS] + unchanged + [_ticker(lines), {"seq": n, "layers": layers}, n])
 
 
 clientside_callback(ClientsideFunction(namespace="gp", function_name="heartbeat"),

@@ -425,3 +425,28 @@ def test_the_indicator_list_and_its_documentation_agree() -> None:
         assert f"`{ind.key}`" in doc, ind.key
         assert ind.label in doc, ind.label
     assert set(BY_KEY) == {i.key for i in INDICATORS}
+
+
+def test_two_refreshes_at_once_wait_for_each_other(day: dict) -> None:
+    """Two viewers opening 统计 at the same moment: one refreshes, the other waits and finds today fresh."""
+    import threading
+
+    from analytics.stats_refresh import refresh_if_stale
+
+    later = at(3, 0, D + dt.timedelta(days=1))
+    outcomes: list[object] = []
+
+    def one() -> None:
+        try:
+            with transaction() as s:
+                outcomes.append(refresh_if_stale(s, dt.timedelta(minutes=5), later))
+        except Exception as exc:  # noqa: BLE001 - recorded and asserted below
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(outcomes, key=str) == [False, True]  # exactly one refreshed, neither failed
+    assert _figures(STREET, D, D).values["findings_dismissed"] == 1  # the counts are what they were

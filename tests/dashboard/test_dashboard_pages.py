@@ -375,7 +375,7 @@ def test_layer_toggles_hide_a_layer_and_the_wall_reads_on_4k(server: str, street
         page.close()
     wall = login_page(browser, server, street["users"]["street"], PASSWORD, "/wall", width=3840, height=2160)
     try:
-        wait_map(wall)
+        wait_map(wall, 120000)  # 4K on a software GPU, and the wall's sparklines load Plotly: slow on a busy machine
         size = wall.evaluate("parseFloat(getComputedStyle(document.getElementById('kpi-population')).fontSize)")
         assert size >= 100  # KPI figures scale with the screen: readable across a room on a 4K wall
         box = wall.locator("#deck-map").bounding_box()

@@ -167,8 +167,8 @@ def test_police_see_population_and_flows_but_not_the_work_of_grid_workers(server
 
 def _wall_at(browser, server: str, user: str, width: int, height: int) -> dict:  # noqa: ANN001
     page = login_page(browser, server, user, PASSWORD, "/wall", width=width, height=height)
-    page.wait_for_selector("#deck-map[data-loaded='1']", timeout=60000, state="attached")
-    page.wait_for_function("document.querySelectorAll('.kpi .spark .main-svg').length >= 4", timeout=30000)
+    page.wait_for_selector("#deck-map[data-loaded='1']", timeout=150000, state="attached")
+    page.wait_for_function("document.querySelectorAll('.kpi .spark .main-svg').length >= 4", timeout=90000)
     time.sleep(1.0)
     SHOTS.mkdir(parents=True, exist_ok=True)
     shot = page.screenshot(path=str(SHOTS / f"wall-{width}x{height}.png"))
@@ -212,7 +212,7 @@ def test_the_wall_fills_1080p_and_4k_alike(server: str, street: dict, browser) -
 def test_the_wall_trends_move_when_events_land(server: str, street: dict, browser) -> None:  # noqa: ANN001
     page = login_page(browser, server, street["users"]["street"], PASSWORD, "/wall")
     try:
-        page.wait_for_selector("#trend-entries-last", timeout=60000)
+        page.wait_for_selector("#trend-entries-last", timeout=150000)
         before = int(page.inner_text("#trend-entries-last").rsplit(" ", 1)[1].replace(",", ""))
         now = dt.datetime.now(dt.timezone.utc)
         with transaction() as s:
@@ -225,7 +225,7 @@ def test_the_wall_trends_move_when_events_land(server: str, street: dict, browse
             land(conn, events)  # the ingest worker's own landing: events, minute rollup, hourly rollup by trigger
         page.wait_for_function(
             f"parseInt(document.getElementById('trend-entries-last').innerText.split(' ').pop().replace(/,/g, '')) == {before + 23}",
-            timeout=30000)
+            timeout=60000)
         last_point = page.evaluate("(() => { const d = document.getElementById('trend-entries').querySelector('.js-plotly-plot')"
                                    " || document.getElementById('trend-entries'); const y = d.data[0].y; return y[y.length - 1]; })()")
         assert last_point == before + 23
