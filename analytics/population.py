@@ -62,21 +62,3 @@ def realtime_population(session: Session, level: str = "grid", as_of: dt.datetim
         {"as_of": as_of or dt.datetime.now(dt.timezone.utc), "away": away_hours},
     ).all()
     return [Population(r.level, r.id, r.residents, r.inside, r.visitors) for r in rows]
-
-
-def arrivals_and_departures(session: Session, weeks: int = 8, as_of: dt.datetime | None = None) -> list[tuple[dt.date, int, int]]:
-    """(week start, people who started living somewhere, people whose living-there ended) per week."""
-    rows = session.execute(
-        text(
-            """
-            SELECT w::date AS week,
-                   (SELECT count(*) FROM relation r WHERE r.kind = 'lives_in' AND r.valid_from >= w::date AND r.valid_from < w::date + 7),
-                   (SELECT count(*) FROM relation r WHERE r.kind = 'lives_in' AND r.valid_to >= w::date AND r.valid_to < w::date + 7)
-            FROM generate_series(date_trunc('week', CAST(:as_of AS timestamptz)) - make_interval(weeks => :weeks - 1),
-                                 date_trunc('week', CAST(:as_of AS timestamptz)), interval '1 week') AS w
-            ORDER BY 1
-            """
-        ),
-        {"as_of": as_of or dt.datetime.now(dt.timezone.utc), "weeks": weeks},
-    ).all()
-    return [(r[0], r[1], r[2]) for r in rows]

@@ -37,6 +37,18 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, REAL, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from core.viewer import Role
+from core.vocab import (
+    AccessMethod,
+    AddressKind,
+    Direction,
+    DwellingUse,
+    KeySiteCategory,
+    PersonTagKind,
+    RegionLevel,
+    ResidenceKind,
+    Severity,
+    Sex,
+)
 
 SRID = 4326
 
@@ -65,65 +77,13 @@ def _now() -> Mapped[dt.datetime]:
     return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
 
 
-# --- enumerations -----------------------------------------------------------------------------
-
-
-class RegionLevel(str, enum.Enum):
-    city = "city"
-    district = "district"
-    street = "street"
-    community = "community"
-
-
-class AddressKind(str, enum.Enum):
-    standard = "standard"
-    non_standard = "non_standard"
-    virtual = "virtual"
-    point = "point"
+# --- enumerations (the labelled vocabulary is core/vocab.py; these have no user-facing label) ------
 
 
 class GateKind(str, enum.Enum):
     pedestrian = "pedestrian"
     vehicle = "vehicle"
     counter = "counter"  # a people counter at a key site, not a turnstile
-
-
-class KeySiteCategory(str, enum.Enum):
-    school = "school"
-    hospital = "hospital"
-    station = "station"
-    market = "market"
-    mall = "mall"
-    park = "park"
-    government = "government"
-
-
-class DwellingUse(str, enum.Enum):
-    residential = "residential"
-    commercial = "commercial"
-    rented = "rented"
-    vacant = "vacant"
-
-
-class ResidenceKind(str, enum.Enum):
-    registered = "registered"  # 户籍
-    resident = "resident"      # 常住
-    floating = "floating"      # 流动
-    overseas = "overseas"      # 境外
-
-
-class Sex(str, enum.Enum):
-    male = "M"
-    female = "F"
-
-
-class PersonTagKind(str, enum.Enum):
-    elderly_alone = "elderly_alone"
-    disabled = "disabled"
-    community_correction = "community_correction"
-    key_control = "key_control"
-    student = "student"
-    commuter = "commuter"
 
 
 class RelationKind(str, enum.Enum):
@@ -148,20 +108,6 @@ class FaceLibrary(str, enum.Enum):
     stranger = "stranger"      # an unknown face, pseudonymous, short retention
 
 
-class Direction(str, enum.Enum):
-    entry = "in"
-    exit = "out"
-
-
-class AccessMethod(str, enum.Enum):
-    face = "face"
-    resident_qr = "resident_qr"
-    visitor_qr = "visitor_qr"
-    card = "card"
-    manual = "manual"
-    count = "count"
-
-
 class AccessResult(str, enum.Enum):
     open = "open"
     deny = "deny"
@@ -171,13 +117,6 @@ class UtilityKind(str, enum.Enum):
     water = "water"
     electricity = "electricity"
     gas = "gas"
-
-
-class Severity(str, enum.Enum):
-    low = "low"
-    medium = "medium"
-    high = "high"
-    critical = "critical"
 
 
 class AlertStatus(str, enum.Enum):

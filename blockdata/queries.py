@@ -8,7 +8,7 @@ is refused with AccessDenied (not silently emptied), so a forged request is visi
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
@@ -75,6 +75,8 @@ class PersonView:
     age: int
     residence_kind: str
     tags: tuple[str, ...]
+    household: str = ""           # the household's code, where the view is of a dwelling's people
+    relation_to_head: str = ""    # 与户主关系, likewise
 
 
 @dataclass(frozen=True)
@@ -211,7 +213,30 @@ def dwelling_people(session: Session, viewer: Viewer, dwelling_id: int, *, reaso
         )
     )
     audit.record(session, viewer, "dwelling.people", f"dwelling:{dwelling_id}", reason=reason, count=len(people))
-    return person_views(session, viewer, people)
+    membership = {
+        r.person_id: (r.code, r.relation_to_head or "")
+        for r in session.execute(
+            select(Household.code, HouseholdMember.person_id, HouseholdMember.relation_to_head)
+            .join(HouseholdMember, HouseholdMember.household_id == Household.id)
+            .where(Household.dwelling_id == dwelling_id)
+        )
+    }
+    return [replace(v, household=membership.get(v.id, ("", ""))[0], relation_to_head=membership.get(v.id, ("", ""))[1])
+            for v in person_views(session, viewer, people)]
+
+
+def person_home(session: Session, viewer: Viewer, person_id: int) -> int | None:
+    """The person's home dwelling, only where it lies in the viewer's jurisdiction (a breadcrumb must not
+    reveal a home elsewhere); None otherwise or when there is none. Names no one: not audited."""
+    row = session.execute(
+        select(Dwelling.id, Grid.code)
+        .join(Building, Building.id == Dwelling.building_id)
+        .join(Grid, Grid.id == Building.grid_id)
+        .where(Dwelling.id == select(Person.home_dwelling_id).where(Person.id == person_id).scalar_subquery())
+    ).first()
+    if row is None or not (viewer.role is Role.admin or viewer.covers(row.code)):
+        return None
+    return row.id
 
 
 def _person_grid_codes(session: Session, person_id: int) -> set[str]:

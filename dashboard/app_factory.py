@@ -12,6 +12,7 @@ import dash
 from dash import dcc, html
 
 from core.config import PROJECT_ROOT
+from core.errors import AccessDenied
 from dashboard import auth, observe, prefetch, vendor
 from dashboard.roles import may_open
 
@@ -82,5 +83,10 @@ def create_app() -> dash.Dash:
             return flask.jsonify({"error": "login required"}), 401
         search = str((flask.request.get_json(silent=True) or {}).get("search", ""))
         return ("", 204) if prefetch.start(viewer, search) else ("", 400)
+    @app.server.errorhandler(AccessDenied)
+    def refused(exc: AccessDenied):  # noqa: ANN202 - a callback refused on the server is a 403, not a 500
+        import flask
+        return flask.jsonify({"error": str(exc)}), 403
+
     app.layout = _shell
     return app

@@ -19,9 +19,9 @@ from analytics.population import realtime_population
 from core.config import local_tz, settings
 from core.redis_client import connect
 from core.viewer import Viewer
+from core.vocab import RuleName, Severity
 from ingest.live_state import LiveState
 from layers.alerts import alert_rows
-from layers.common import RULE_LABELS, SEVERITY_LABELS
 from layers.gates import Flows, arrow_rows, gate_rows, heat_rows, visible_gates, window_flows
 
 POPULATION_TTL_S = 30.0
@@ -112,5 +112,5 @@ def ticker(session: Session, viewer: Viewer, limit: int = 12) -> list[str]:
     lines = []
     for row in alert_rows(session, viewer)[:limit]:
         grid_name = row["tip"].split("\n")[1].split(" · ")[-1]
-        lines.append(f"【{SEVERITY_LABELS.get(row['severity'], '')}】{RULE_LABELS.get(row['rule'], row['rule'])} · {grid_name}")
+        lines.append(f"【{Severity.label_of(row['severity'], '')}】{RuleName.label_of(row['rule'])} · {grid_name}")
     return lines

@@ -13,6 +13,7 @@ from urllib.parse import parse_qs
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from blockdata import queries
 from core.errors import InvalidInput
 from core.viewer import Role, Viewer
 
@@ -77,8 +78,9 @@ def region_chain(session: Session, code: str) -> list[tuple[str, str]]:
             if r.level not in ("city", "district")]
 
 
-def chain(session: Session, place: Place, person_label: str | None = None) -> list[tuple[str, str]]:
-    """(place value, label) from the street down to the place (labels only, no people but the last crumb)."""
+def chain(session: Session, viewer: Viewer, place: Place, person_label: str | None = None) -> list[tuple[str, str]]:
+    """(place value, label) from the street down to the place (labels only, no people but the last crumb).
+    A person's crumbs go up through their home only where the viewer's jurisdiction holds it."""
     if place.kind == "region":
         return region_chain(session, place.key)
     if place.kind == "grid":
@@ -96,9 +98,9 @@ def chain(session: Session, place: Place, person_label: str | None = None) -> li
         d = session.execute(_DWELLING, {"id": int(place.key)}).first()
         if d is None:
             return []
-        return chain(session, Place("floor", f"{d.building_id}-{d.floor}")) + [(place.value, f"{d.unit} 单元 {d.room} 室")]
+        return chain(session, viewer, Place("floor", f"{d.building_id}-{d.floor}")) + [(place.value, f"{d.unit} 单元 {d.room} 室")]
     if place.kind == "person":
-        home = session.execute(text("SELECT home_dwelling_id FROM person WHERE id = :id"), {"id": int(place.key)}).scalar()
-        up = chain(session, Place("dwelling", str(home))) if home else []
+        home = queries.person_home(session, viewer, int(place.key))
+        up = chain(session, viewer, Place("dwelling", str(home))) if home else []
         return up + [(place.value, person_label or "人员")]
     return []

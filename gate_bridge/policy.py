@@ -22,10 +22,9 @@ import logging
 import threading
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
-import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from core.events import GateEvent, uuid7
@@ -35,10 +34,8 @@ from gate_bridge.publisher import EventPublisher
 from credentials.qr_codes import QrRejected, verify
 from credentials.reasons import Reason
 from gate_bridge.replay import ReplayGuard
+from gate_bridge.store import GateStore, PlatformUnreachable
 from core.config import bridge_settings
-
-if TYPE_CHECKING:
-    from gate_bridge.qr_batcher import QrBatcher
 
 log = logging.getLogger("gridpulse.bridge")
 STRANGER_RETENTION = bridge_settings().stranger_retention
@@ -67,36 +64,23 @@ def _deny(method: str, reason: Reason, **kw) -> Decision:  # noqa: ANN003
     return Decision("deny", method, reason=reason.value, **kw)
 
 
-class _Database:
-    """One reused connection for the few writes a gate makes (visitor entries, stranger templates);
-    dropped and reopened after an error so a platform restart heals by itself."""
+class ScanBatcher(Protocol):
+    """What the policy needs of a batcher (gate_bridge/qr_batcher.py, which is given ``decide_qr`` and knows
+    nothing else of the policy): queue a scan, get its decision."""
 
-    def __init__(self, dsn: str) -> None:
-        self.dsn = dsn
-        self._conn: psycopg.Connection | None = None
-        self.lock = threading.Lock()
+    def decide(self, gate_id: int, payload: str, now: dt.datetime | None = None) -> Decision: ...
 
-    def connection(self) -> psycopg.Connection:
-        if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(self.dsn, connect_timeout=2, autocommit=True)
-        return self._conn
-
-    def drop(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except psycopg.Error:
-                pass
-        self._conn = None
+    async def decide_async(self, gate_id: int, payload: str, now: dt.datetime | None = None) -> Decision: ...
 
 
 class GatePolicy:
     def __init__(self, cache: AccessCache, publisher: EventPublisher, replay: ReplayGuard,
                  public_keys: dict[str, Ed25519PublicKey], dsn: str) -> None:
         self.cache, self.publisher, self.replay, self.public_keys, self.dsn = cache, publisher, replay, public_keys, dsn
-        self.db = _Database(dsn)
+        self.store = GateStore(dsn)
+        self._stranger_lock = threading.Lock()
         self.model_version = bridge_settings().face_model_version
-        self.qr_batcher: QrBatcher | None = None  # set by the bridge service (build_policy(batch_qr=True))
+        self.qr_batcher: ScanBatcher | None = None  # set by the bridge service (build_policy(batch_qr=True))
 
     @property
     def compound_id(self) -> int:
@@ -196,22 +180,15 @@ class GatePolicy:
     def _count_entry(self, pass_id: uuid.UUID, info: PassInfo) -> Reason | None:
         """Count the entry in PostGIS (so every gate agrees, and a revocation seconds ago wins: the
         reason says which); locally while the platform is unreachable. None: counted, open."""
-        with self.db.lock:
-            try:
-                conn = self.db.connection()
-                row = conn.execute(
-                    """UPDATE visitor_pass SET entries_used = entries_used + 1
-                       WHERE id = %s AND revoked_at IS NULL AND entries_used < entries_allowed RETURNING entries_used""",
-                    (pass_id,),
-                ).fetchone()
-                if row is None:
-                    revoked = conn.execute("SELECT revoked_at IS NOT NULL FROM visitor_pass WHERE id = %s", (pass_id,)).fetchone()
-                    info.revoked = bool(revoked and revoked[0])
-                    return Reason.pass_revoked if info.revoked else Reason.pass_used_up
-            except psycopg.OperationalError:
-                self.db.drop()
-                row = (info.entries_used + 1,)
-        info.entries_used = row[0]
+        try:
+            counted = self.store.count_visitor_entry(pass_id)
+        except PlatformUnreachable:
+            info.entries_used += 1
+            return None
+        if counted.entries_used is None:
+            info.revoked = counted.revoked
+            return Reason.pass_revoked if info.revoked else Reason.pass_used_up
+        info.entries_used = counted.entries_used
         return None
 
     # --- faces ------------------------------------------------------------------------------
@@ -241,28 +218,15 @@ class GatePolicy:
     def _remember_stranger(self, embedding: np.ndarray, now: dt.datetime) -> uuid.UUID | None:
         """Keep an unknown face's template (not the photo) under a pseudonym, so repeated sightings count;
         a face like a stranger seen before keeps that stranger's pseudonym."""
-        with self.db.lock:
-            try:
-                conn = self.db.connection()
-                rows = conn.execute(
-                    """SELECT stranger_id, embedding FROM face_template
-                       WHERE library = 'stranger' AND compound_id = %s AND expires_at > %s""",
-                    (self.compound_id, now),
-                ).fetchall()
-                seen = Gallery.from_rows([(i, r[1]) for i, r in enumerate(rows)]).best(embedding)
+        try:
+            with self._stranger_lock:  # two gates seeing the same new face at once must not make two pseudonyms
+                known = self.store.strangers(self.compound_id, now)
+                seen = Gallery.from_rows([(i, emb) for i, (_, emb) in enumerate(known)]).best(embedding)
                 if accepted(seen, margin=0.0):
-                    return rows[seen.person_id][0]
-                stranger = uuid.uuid4()
-                conn.execute(
-                    """INSERT INTO face_template (stranger_id, library, compound_id, model_version, embedding, expires_at)
-                       VALUES (%s, 'stranger', %s, %s, %s, %s)""",
-                    (stranger, self.compound_id, self.model_version, [float(x) for x in embedding],
-                     now + STRANGER_RETENTION),
-                )
-                return stranger
-            except psycopg.OperationalError:
-                self.db.drop()  # the platform is down: the decision stands, the sighting is not kept
-                return None
+                    return known[seen.person_id][0]
+                return self.store.add_stranger(self.compound_id, self.model_version, embedding, now + STRANGER_RETENTION)
+        except PlatformUnreachable:
+            return None  # the platform is down: the decision stands, the sighting is not kept
 
     # --- exits, cards and the guard ---------------------------------------------------------
 

@@ -25,7 +25,7 @@ from core.config import Settings, settings
 from core.redis_client import RedisLike, connect
 from core.events import InvalidEvent, dead_letter_key, landed_key, stream_key, validate_fields
 from ingest.live_state import LiveState
-from ingest.writer import LandedSummary, compound_grids, ensure_partitions, known_gates, land
+from ingest.writer import LandedSummary, ensure_partitions, known_gates, land
 
 GROUP = "ingest"
 log = logging.getLogger("gridpulse.ingest")
@@ -61,7 +61,6 @@ class IngestWorker:
         self.stats = Stats()
         self._db: psycopg.Connection | None = None
         self._gates: dict[int, tuple[int | None, int | None]] = {}
-        self._compound_grid: dict[int, int] = {}
         self._last_claim = 0.0
         self._last_trim = 0.0
         self._last_partition_check = 0.0
@@ -77,7 +76,6 @@ class IngestWorker:
     def _refresh_reference(self) -> None:
         conn = self.db()
         self._gates = known_gates(conn)
-        self._compound_grid = compound_grids(conn)
         conn.commit()
 
     def ensure_groups(self) -> None:
@@ -167,11 +165,11 @@ class IngestWorker:
         self.stats.dead += len(dead)
         self.stats.batches += 1
         if landed.stored:
-            self.live.apply(landed, self._compound_grid)
+            self.live.apply(landed)
             # Wake the fast rules (analytics sits above ingest, so it is told, never called).
             self.redis.xadd(
                 landed_key(self.cfg.redis_prefix),
-                {"stored": landed.stored, "compounds": ",".join(map(str, sorted(landed.net_by_compound)))},
+                {"stored": landed.stored, "compounds": ",".join(map(str, sorted(landed.compounds)))},
                 maxlen=10_000, approximate=True,
             )
 

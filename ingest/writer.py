@@ -62,11 +62,8 @@ SELECT 'flow', gate_id, (extract(epoch FROM ts)::bigint / 60),
        CASE WHEN result = 'deny' THEN 'deny' ELSE direction END, count(*)
 FROM ingest_new WHERE ts > now() - interval '60 minutes' GROUP BY 2, 3, 4
 UNION ALL
-SELECT 'net', compound_id, 0, '', sum(CASE WHEN direction = 'in' THEN 1 ELSE -1 END)
-FROM ingest_new WHERE result = 'open' AND compound_id IS NOT NULL GROUP BY 2
-UNION ALL
-SELECT 'seen', person_id, max(extract(epoch FROM ts))::bigint, '', 0
-FROM ingest_new WHERE person_id IS NOT NULL GROUP BY 2
+SELECT 'compound', compound_id, 0, '', count(*)
+FROM ingest_new WHERE compound_id IS NOT NULL GROUP BY 2
 UNION ALL
 SELECT 'stored', 0, 0, '', count(*) FROM ingest_new
 """
@@ -78,8 +75,7 @@ class LandedSummary:
 
     stored: int = 0
     flows: list[tuple[int, int, str, int]] = field(default_factory=list)  # gate, epoch minute, in/out/deny, n
-    net_by_compound: dict[int, int] = field(default_factory=dict)
-    last_seen: dict[int, int] = field(default_factory=dict)  # person id → epoch seconds
+    compounds: set[int] = field(default_factory=set)  # compounds with new events (the fast rules look there)
 
 
 def copy_line(f: Mapping[str, str]) -> str:
@@ -111,10 +107,8 @@ def land(conn: psycopg.Connection, events: Sequence[Mapping[str, str]]) -> Lande
         for kind, key, value, label, n in cur.fetchall():
             if kind == "flow":
                 summary.flows.append((key, value, label, n))
-            elif kind == "net":
-                summary.net_by_compound[key] = n
-            elif kind == "seen":
-                summary.last_seen[key] = value
+            elif kind == "compound":
+                summary.compounds.add(key)
             else:
                 summary.stored = n
     return summary
@@ -125,16 +119,6 @@ def known_gates(conn: psycopg.Connection) -> dict[int, tuple[int | None, int | N
     with conn.cursor() as cur:
         cur.execute("SELECT id, compound_id, key_site_id FROM gate")
         return {gid: (cid, sid) for gid, cid, sid in cur.fetchall()}
-
-
-def compound_grids(conn: psycopg.Connection) -> dict[int, int]:
-    """compound id → the grid that covers most of it (for the grid-level real-time population)."""
-    with conn.cursor() as cur:
-        cur.execute(
-            """SELECT DISTINCT ON (c.id) c.id, g.id FROM compound c JOIN grid g ON ST_Intersects(g.geom, c.geom)
-               ORDER BY c.id, ST_Area(ST_Intersection(g.geom, c.geom)) DESC"""
-        )
-        return dict(cur.fetchall())
 
 
 def ensure_partitions(conn: psycopg.Connection, days_back: int, days_ahead: int) -> int:

@@ -8,7 +8,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.viewer import Viewer
-from layers.common import RULE_LABELS, SEVERITY_COLORS, SEVERITY_LABELS
+from core.vocab import RuleName, Severity
+from layers.common import SEVERITY_COLORS
 
 _SQL = text(
     """
@@ -27,7 +28,7 @@ def alert_rows(session: Session, viewer: Viewer) -> list[dict[str, Any]]:
         "kind": "alert", "id": r["id"], "rule": r["rule"], "severity": r["severity"], "grid": r["grid"],
         "position": [round(r["lon"], 6), round(r["lat"], 6)], "color": SEVERITY_COLORS.get(r["severity"], [255, 255, 255, 255]),
         "radius": {"low": 7, "medium": 9, "high": 12, "critical": 15}.get(r["severity"], 8),
-        "tip": f"{RULE_LABELS.get(r['rule'], r['rule'])}\n严重程度 {SEVERITY_LABELS.get(r['severity'], r['severity'])} · "
+        "tip": f"{RuleName.label_of(r['rule'])}\n严重程度 {Severity.label_of(r['severity'])} · "
                f"{r['grid_name']}\n{'已派单' if r['status'] == 'dispatched' else '待处置'}",
     } for r in rows]
 

@@ -19,14 +19,6 @@ SEVERITY_COLORS: dict[str, Color] = {
     "low": [255, 214, 102, 230], "medium": [255, 153, 51, 235],
     "high": [235, 64, 52, 245], "critical": [190, 20, 120, 255],
 }
-SEVERITY_LABELS = {"low": "低", "medium": "中", "high": "高", "critical": "紧急"}
-RULE_LABELS = {
-    "elderly_inactive": "独居老人/残疾人多日未出门", "correction_movement": "社区矫正人员活动异常",
-    "group_rental": "疑似群租", "arrival_registration": "人来登记：疑似未登记人员", "departure": "人走注销：核实是否离开",
-    "utility_anomaly": "水电气异常", "keysite_surge": "重点场所人流激增", "visitor_overstay": "访客超时未离开",
-}
-KEY_SITE_LABELS = {"school": "学校", "hospital": "医院", "station": "车站", "market": "市场", "mall": "商场",
-                   "park": "公园", "government": "机关"}
 
 # Blue (few) → amber → red (many): readable on the dark wall-screen background.
 _RAMP: list[tuple[float, Color]] = [(0.0, [37, 99, 160]), (0.5, [250, 190, 60]), (1.0, [230, 60, 50])]

@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 
 from core.config import settings
 from core.viewer import Viewer
+from core.vocab import DwellingUse
 from blockdata import queries
 from layers.common import ramp
 
-USE_LABELS = {"residential": "自住", "commercial": "商用", "rented": "出租", "vacant": "空置"}
 
 _BOX = text(
     """SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e), b.floors, b.height_m, b.name
@@ -50,7 +50,7 @@ def dwelling_rows(session: Session, viewer: Viewer, building_id: int, *, only_fl
         out.append({
             "kind": "dwelling", "id": d.id, "code": d.code, "floor": d.floor, "polygon": [ring],
             "height": storey * 0.85, "color": ramp(n, cap * 1.5, alpha=230) if d.use != "vacant" else [90, 90, 90, 160],
-            "tip": f"{name} {d.unit} 单元 {d.floor} 层 {d.room} 室\n{d.area_m2:.0f} m² · {USE_LABELS.get(d.use, d.use)} · 登记居住 {n} 人",
+            "tip": f"{name} {d.unit} 单元 {d.floor} 层 {d.room} 室\n{d.area_m2:.0f} m² · {DwellingUse.label_of(d.use)} · 登记居住 {n} 人",
         })
     return out
 

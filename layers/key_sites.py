@@ -8,7 +8,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.viewer import Viewer
-from layers.common import KEY_SITE_LABELS, outline_layer, outline_rows
+from core.vocab import KeySiteCategory
+from layers.common import outline_layer, outline_rows
 
 _SQL = text(
     """
@@ -24,7 +25,7 @@ def key_site_rows(session: Session, viewer: Viewer) -> list[dict[str, Any]]:
     rows = session.execute(_SQL, {"patterns": viewer.like_patterns}).mappings().all()
     return [{
         "kind": "key_site", "id": r["id"], "code": r["code"], "polygon": r["polygon"], "color": [190, 120, 255, 120],
-        "tip": f"重点场所 · {KEY_SITE_LABELS.get(r['category'], r['category'])}\n{r['name']}"
+        "tip": f"重点场所 · {KeySiteCategory.label_of(r['category'])}\n{r['name']}"
                + (f"\n核定容量 {r['capacity']} 人" if r["capacity"] else ""),
     } for r in rows]
 

@@ -15,7 +15,7 @@ need_apt=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
 system() {
-  for pkg in postgresql postgresql-contrib redis-server chromium chromium-driver fonts-noto-cjk; do
+  for pkg in postgresql postgresql-contrib redis-server chromium fonts-noto-cjk; do
     have_pkg "$pkg" || need_apt+=("$pkg")
   done
   # Node.js + npm install the map's JavaScript (deck.gl) from the npm registry; any node ≥ 18 will do.

@@ -1,4 +1,8 @@
-"""Real headless Chromium (Debian's chromium + chromedriver) and a real app server for page tests."""
+"""Real headless Chromium (Debian's chromium, driven by Playwright) and a real app server for page tests.
+
+One browser driver for every page test: Playwright (playwright-core's Python package) with Debian's
+chromium, no browser download.
+"""
 from __future__ import annotations
 
 import os
@@ -11,12 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
-
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("GRIDPULSE_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("GRIDPULSE_CHROMEDRIVER", "/usr/bin/chromedriver")
 
 
 def free_port() -> int:
@@ -49,25 +49,6 @@ def app_server(env: dict[str, str], port: int | None = None) -> Iterator[str]:
         proc.terminate()
         proc.wait(timeout=10)
 
-
-@contextmanager
-def chromium(width: int = 1920, height: int = 1080) -> Iterator[webdriver.Chrome]:
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-        "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--window-size={width},{height}", "--lang=zh-CN",
-    ):
-        opts.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-# --- Playwright (the dashboard's deck.gl pages) -------------------------------------------------
 
 PLAYWRIGHT_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                    "--disable-sync", "--no-first-run", "--lang=zh-CN", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
@@ -107,3 +88,27 @@ def login_page(browser, base_url: str, username: str, password: str, next_path: 
     page.click("button[type=submit]")
     page.wait_for_load_state("load")
     return page
+
+
+@contextmanager
+def chromium(width: int = 1920, height: int = 1080):  # noqa: ANN201 - a playwright Page
+    """One fresh page (its own cookies) of the given viewport in headless Chromium; console errors are kept in
+    ``page.errors`` so a test can assert there were none."""
+    with playwright_chromium() as browser:
+        context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
+        page = context.new_page()
+        page.errors = []
+        page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+        page.requests = RequestLog(page)
+        try:
+            yield page
+        finally:
+            context.close()
+
+
+def submit_login(page, base_url: str, username: str, password: str, next_path: str = "/") -> None:  # noqa: ANN001
+    """Fill and send the login form (the caller waits for what should follow)."""
+    page.goto(f"{base_url}/login?next={next_path}")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")

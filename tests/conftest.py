@@ -60,6 +60,16 @@ def database_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def trained_address_tagger() -> None:
+    """Train (or load) the address tagger once, in this process, before a test starts a server that parses
+    addresses: on a fresh machine the first training takes about five minutes, longer than any page wait,
+    and the model is cached on disk (``GRIDPULSE_MODEL_CACHE``) for the servers the tests start."""
+    from intake.addresses.tagger import tagger
+
+    tagger()
+
+
+@pytest.fixture(scope="session")
 def shared_dir() -> Path:
     if not SHARED.exists():
         pytest.fail(f"test data missing: {SHARED} (the shared/ folder must sit beside the checkout)")

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from core.config import settings
 from core.errors import AccessDenied, GridPulseError
 from core.viewer import Viewer, code_prefix
+from core.vocab import ResidenceKind, Sex
 from dashboard import places, prefetch
 from dashboard.components.deckmap import deck_map
 from dashboard.live import population_by_grid
@@ -37,7 +38,6 @@ from layers.grids import grid_outline_rows, grid_outlines_layer, grid_rows, grid
 dash.register_page(__name__, path="/drill", name="网格", title="GridPulse 网格", order=2)
 
 LOCAL_TZ = ZoneInfo(settings().timezone)
-KIND_LABELS = {"registered": "户籍", "resident": "常住", "floating": "流动", "overseas": "境外"}
 DIRECTION = {"in": "进", "out": "出"}
 LEVELS = {"street": "街道", "community": "社区", "grid": "网格", "district": "区", "city": "市"}
 
@@ -73,7 +73,7 @@ def _show(viewer: Viewer, search: str | None) -> tuple[Any, Any, Any]:
         with transaction() as session:
             place = places.parse(search) or places.root(session, viewer)
             detail, spec, person_label = _level(session, viewer, place)
-            crumbs = places.chain(session, place, person_label)
+            crumbs = places.chain(session, viewer, place, person_label)
     except AccessDenied:
         return [], html.Div("无权查看：该位置不在您的管辖范围内（已记录）", className="refused", id="drill-refused"), None
     except GridPulseError as exc:
@@ -161,17 +161,12 @@ def _level(session: Session, viewer: Viewer, place: Place) -> tuple[Any, dict[st
                 _building_map(session, viewer, int(building_id), floor), None)
     if place.kind == "dwelling":
         people = queries.dwelling_people(session, viewer, int(place.key))
-        households = session.execute(
-            text("""SELECT h.code, hm.person_id, hm.relation_to_head FROM household h JOIN household_member hm ON hm.household_id = h.id
-                    WHERE h.dwelling_id = :d ORDER BY h.code, hm.person_id"""), {"d": int(place.key)}).all()
-        relation = {r.person_id: (r.code, r.relation_to_head) for r in households}
         rows = [html.Tr([html.Th(h) for h in ("姓名", "身份证号", "性别", "年龄", "类别", "户", "与户主关系", "标签")])]
         for p in people:
-            code, rel = relation.get(p.id, ("", ""))
             rows.append(html.Tr([
                 html.Td(dcc.Link(p.name, href=f"/drill?place=person:{p.id}")), html.Td(p.id_masked),
-                html.Td("男" if p.sex == "male" else "女" if p.sex == "female" else p.sex), html.Td(p.age),
-                html.Td(KIND_LABELS.get(p.residence_kind, p.residence_kind)), html.Td(code), html.Td(rel), html.Td("、".join(p.tags)),
+                html.Td(Sex.label_of(p.sex, "")), html.Td(p.age),
+                html.Td(ResidenceKind.label_of(p.residence_kind)), html.Td(p.household), html.Td(p.relation_to_head), html.Td("、".join(p.tags)),
             ]))
         building_id = session.execute(text("SELECT building_id, floor FROM dwelling WHERE id = :d"), {"d": int(place.key)}).one()
         return ([html.H3(f"住户（{len(people)}）"), html.Table(rows, className="grid-table", id="drill-people")],
@@ -181,7 +176,7 @@ def _level(session: Session, viewer: Viewer, place: Place) -> tuple[Any, dict[st
         history = queries.person_access_history(session, viewer, int(place.key), limit=30)
         facts = html.Ul([
             html.Li(f"姓名：{person.name}"), html.Li(f"身份证号：{person.id_masked}"), html.Li(f"年龄：{person.age}"),
-            html.Li(f"类别：{KIND_LABELS.get(person.residence_kind, person.residence_kind)}"),
+            html.Li(f"类别：{ResidenceKind.label_of(person.residence_kind)}"),
             html.Li(f"标签：{'、'.join(person.tags) or '无'}"),
         ], id="drill-person")
         rows = [html.Tr([html.Th(h) for h in ("时间", "地点", "闸机", "方向", "方式", "结果")])] + [

@@ -16,13 +16,13 @@ from dash import Input, Output, State, dcc, html
 from analytics.key_sites import flows_csv, site_flows, visible_sites
 from core.config import settings
 from core.errors import AccessDenied, GridPulseError
+from core.vocab import KeySiteCategory
 from dashboard.live import replay_day
 from dashboard.pages._common import page_viewer
 from dashboard.roles import may_open
 from dashboard.session import current_viewer
 from blockdata import audit
 from blockdata.db import transaction
-from layers.common import KEY_SITE_LABELS
 
 dash.register_page(__name__, path="/key-sites", name="重点场所", title="GridPulse 重点场所", order=3)
 LOCAL_TZ = ZoneInfo(settings().timezone)
@@ -38,7 +38,7 @@ def layout(**_query: str) -> html.Div:
     return html.Div(className="orders", style={"maxWidth": "1400px"}, children=[
         html.Div(className="timebar", children=[
             dcc.Dropdown(id="ks-sites", multi=True, value=[s.id for s in sites], style={"minWidth": "320px", "color": "#000"},
-                         options=[{"label": f"{s.name}（{KEY_SITE_LABELS.get(s.category, s.category)}）", "value": s.id} for s in sites]),
+                         options=[{"label": f"{s.name}（{KeySiteCategory.label_of(s.category)}）", "value": s.id} for s in sites]),
             dcc.DatePickerSingle(id="ks-day", date=day.isoformat(), display_format="YYYY-MM-DD"),
             dcc.Dropdown(id="ks-days", value=1, clearable=False, style={"width": "110px", "color": "#000"},
                          options=[{"label": f"{n} 天", "value": n} for n in (1, 3, 7)]),

@@ -7,27 +7,21 @@ browser, and record_finding checks again that the order is this worker's.
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import dash
 from dash import MATCH, Input, Output, State, dcc, html
 from sqlalchemy import select
 
 from analytics.work_orders import orders_for, record_finding
-from core.config import settings
+from core.config import local_tz
 from core.errors import GridPulseError
+from core.vocab import RuleName
 from dashboard.session import current_viewer, viewer_or_none
 from blockdata.db import transaction
 from blockdata.models import Alert, WorkOrder
 
 dash.register_page(__name__, path="/orders", name="工单", title="GridPulse 工单")
-LOCAL_TZ = ZoneInfo(settings().timezone)
 
-RULE_LABELS = {
-    "elderly_inactive": "独居老人/残疾人多日未出门", "correction_movement": "社区矫正人员活动异常",
-    "group_rental": "疑似群租", "arrival_registration": "人来登记：疑似未登记人员", "departure": "人走注销：核实是否离开",
-    "utility_anomaly": "水电气异常", "keysite_surge": "重点场所人流激增", "visitor_overstay": "访客超时未离开",
-}
 OUTCOMES = [{"label": "属实", "value": "confirmed"}, {"label": "已更正", "value": "corrected"}, {"label": "不属实", "value": "dismissed"}]
 
 
@@ -55,8 +49,8 @@ def layout(**_query: str) -> html.Div:
 def _card(order, alert: Alert | None) -> html.Div:  # noqa: ANN001
     overdue = "（已超期）" if order.escalation_level else ""
     return html.Div(className="order", id=f"order-{order.id}", children=[
-        html.H3(f"{RULE_LABELS.get(order.kind, order.kind)}{overdue}"),
-        html.Div(className="meta", children=f"工单 {order.id} · 截止 {order.due_at.astimezone(LOCAL_TZ):%m-%d %H:%M} · "
+        html.H3(f"{RuleName.label_of(order.kind)}{overdue}"),
+        html.Div(className="meta", children=f"工单 {order.id} · 截止 {order.due_at.astimezone(local_tz()):%m-%d %H:%M} · "
                                             f"置信度 {alert.confidence:.2f}" if alert else f"工单 {order.id}"),
         dcc.RadioItems(id={"type": "outcome", "order": order.id}, options=OUTCOMES, value="confirmed", inline=True),
         dcc.Textarea(id={"type": "notes", "order": order.id}, placeholder="上门核查情况"),

@@ -6,6 +6,7 @@ tables. Everything is written in one transaction with COPY: a failure leaves not
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 import uuid
 from typing import Any
@@ -75,252 +76,306 @@ def run_seed(*, preset: str = "street", seed: int = 20261122, days: int | None =
 
 
 def _seed(conn: psycopg.Connection, preset: str, seed: int, days: int, anchor: dt.date) -> dict[str, Any]:
-    spec = PRESETS[preset]
-    rng = np.random.default_rng(seed)
-    cfg = settings()
-    timings: dict[str, float] = {}
-    t = time.perf_counter()
+    """The street in named steps, in the order the random generator is drawn from (same seed, same data)."""
+    run = _SeedRun(conn, preset, seed, days, anchor)
+    run.lay_out()
+    run.write_regions_accounts_grids()
+    run.write_compounds_sites_gates()
+    run.plan_buildings_and_dwellings()
+    run.build_population()
+    run.add_group_rental_tenants()
+    run.simulate_events()
+    run.inject_anomalies()
+    run.write_people()
+    run.write_events_and_rollups()
+    return run.finish()
 
-    def lap(name: str) -> None:
-        nonlocal t
-        timings[name] = round(time.perf_counter() - t, 2)
-        t = time.perf_counter()
 
-    def new_uuid() -> str:
-        return str(uuid.UUID(bytes=rng.bytes(16), version=4))
+class _SeedRun:
+    """One seeding: each step reads what the earlier steps left on ``self`` and times itself (``lap``)."""
 
-    streets = spec.streets
-    layouts: list[Layout] = []
-    for s_idx in range(streets):  # the city preset tiles more streets eastwards and northwards
-        offset = ((s_idx % 4) * 0.028, (s_idx // 4) * 0.02)
-        layouts.append(build_layout(spec, rng, (118.765 + offset[0], 32.064 + offset[1])))
-    layout = _merge(layouts)
-    street_codes = [STREET] + [f"320106{100 + i:03d}000" for i in range(1, streets)]
-    community_codes = []
-    for s_idx in range(streets):
-        for c_idx in range(len(layouts[s_idx].communities)):
-            if s_idx == 0:
-                community_codes.append(COMMUNITIES[c_idx % len(COMMUNITIES)])
-            else:
-                community_codes.append((f"{street_codes[s_idx][:9]}{c_idx + 1:03d}", f"第{s_idx + 1}街道{c_idx + 1}社区"))
-    lap("layout")
+    def __init__(self, conn: psycopg.Connection, preset: str, seed: int, days: int, anchor: dt.date) -> None:
+        self.preset, self.seed, self.days, self.anchor = preset, seed, days, anchor
+        self.spec = PRESETS[preset]
+        self.rng = np.random.default_rng(seed)
+        self.cfg = settings()
+        self.cur = conn.cursor()
+        self.counts: dict[str, int] = {}
+        self.timings: dict[str, float] = {}
+        self._t = time.perf_counter()
 
-    cur = conn.cursor()
-    counts: dict[str, int] = {}
-    # --- regions, accounts, grids ---------------------------------------------------------
-    regions = [(CITY, None, "city", "南京市", None), (DISTRICT, CITY, "district", "鼓楼区", None)]
-    for s_idx, code in enumerate(street_codes):
-        regions.append((code, DISTRICT, "street", "宁海路街道" if s_idx == 0 else f"第{s_idx + 1}街道", _ewkt(MultiPolygon([layouts[s_idx].street]))))
-    per_street = len(layouts[0].communities)
-    for c_idx, (code, name) in enumerate(community_codes):
-        regions.append((code, street_codes[c_idx // per_street], "community", name, _ewkt(MultiPolygon([layout.communities[c_idx]]))))
-    region_df = pd.DataFrame(regions, columns=["code", "parent_code", "level", "name", "geom"])
-    counts["region"] = copy_frame(cur, "region", region_df)
+    def lap(self, name: str) -> None:
+        self.timings[name] = round(time.perf_counter() - self._t, 2)
+        self._t = time.perf_counter()
 
-    grid_rows, accounts = [], []
-    accounts.append(("admin", "平台管理员", "admin", "{}"))
-    accounts.append(("street", "宁海路街道指挥中心", "street", "{" + STREET + "}"))
-    accounts.append(("police", "宁海路派出所", "police", "{" + STREET + "}"))
-    for code, name in community_codes:
-        accounts.append((f"sup-{code[-6:]}", f"{name}网格长", "supervisor", "{" + code + "}"))
-    for g_idx, (c_idx, seq, poly) in enumerate(layout.grids):
-        code = community_codes[c_idx][0] + f"{seq:03d}"
-        accounts.append((f"worker-{code[-9:]}", f"{community_codes[c_idx][1]}第{seq}网格网格员", "worker", "{" + code + "}"))
-        grid_rows.append((g_idx + 1, code, community_codes[c_idx][0], f"{community_codes[c_idx][1]}第{seq}网格", _ewkt(poly)))
-    acc = pd.DataFrame(accounts, columns=["username", "display_name", "role", "jurisdiction"])
-    acc.insert(0, "id", np.arange(1, len(acc) + 1))
-    passwords = {u: new_password() for u in acc["username"]}  # random, printed once, never stored in clear
-    acc["password_hash"] = [hash_password(passwords[u]) for u in acc["username"]] if preset != "city" else None
-    counts["account"] = copy_frame(cur, "account", acc)
-    account_id = dict(zip(acc["username"], acc["id"]))
-    grid_df = pd.DataFrame(grid_rows, columns=["id", "code", "community_code", "name", "geom"])
-    grid_df["worker_account_id"] = [account_id[f"worker-{c[-9:]}"] for c in grid_df["code"]]
-    grid_df["supervisor_account_id"] = [account_id[f"sup-{c[6:12]}"] for c in grid_df["community_code"]]
-    counts["grid"] = copy_frame(cur, "grid", grid_df)
-    lap("regions")
+    def new_uuid(self) -> str:
+        return str(uuid.UUID(bytes=self.rng.bytes(16), version=4))
 
-    # --- compounds, key sites, gates, buildings, dwellings, addresses -----------------------
-    comp_rows = []
-    for k, (g_idx, poly) in enumerate(layout.compounds):
-        name = COMPOUND_NAMES[k % len(COMPOUND_NAMES)] + COMPOUND_SUFFIX[(k // len(COMPOUND_NAMES) + k) % len(COMPOUND_SUFFIX)]
-        if k >= len(COMPOUND_NAMES):
-            name += f"{k // len(COMPOUND_NAMES) + 1}期"
-        comp_rows.append((k + 1, f"C{k + 1:04d}", name, grid_df["community_code"][g_idx], _ewkt(poly)))
-    compounds = pd.DataFrame(comp_rows, columns=["id", "code", "name", "community_code", "geom"])
-    counts["compound"] = copy_frame(cur, "compound", compounds)
-    site_rows = []
-    for j, (g_idx, poly) in enumerate(layout.key_sites):
-        category, label = SITE_KINDS[j % len(SITE_KINDS)]
-        site_rows.append((j + 1, f"KS{j + 1:03d}", f"{ROADS[j % len(ROADS)]}{label}", category, g_idx + 1, 3000, _ewkt(poly)))
-    sites = pd.DataFrame(site_rows, columns=["id", "code", "name", "category", "grid_id", "capacity", "geom"])
-    counts["key_site"] = copy_frame(cur, "key_site", sites)
-    gate_rows, by_compound = [], [[] for _ in layout.compounds]
-    for k, point in layout.gates:
-        gid = len(gate_rows) + 1
-        by_compound[k].append(gid)
-        gate_rows.append((gid, f"C{k + 1:04d}-G{len(by_compound[k])}", f"{len(by_compound[k])}号门", "pedestrian", k + 1, None, _ewkt(point)))
-    site_gate = []
-    for j, point in layout.key_site_gates:
-        gid = len(gate_rows) + 1
-        site_gate.append(gid)
-        gate_rows.append((gid, f"KS{j + 1:03d}-C1", "客流计数", "counter", None, j + 1, _ewkt(point)))
-    gates_df = pd.DataFrame(gate_rows, columns=["id", "code", "name", "kind", "compound_id", "key_site_id", "geom"])
-    gates_df["compound_id"] = gates_df["compound_id"].astype("Int64")
-    gates_df["key_site_id"] = gates_df["key_site_id"].astype("Int64")
-    counts["gate"] = copy_frame(cur, "gate", gates_df)
-    gates = E.Gates([np.array(g) for g in by_compound], site_gate, [SITE_KINDS[j % len(SITE_KINDS)][0] for j in range(len(site_gate))])
+    def lay_out(self) -> None:
+        """Streets, communities, grids, compounds, sites and buildings as shapes (the city tiles more streets)."""
+        spec, streets = self.spec, self.spec.streets
+        self.layouts: list[Layout] = []
+        for s_idx in range(streets):  # the city preset tiles more streets eastwards and northwards
+            offset = ((s_idx % 4) * 0.028, (s_idx // 4) * 0.02)
+            self.layouts.append(build_layout(spec, self.rng, (118.765 + offset[0], 32.064 + offset[1])))
+        self.layout = _merge(self.layouts)
+        self.street_codes = [STREET] + [f"320106{100 + i:03d}000" for i in range(1, streets)]
+        self.community_codes: list[tuple[str, str]] = []
+        for s_idx in range(streets):
+            for c_idx in range(len(self.layouts[s_idx].communities)):
+                if s_idx == 0:
+                    self.community_codes.append(COMMUNITIES[c_idx % len(COMMUNITIES)])
+                else:
+                    self.community_codes.append((f"{self.street_codes[s_idx][:9]}{c_idx + 1:03d}", f"第{s_idx + 1}街道{c_idx + 1}社区"))
+        self.lap("layout")
 
-    b = buildings_frame(layout, spec, rng)
-    b["code"] = [f"C{c + 1:04d}-B{n:02d}" for c, n in zip(b["compound"], b["number"])]
-    road_of = {k: ROADS[k % len(ROADS)] for k in range(len(layout.compounds))}
-    address_rows = []
-    for row in b.itertuples():
-        address_rows.append((f"A-{row.code}", "standard", f"南京市鼓楼区{road_of[row.compound]}{row.compound * 7 + 1}号"
-                             f"{compounds['name'][row.compound]}{row.number}幢", "鼓楼区", "宁海路街道", road_of[row.compound],
-                             f"{row.compound * 7 + 1}号", compounds["name"][row.compound], f"{row.number}幢", None, None, None,
-                             layout.buildings[row.id - 1][2].representative_point()))
-    buildings_out = pd.DataFrame({
-        "id": b["id"], "code": b["code"], "name": [f"{n}幢" for n in b["number"]], "grid_id": b["grid"] + 1,
-        "compound_id": b["compound"] + 1, "address_id": np.arange(1, len(b) + 1), "floors": b["floors"], "units": b["units"],
-        "height_m": b["floors"] * 3.0, "geom": [_ewkt(p) for _, _, p in layout.buildings],
-    })
-    d = dwellings_frame(b, list(b["code"]), rng)
-    lap("places")
-    pop = build_population(d, rng, anchor, cfg.area_per_person_m2)
-    lap("population")
+    def write_regions_accounts_grids(self) -> None:
+        """Regions, the demo accounts (random passwords, printed once) and the grids with their workers."""
+        layouts, layout, street_codes, community_codes = self.layouts, self.layout, self.street_codes, self.community_codes
+        regions = [(CITY, None, "city", "南京市", None), (DISTRICT, CITY, "district", "鼓楼区", None)]
+        for s_idx, code in enumerate(street_codes):
+            regions.append((code, DISTRICT, "street", "宁海路街道" if s_idx == 0 else f"第{s_idx + 1}街道", _ewkt(MultiPolygon([layouts[s_idx].street]))))
+        per_street = len(layouts[0].communities)
+        for c_idx, (code, name) in enumerate(community_codes):
+            regions.append((code, street_codes[c_idx // per_street], "community", name, _ewkt(MultiPolygon([layout.communities[c_idx]]))))
+        region_df = pd.DataFrame(regions, columns=["code", "parent_code", "level", "name", "geom"])
+        self.counts["region"] = copy_frame(self.cur, "region", region_df)
 
-    end_ms = E.local_midnight_ms(anchor)
-    first_day = anchor - dt.timedelta(days=days)
-    truth = A.Truth()
-    counts_spec = A.COUNTS[preset]
+        grid_rows, accounts = [], []
+        accounts.append(("admin", "平台管理员", "admin", "{}"))
+        accounts.append(("street", "宁海路街道指挥中心", "street", "{" + STREET + "}"))
+        accounts.append(("police", "宁海路派出所", "police", "{" + STREET + "}"))
+        for code, name in community_codes:
+            accounts.append((f"sup-{code[-6:]}", f"{name}网格长", "supervisor", "{" + code + "}"))
+        for g_idx, (c_idx, seq, poly) in enumerate(layout.grids):
+            code = community_codes[c_idx][0] + f"{seq:03d}"
+            accounts.append((f"worker-{code[-9:]}", f"{community_codes[c_idx][1]}第{seq}网格网格员", "worker", "{" + code + "}"))
+            grid_rows.append((g_idx + 1, code, community_codes[c_idx][0], f"{community_codes[c_idx][1]}第{seq}网格", _ewkt(poly)))
+        acc = pd.DataFrame(accounts, columns=["username", "display_name", "role", "jurisdiction"])
+        acc.insert(0, "id", np.arange(1, len(acc) + 1))
+        self.passwords = {u: new_password() for u in acc["username"]}  # random, printed once, never stored in clear
+        acc["password_hash"] = [hash_password(self.passwords[u]) for u in acc["username"]] if self.preset != "city" else None
+        self.counts["account"] = copy_frame(self.cur, "account", acc)
+        account_id = dict(zip(acc["username"], acc["id"]))
+        grid_df = pd.DataFrame(grid_rows, columns=["id", "code", "community_code", "name", "geom"])
+        grid_df["worker_account_id"] = [account_id[f"worker-{c[-9:]}"] for c in grid_df["code"]]
+        grid_df["supervisor_account_id"] = [account_id[f"sup-{c[6:12]}"] for c in grid_df["community_code"]]
+        self.counts["grid"] = copy_frame(self.cur, "grid", grid_df)
+        self.grid_df = grid_df
+        self.lap("regions")
 
-    extra_tenants: list[tuple] = []
-    next_pid = [int(pop.people["id"].max()) + 1]
+    def write_compounds_sites_gates(self) -> None:
+        layout, grid_df = self.layout, self.grid_df
+        comp_rows = []
+        for k, (g_idx, poly) in enumerate(layout.compounds):
+            name = COMPOUND_NAMES[k % len(COMPOUND_NAMES)] + COMPOUND_SUFFIX[(k // len(COMPOUND_NAMES) + k) % len(COMPOUND_SUFFIX)]
+            if k >= len(COMPOUND_NAMES):
+                name += f"{k // len(COMPOUND_NAMES) + 1}期"
+            comp_rows.append((k + 1, f"C{k + 1:04d}", name, grid_df["community_code"][g_idx], _ewkt(poly)))
+        self.compounds = pd.DataFrame(comp_rows, columns=["id", "code", "name", "community_code", "geom"])
+        self.counts["compound"] = copy_frame(self.cur, "compound", self.compounds)
+        site_rows = []
+        for j, (g_idx, poly) in enumerate(layout.key_sites):
+            category, label = SITE_KINDS[j % len(SITE_KINDS)]
+            site_rows.append((j + 1, f"KS{j + 1:03d}", f"{ROADS[j % len(ROADS)]}{label}", category, g_idx + 1, 3000, _ewkt(poly)))
+        sites = pd.DataFrame(site_rows, columns=["id", "code", "name", "category", "grid_id", "capacity", "geom"])
+        self.counts["key_site"] = copy_frame(self.cur, "key_site", sites)
+        gate_rows: list[tuple] = []
+        by_compound: list[list[int]] = [[] for _ in layout.compounds]
+        for k, point in layout.gates:
+            gid = len(gate_rows) + 1
+            by_compound[k].append(gid)
+            gate_rows.append((gid, f"C{k + 1:04d}-G{len(by_compound[k])}", f"{len(by_compound[k])}号门", "pedestrian", k + 1, None, _ewkt(point)))
+        site_gate = []
+        for j, point in layout.key_site_gates:
+            gid = len(gate_rows) + 1
+            site_gate.append(gid)
+            gate_rows.append((gid, f"KS{j + 1:03d}-C1", "客流计数", "counter", None, j + 1, _ewkt(point)))
+        gates_df = pd.DataFrame(gate_rows, columns=["id", "code", "name", "kind", "compound_id", "key_site_id", "geom"])
+        gates_df["compound_id"] = gates_df["compound_id"].astype("Int64")
+        gates_df["key_site_id"] = gates_df["key_site_id"].astype("Int64")
+        self.counts["gate"] = copy_frame(self.cur, "gate", gates_df)
+        self.gates = E.Gates([np.array(g) for g in by_compound], site_gate,
+                             [SITE_KINDS[j % len(SITE_KINDS)][0] for j in range(len(site_gate))])
 
-    def add_tenant(dwelling_id: int) -> int:
-        pid = next_pid[0]
-        next_pid[0] += 1
-        extra_tenants.append((pid, dwelling_id))
-        return pid
-
-    added = A.group_rentals(rng, pop, cfg.area_per_person_m2, end_ms, counts_spec.group_rentals, truth, add_tenant)
-    if added:
-        m = len(added)
-        births = (np.datetime64(anchor) - (rng.integers(20, 40, m) * 365.25).astype("timedelta64[D]")).astype("datetime64[D]")
-        extra = pd.DataFrame({
-            "id": [a[0] for a in added], "age": 30, "home": pd.array([a[1] for a in added], dtype="Int64"), "kind": "floating",
-            "hint": "tenant", "birth": births, "sex": np.where(rng.random(m) < 0.6, "M", "F"),
-            "expiry": pd.Series(np.datetime64(anchor) + rng.integers(120, 400, m).astype("timedelta64[D]"), dtype="datetime64[s]"),
+    def plan_buildings_and_dwellings(self) -> None:
+        """Buildings with their standard addresses, and each building's dwellings (written later)."""
+        layout, compounds = self.layout, self.compounds
+        b = buildings_frame(layout, self.spec, self.rng)
+        b["code"] = [f"C{c + 1:04d}-B{n:02d}" for c, n in zip(b["compound"], b["number"])]
+        self.road_of = road_of = {k: ROADS[k % len(ROADS)] for k in range(len(layout.compounds))}
+        self.address_rows = []
+        for row in b.itertuples():
+            self.address_rows.append((f"A-{row.code}", "standard", f"南京市鼓楼区{road_of[row.compound]}{row.compound * 7 + 1}号"
+                                      f"{compounds['name'][row.compound]}{row.number}幢", "鼓楼区", "宁海路街道", road_of[row.compound],
+                                      f"{row.compound * 7 + 1}号", compounds["name"][row.compound], f"{row.number}幢", None, None, None,
+                                      layout.buildings[row.id - 1][2].representative_point()))
+        self.buildings_out = pd.DataFrame({
+            "id": b["id"], "code": b["code"], "name": [f"{n}幢" for n in b["number"]], "grid_id": b["grid"] + 1,
+            "compound_id": b["compound"] + 1, "address_id": np.arange(1, len(b) + 1), "floors": b["floors"], "units": b["units"],
+            "height_m": b["floors"] * 3.0, "geom": [_ewkt(p) for _, _, p in layout.buildings],
         })
-        extra["id_number"] = _fresh_id_numbers(set(pop.people["id_number"]), "341202", births.astype(object), extra["sex"] == "M")
-        extra["name"] = N.names(rng, m)
-        extra["pid"] = [new_uuid() for _ in range(m)]
-        extra["role"] = 0
-        extra["tags"] = [[] for _ in range(m)]
-        pop.people = pd.concat([pop.people, extra], ignore_index=True)
-        pop.grants = pd.concat([pop.grants, pd.DataFrame({
-            "dwelling_id": [a[1] for a in added], "owner": [a[2] for a in added], "grantee": [a[0] for a in added],
-            "kind": "tenant", "valid_from": np.datetime64(anchor) - np.timedelta64(25, "D")})], ignore_index=True)
+        self.b = b
+        self.d = dwellings_frame(b, list(b["code"]), self.rng)
+        self.lap("places")
 
-    people = pop.people
-    # --- events --------------------------------------------------------------------------
-    home_compound = d.set_index("id")["compound"]
-    res = people[people["home"].notna()]
-    residents = E.Residents(
-        person_id=res["id"].to_numpy(), compound=home_compound.loc[res["home"].astype(int)].to_numpy(),
-        role=res["role"].to_numpy(),
-        # Supervised persons report daily; elderly and disabled people living alone keep a daily outing
-        # (a care visit, the market): so that a stop stands out, as it does to neighbours.
-        min_daily_p=res["tags"].map(
-            lambda t: 1.0 if "community_correction" in t else 0.985 if ("elderly_alone" in t or "disabled" in t) else 0.0
-        ).to_numpy(),
-    )
-    passes = _visitor_passes(rng, d, pop, first_day, days, new_uuid)
-    frames = []
-    for k in range(days):
-        day = first_day + dt.timedelta(days=k)
-        frames.append(E.resident_day(rng, day, residents, gates))
-        frames.append(E.visitors_day(rng, day, passes[passes["day"] == day], gates))
-        frames.append(E.service_day(rng, day, gates, new_uuid))
-        frames.append(E.counters_day(rng, day, gates))
-    events = pd.concat(frames, ignore_index=True)
-    events = events[events["ts_ms"] < end_ms]
-    lap("events")
+    def build_population(self) -> None:
+        self.pop = build_population(self.d, self.rng, self.anchor, self.cfg.area_per_person_m2)
+        self.lap("population")
+        self.end_ms = E.local_midnight_ms(self.anchor)
+        self.first_day = self.anchor - dt.timedelta(days=self.days)
+        self.truth = A.Truth()
+        self.counts_spec = A.COUNTS[self.preset]
 
-    person_compound = dict(zip(residents.person_id, residents.compound))
-    events = A.elderly_stop_going_out(rng, events, people, end_ms, counts_spec.elderly, truth)
-    events = A.correction_abnormal(rng, events, people, person_compound, gates, end_ms, counts_spec.correction, truth)
-    events = A.unregistered_strangers(rng, events, gates, end_ms, counts_spec.strangers, truth, new_uuid)
-    events = A.floating_left(rng, events, people, end_ms, anchor, counts_spec.departures, truth)
-    events = A.keysite_surge(rng, events, gates, end_ms, truth)
-    events = A.visitor_overstays(rng, events, passes, end_ms, counts_spec.overstays, truth)
-    events = events.sort_values("ts_ms", kind="stable").reset_index(drop=True)
-    for col in ("ts_ms", "gate_id", "compound_id", "key_site_id", "person_id"):
-        events[col] = events[col].astype(np.int64)
-    utilities = _utilities(rng, d, people, anchor)
-    occupied = d[d["use"] != "vacant"]["id"].to_numpy()
-    utilities = A.utility_shocks(rng, utilities, occupied, anchor, counts_spec.utility, truth, end_ms)
-    lap("anomalies")
+    def add_group_rental_tenants(self) -> None:
+        """The injected group rentals: extra floating tenants on an owner's grant (ground truth recorded)."""
+        rng, pop, anchor = self.rng, self.pop, self.anchor
+        extra_tenants: list[tuple] = []
+        next_pid = [int(pop.people["id"].max()) + 1]
 
-    # --- write people and what hangs off them -------------------------------------------------
-    counts["address"] = _write_addresses(cur, address_rows, d, b, compounds, road_of, layout)
-    counts["building"] = copy_frame(cur, "building", buildings_out)
-    d_out = d[["id", "code", "building_id", "unit", "floor", "room", "area_m2", "rooms", "use"]].copy()
-    d_out["address_id"] = np.arange(len(b) + 1, len(b) + len(d) + 1)
-    counts["dwelling"] = copy_frame(cur, "dwelling", d_out)
-    key = load_secrets().id_hash_key
-    person_out = pd.DataFrame({
-        "id": people["id"], "pid": people["pid"],
-        "id_hash": ["\\x" + hash_id_number(key, n).hex() for n in people["id_number"]],
-        "id_masked": [mask_id_number(n) for n in people["id_number"]], "name": people["name"], "sex": people["sex"],
-        "birth_date": people["birth"].dt.strftime("%Y-%m-%d"), "residence_kind": people["kind"],
-        "temp_residence_expiry": pd.to_datetime(people["expiry"]).dt.strftime("%Y-%m-%d"),
-        "home_dwelling_id": people["home"],
-    })
-    counts["person"] = copy_frame(cur, "person", person_out)
-    counts.update(_write_person_links(cur, rng, pop, anchor, d))
-    lap("write_people")
-    counts["visitor_pass"] = copy_frame(cur, "visitor_pass", passes.drop(columns=["day", "compound", "valid_from_ms"]))
-    counts["utility_reading"] = copy_frame(cur, "utility_reading", utilities)
-    lap("write_utilities")
+        def add_tenant(dwelling_id: int) -> int:
+            pid = next_pid[0]
+            next_pid[0] += 1
+            extra_tenants.append((pid, dwelling_id))
+            return pid
 
-    # Injected anomalies reach back up to 10 days whatever --days says: partitions start at the earliest event.
-    earliest = dt.datetime.fromtimestamp(int(events["ts_ms"].min()) / 1000, tz=dt.timezone.utc).date() if len(events) else first_day
-    cur.execute(
-        "SELECT gp_ensure_event_partitions(%s::date - 1, %s::date + %s)",
-        (min(first_day, earliest), anchor, settings().event_partition_days_ahead),
-    )
-    event_frame = events_csv_frame(events, E.uuid7_hex(rng, events["ts_ms"].to_numpy()))
-    event_rows, copy_seconds = copy_events(cur, event_frame)
-    counts["access_event"] = event_rows
-    lap("write_events")
-    cur.execute(
-        """INSERT INTO gate_flow_minute (gate_id, minute, entries, exits, denied)
-           SELECT gate_id, date_trunc('minute', ts),
-                  count(*) FILTER (WHERE result = 'open' AND direction = 'in'),
-                  count(*) FILTER (WHERE result = 'open' AND direction = 'out'),
-                  count(*) FILTER (WHERE result = 'deny')
-           FROM access_event GROUP BY 1, 2"""
-    )
-    counts["gate_flow_minute"] = cur.rowcount
-    lap("rollups")
-    truth_df = pd.DataFrame(truth.rows, columns=["kind", "subject_kind", "subject_id", "starts_at", "detail"])
-    truth_df["detail"] = truth_df["detail"].map(lambda v: __import__("json").dumps(v, ensure_ascii=False, default=str))
-    truth_df["starts_at"] = truth_df["starts_at"].map(lambda v: v.isoformat())
-    counts["truth.injected_anomaly"] = copy_frame(cur, "truth.injected_anomaly", truth_df)
-    reset_sequences(cur, ["account", "grid", "address", "compound", "key_site", "gate", "building", "dwelling", "person",
-                          "household", "organisation", "relation", "ownership", "access_grant", "rental", "self_declaration"])
-    digest = table_digest(cur)
-    lap("digest")
-    cur.execute(
-        "INSERT INTO seed_info (preset, seed, days, anchor_date, digest, counts) VALUES (%s, %s, %s, %s, %s, %s)",
-        (preset, seed, days, anchor, digest, __import__("json").dumps(counts)),
-    )
-    return {
-        "preset": preset, "seed": seed, "days": days, "anchor": anchor.isoformat(), "digest": digest, "counts": counts,
-        "event_copy_seconds": round(copy_seconds, 2), "event_rows_per_s": round(event_rows / copy_seconds) if copy_seconds else None,
-        "timings": timings, "demo_accounts": passwords if preset != "city" else {},
-    }
+        added = A.group_rentals(rng, pop, self.cfg.area_per_person_m2, self.end_ms, self.counts_spec.group_rentals,
+                                self.truth, add_tenant)
+        if added:
+            m = len(added)
+            births = (np.datetime64(anchor) - (rng.integers(20, 40, m) * 365.25).astype("timedelta64[D]")).astype("datetime64[D]")
+            extra = pd.DataFrame({
+                "id": [a[0] for a in added], "age": 30, "home": pd.array([a[1] for a in added], dtype="Int64"), "kind": "floating",
+                "hint": "tenant", "birth": births, "sex": np.where(rng.random(m) < 0.6, "M", "F"),
+                "expiry": pd.Series(np.datetime64(anchor) + rng.integers(120, 400, m).astype("timedelta64[D]"), dtype="datetime64[s]"),
+            })
+            extra["id_number"] = _fresh_id_numbers(set(pop.people["id_number"]), "341202", births.astype(object), extra["sex"] == "M")
+            extra["name"] = N.names(rng, m)
+            extra["pid"] = [self.new_uuid() for _ in range(m)]
+            extra["role"] = 0
+            extra["tags"] = [[] for _ in range(m)]
+            pop.people = pd.concat([pop.people, extra], ignore_index=True)
+            pop.grants = pd.concat([pop.grants, pd.DataFrame({
+                "dwelling_id": [a[1] for a in added], "owner": [a[2] for a in added], "grantee": [a[0] for a in added],
+                "kind": "tenant", "valid_from": np.datetime64(anchor) - np.timedelta64(25, "D")})], ignore_index=True)
+        self.people = pop.people
+
+    def simulate_events(self) -> None:
+        """Every day's passages: residents, visitors on passes, service workers, key-site counters."""
+        rng, people, gates = self.rng, self.people, self.gates
+        home_compound = self.d.set_index("id")["compound"]
+        res = people[people["home"].notna()]
+        self.residents = residents = E.Residents(
+            person_id=res["id"].to_numpy(), compound=home_compound.loc[res["home"].astype(int)].to_numpy(),
+            role=res["role"].to_numpy(),
+            # Supervised persons report daily; elderly and disabled people living alone keep a daily outing
+            # (a care visit, the market): so that a stop stands out, as it does to neighbours.
+            min_daily_p=res["tags"].map(
+                lambda t: 1.0 if "community_correction" in t else 0.985 if ("elderly_alone" in t or "disabled" in t) else 0.0
+            ).to_numpy(),
+        )
+        self.passes = passes = _visitor_passes(rng, self.d, self.pop, self.first_day, self.days, self.new_uuid)
+        frames = []
+        for k in range(self.days):
+            day = self.first_day + dt.timedelta(days=k)
+            frames.append(E.resident_day(rng, day, residents, gates))
+            frames.append(E.visitors_day(rng, day, passes[passes["day"] == day], gates))
+            frames.append(E.service_day(rng, day, gates, self.new_uuid))
+            frames.append(E.counters_day(rng, day, gates))
+        events = pd.concat(frames, ignore_index=True)
+        self.events = events[events["ts_ms"] < self.end_ms]
+        self.lap("events")
+
+    def inject_anomalies(self) -> None:
+        """The anomalies the rules should find, each with its ground truth in schema ``truth``."""
+        rng, people, gates, end_ms, truth, n = self.rng, self.people, self.gates, self.end_ms, self.truth, self.counts_spec
+        residents = self.residents
+        person_compound = dict(zip(residents.person_id, residents.compound))
+        events = A.elderly_stop_going_out(rng, self.events, people, end_ms, n.elderly, truth)
+        events = A.correction_abnormal(rng, events, people, person_compound, gates, end_ms, n.correction, truth)
+        events = A.unregistered_strangers(rng, events, gates, end_ms, n.strangers, truth, self.new_uuid)
+        events = A.floating_left(rng, events, people, end_ms, self.anchor, n.departures, truth)
+        events = A.keysite_surge(rng, events, gates, end_ms, truth)
+        events = A.visitor_overstays(rng, events, self.passes, end_ms, n.overstays, truth)
+        events = events.sort_values("ts_ms", kind="stable").reset_index(drop=True)
+        for col in ("ts_ms", "gate_id", "compound_id", "key_site_id", "person_id"):
+            events[col] = events[col].astype(np.int64)
+        self.events = events
+        utilities = _utilities(rng, self.d, people, self.anchor)
+        occupied = self.d[self.d["use"] != "vacant"]["id"].to_numpy()
+        self.utilities = A.utility_shocks(rng, utilities, occupied, self.anchor, n.utility, truth, end_ms)
+        self.lap("anomalies")
+
+    def write_people(self) -> None:
+        """Addresses, buildings, dwellings, people (ID numbers only hashed and masked) and what hangs off them."""
+        cur, d, b, people = self.cur, self.d, self.b, self.people
+        self.counts["address"] = _write_addresses(cur, self.address_rows, d, b, self.compounds, self.road_of, self.layout)
+        self.counts["building"] = copy_frame(cur, "building", self.buildings_out)
+        d_out = d[["id", "code", "building_id", "unit", "floor", "room", "area_m2", "rooms", "use"]].copy()
+        d_out["address_id"] = np.arange(len(b) + 1, len(b) + len(d) + 1)
+        self.counts["dwelling"] = copy_frame(cur, "dwelling", d_out)
+        key = load_secrets().id_hash_key
+        person_out = pd.DataFrame({
+            "id": people["id"], "pid": people["pid"],
+            "id_hash": ["\\x" + hash_id_number(key, n).hex() for n in people["id_number"]],
+            "id_masked": [mask_id_number(n) for n in people["id_number"]], "name": people["name"], "sex": people["sex"],
+            "birth_date": people["birth"].dt.strftime("%Y-%m-%d"), "residence_kind": people["kind"],
+            "temp_residence_expiry": pd.to_datetime(people["expiry"]).dt.strftime("%Y-%m-%d"),
+            "home_dwelling_id": people["home"],
+        })
+        self.counts["person"] = copy_frame(cur, "person", person_out)
+        self.counts.update(_write_person_links(cur, self.rng, self.pop, self.anchor, d))
+        self.lap("write_people")
+        self.counts["visitor_pass"] = copy_frame(cur, "visitor_pass", self.passes.drop(columns=["day", "compound", "valid_from_ms"]))
+        self.counts["utility_reading"] = copy_frame(cur, "utility_reading", self.utilities)
+        self.lap("write_utilities")
+
+    def write_events_and_rollups(self) -> None:
+        cur, events = self.cur, self.events
+        # Injected anomalies reach back up to 10 days whatever --days says: partitions start at the earliest event.
+        earliest = (dt.datetime.fromtimestamp(int(events["ts_ms"].min()) / 1000, tz=dt.timezone.utc).date()
+                    if len(events) else self.first_day)
+        cur.execute(
+            "SELECT gp_ensure_event_partitions(%s::date - 1, %s::date + %s)",
+            (min(self.first_day, earliest), self.anchor, settings().event_partition_days_ahead),
+        )
+        event_frame = events_csv_frame(events, E.uuid7_hex(self.rng, events["ts_ms"].to_numpy()))
+        event_rows, self.copy_seconds = copy_events(cur, event_frame)
+        self.counts["access_event"] = event_rows
+        self.lap("write_events")
+        cur.execute(
+            """INSERT INTO gate_flow_minute (gate_id, minute, entries, exits, denied)
+               SELECT gate_id, date_trunc('minute', ts),
+                      count(*) FILTER (WHERE result = 'open' AND direction = 'in'),
+                      count(*) FILTER (WHERE result = 'open' AND direction = 'out'),
+                      count(*) FILTER (WHERE result = 'deny')
+               FROM access_event GROUP BY 1, 2"""
+        )
+        self.counts["gate_flow_minute"] = cur.rowcount
+        self.lap("rollups")
+
+    def finish(self) -> dict[str, Any]:
+        """Ground truth, sequences, the digest over the seeded tables and the seed's report."""
+        cur, counts = self.cur, self.counts
+        truth_df = pd.DataFrame(self.truth.rows, columns=["kind", "subject_kind", "subject_id", "starts_at", "detail"])
+        truth_df["detail"] = truth_df["detail"].map(lambda v: json.dumps(v, ensure_ascii=False, default=str))
+        truth_df["starts_at"] = truth_df["starts_at"].map(lambda v: v.isoformat())
+        counts["truth.injected_anomaly"] = copy_frame(cur, "truth.injected_anomaly", truth_df)
+        reset_sequences(cur, ["account", "grid", "address", "compound", "key_site", "gate", "building", "dwelling", "person",
+                              "household", "organisation", "relation", "ownership", "access_grant", "rental", "self_declaration"])
+        digest = table_digest(cur)
+        self.lap("digest")
+        cur.execute(
+            "INSERT INTO seed_info (preset, seed, days, anchor_date, digest, counts) VALUES (%s, %s, %s, %s, %s, %s)",
+            (self.preset, self.seed, self.days, self.anchor, digest, json.dumps(counts)),
+        )
+        event_rows, copy_seconds = counts["access_event"], self.copy_seconds
+        return {
+            "preset": self.preset, "seed": self.seed, "days": self.days, "anchor": self.anchor.isoformat(), "digest": digest,
+            "counts": counts, "event_copy_seconds": round(copy_seconds, 2),
+            "event_rows_per_s": round(event_rows / copy_seconds) if copy_seconds else None,
+            "timings": self.timings, "demo_accounts": self.passwords if self.preset != "city" else {},
+        }
 
 
 def _fresh_id_numbers(used: set[str], region: str, births: np.ndarray, male: pd.Series) -> list[str]:

@@ -146,7 +146,3 @@ class AddressIndex:
 
 def match_text(index: AddressIndex, text: str) -> Match:
     return index.best(parse(text))
-
-
-# The review queue lives in its own table since migration 0004: intake.addresses.review.
-from intake.addresses.review import ReviewItem, decide, queue_review, review_queue  # noqa: E402,F401

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import os
 import warnings
 import zipfile
 from collections.abc import Iterator
@@ -74,12 +73,14 @@ def _closure_problem(wkb: bytes) -> str:
 
 def read_features(path: Path | str, *, layer: str | int | None = None) -> FeatureFile:
     """Every feature of a GeoJSON, zipped Shapefile or GeoPackage, each parsed on its own."""
+    import pyogrio
     import pyogrio.raw
 
     path = Path(path)
     if not path.exists():
         raise InvalidInput("file not found", record=str(path))
-    os.environ.setdefault("OGR_GEOMETRY_ACCEPT_UNCLOSED_RING", "YES")  # let us see and report them
+    # Read unclosed rings as they are, so that the geometry checks can report them by row.
+    pyogrio.set_gdal_config_options({"OGR_GEOMETRY_ACCEPT_UNCLOSED_RING": "YES"})
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -170,11 +170,9 @@ def import_dwellings(ctx: Context, rows: list[TableRow]) -> int:
 
 # --- people -----------------------------------------------------------------------------------
 
-_RESIDENCE = {"registered": ResidenceKind.registered, "户籍": ResidenceKind.registered,
-              "resident": ResidenceKind.resident, "常住": ResidenceKind.resident,
-              "floating": ResidenceKind.floating, "流动": ResidenceKind.floating,
-              "overseas": ResidenceKind.overseas, "境外": ResidenceKind.overseas}
-_SEX = {"m": Sex.male, "男": Sex.male, "male": Sex.male, "f": Sex.female, "女": Sex.female, "female": Sex.female}
+# A cell may hold the stored value, the member's English name or its Chinese label (core/vocab.py).
+_RESIDENCE = {w: k for k in ResidenceKind for w in (k.value, k.label)}
+_SEX = {w.lower(): k for k in Sex for w in (k.value, k.name, k.label)}
 
 
 class _People:

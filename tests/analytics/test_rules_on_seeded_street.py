@@ -29,6 +29,7 @@ def test_rule_matches_the_ground_truth(street: set, rule: str) -> None:
     with transaction() as s:
         found = {(f.rule, f.subject_kind, f.subject_id) for f in RULES[rule](s, AS_OF, params())}
     expected = {t for t in street if t[0] == rule}
+    assert expected, f"the seeded street injects no {rule} case: this test would prove nothing"
     assert found == expected
 
 

@@ -7,16 +7,13 @@ import urllib.error
 import urllib.request
 
 import pytest
-from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select, text
 
 from core.config import settings
 from core.passwords import hash_password
 from blockdata.db import transaction
 from blockdata.models import Account, AuditLog, Person, WorkOrder
-from tests.browser import app_server, chromium
+from tests.browser import app_server, chromium, submit_login
 from tests.seeded import seed_tiny_swept
 
 pytestmark = pytest.mark.browser
@@ -42,13 +39,6 @@ def server(street: dict):  # noqa: ANN201
         yield url
 
 
-def login(browser, url: str, username: str, password: str) -> None:  # noqa: ANN001
-    browser.get(url + "/login?next=/orders")
-    browser.find_element(By.NAME, "username").send_keys(username)
-    browser.find_element(By.NAME, "password").send_keys(password)
-    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-
-
 def test_pages_and_callbacks_refuse_without_a_session(server: str) -> None:
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(urllib.request.Request(
@@ -60,25 +50,29 @@ def test_pages_and_callbacks_refuse_without_a_session(server: str) -> None:
 
 
 def test_a_wrong_password_is_refused_and_audited(server: str, street: dict) -> None:
-    with chromium() as browser:
-        login(browser, server, street["worker"], "wrong")
-        # the refusal page comes after an argon2 check: wait for it rather than read the old form
-        WebDriverWait(browser, 30).until(lambda b: "用户名或密码错误" in b.page_source)
     with transaction() as s:
-        assert s.scalars(select(AuditLog).where(AuditLog.action == "login.failed")).first() is not None
+        before = s.execute(text("SELECT coalesce(max(id), 0) FROM audit_log")).scalar_one()
+    with chromium() as page:
+        submit_login(page, server, street["worker"], "wrong", "/orders")
+        # the refusal page comes after an argon2 check: wait for it rather than read the old form
+        page.wait_for_selector("text=用户名或密码错误", timeout=30_000)
+        assert "/login" in page.url
+    with transaction() as s:
+        failed = s.scalars(select(AuditLog).where(AuditLog.id > before, AuditLog.action == "login.failed")).all()
+    assert [a.username for a in failed] == [street["worker"]]
 
 
 def test_a_grid_worker_records_a_departure_at_the_door(server: str, street: dict) -> None:
-    with chromium(412, 915) as browser:  # a phone
-        login(browser, server, street["worker"], PASSWORD)
-        wait = WebDriverWait(browser, 30)
-        wait.until(EC.presence_of_element_located((By.ID, f"order-{street['order']}")))
-        card = browser.find_element(By.ID, f"order-{street['order']}")
-        assert "人走注销" in card.text
-        card.find_element(By.CSS_SELECTOR, "input[value=corrected]").click()
-        card.find_element(By.TAG_NAME, "textarea").send_keys("房东证实已于上月搬离")
-        card.find_element(By.TAG_NAME, "button").click()
-        wait.until(lambda b: "已提交" in b.find_element(By.ID, f"order-{street['order']}").text)
+    with chromium(412, 915) as page:  # a phone
+        submit_login(page, server, street["worker"], PASSWORD, "/orders")
+        card = page.locator(f"#order-{street['order']}")
+        card.wait_for(timeout=30_000)
+        assert "人走注销" in card.inner_text()
+        card.locator("input[value=corrected]").click()
+        card.locator("textarea").fill("房东证实已于上月搬离")
+        card.locator("button").first.click()
+        page.wait_for_function(f"document.getElementById('order-{street['order']}').innerText.includes('已提交')",
+                               timeout=30_000)
     with transaction() as s:
         order = s.get(WorkOrder, street["order"])
         assert order.status.value == "done" and order.outcome == "corrected"

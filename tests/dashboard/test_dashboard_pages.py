@@ -23,6 +23,7 @@ from blockdata.db import transaction
 from blockdata.models import Account, AuditLog
 from ingest.live_state import LiveState
 from ingest.writer import LandedSummary
+from tests.audit import AuditMark
 from tests.browser import app_server, free_port, login_page, playwright_chromium
 from tests.seeded import seed_tiny_swept
 
@@ -89,14 +90,10 @@ def browser():  # noqa: ANN201
         yield b
 
 
-def audit_rows(action: str, subject: str | None = None, username: str | None = None) -> list[AuditLog]:
-    query = select(AuditLog).where(AuditLog.action == action)
-    if subject:
-        query = query.where(AuditLog.subject == subject)
-    if username:
-        query = query.where(AuditLog.username == username)
-    with transaction() as s:
-        return list(s.scalars(query))
+def audit_rows(mark: AuditMark, action: str, subject: str | None = None, username: str | None = None) -> list[AuditLog]:
+    """The audit rows this test caused (after ``mark``) with that action, and subject and user where given."""
+    where = {"action": action} | ({"subject": subject} if subject else {}) | ({"username": username} if username else {})
+    return mark.rows(**where)
 
 
 def painted_share(png: bytes) -> tuple[float, int]:
@@ -116,6 +113,7 @@ def wait_map(page, timeout_ms: int = 45000) -> None:  # noqa: ANN001
 
 @pytest.mark.parametrize("role", ["admin", "street", "police", "supervisor", "worker"])
 def test_each_role_logs_in_and_sees_its_pages(server: str, street: dict, browser, role: str) -> None:  # noqa: ANN001
+    mark = AuditMark()
     page = login_page(browser, server, street["users"][role], PASSWORD, "/")
     try:
         page.wait_for_selector("header nav a", timeout=30000)
@@ -125,7 +123,7 @@ def test_each_role_logs_in_and_sees_its_pages(server: str, street: dict, browser
         if role != "admin":
             page.goto(server + "/audit")
             page.wait_for_selector("#page-refused", timeout=30000)
-            assert audit_rows("access.denied", "page:/audit", street["users"][role])
+            assert audit_rows(mark, "access.denied", "page:/audit", street["users"][role])
         assert page.requests.outside(server) == []
     finally:
         page.close()
@@ -161,13 +159,16 @@ def test_wall_screen_recovers_after_a_server_restart(street: dict, browser) -> N
         page = login_page(browser, url, street["users"]["street"], PASSWORD, "/wall")
         wait_map(page)
         page.wait_for_function("window.gpLastBeat >= 1", timeout=20000)
+        page.evaluate("window.gpBeforeRestart = true")  # gone only if the page really reloads
     time.sleep(3)  # the wall screen is now without a server
     try:
         with app_server(env, port=port):
-            beat = page.evaluate("window.gpLastBeat")
-            page.wait_for_function(f"window.gpLastBeat != {beat} || document.getElementById('deck-map')?.dataset.loaded == '1' "
-                                   f"&& window.gpLastBeat === undefined", timeout=60000)
+            # The watchdog sees the refreshes stop, waits for the server to answer, and reloads the page.
+            page.wait_for_function("window.gpBeforeRestart === undefined", timeout=90000)
+            wait_map(page)
             page.wait_for_function("window.gpLastBeat >= 1", timeout=60000)
+            assert page.url.endswith("/wall")  # the session survived the restart: no login page
+            assert page.locator(".wall").count() == 1
     finally:
         page.close()
 
@@ -189,6 +190,7 @@ CLICK_FIRST = """(layerId) => {
 
 
 def test_drill_down_by_clicking_the_map(server: str, street: dict, browser) -> None:  # noqa: ANN001
+    mark = AuditMark()
     user = street["users"]["supervisor"]
     page = login_page(browser, server, user, PASSWORD, f"/drill?place=grid:{street['grid']}")
     try:
@@ -204,14 +206,14 @@ def test_drill_down_by_clicking_the_map(server: str, street: dict, browser) -> N
         page.mouse.click(dwelling["x"], dwelling["y"])
         page.wait_for_url(f"**place=dwelling:{dwelling['id']}", timeout=20000)
         page.wait_for_selector("#drill-people", timeout=20000)
-        assert audit_rows("dwelling.people", f"dwelling:{dwelling['id']}", user)
+        assert audit_rows(mark, "dwelling.people", f"dwelling:{dwelling['id']}", user)
         person_link = page.query_selector("#drill-people a")
         if person_link is not None:  # an empty dwelling has no one to open
             person_link.click()
             page.wait_for_selector("#drill-person", timeout=20000)
             assert "*" in page.inner_text("#drill-person")  # the ID number is masked for everyone
             person = page.url.split("person:")[1]
-            assert audit_rows("person.access_history", f"person:{person}", user)
+            assert audit_rows(mark, "person.access_history", f"person:{person}", user)
         page.go_back()
         page.wait_for_url(f"**place=dwelling:{dwelling['id']}", timeout=20000)
         assert page.requests.outside(server) == []
@@ -238,6 +240,7 @@ def _drill_callback(http: requests.Session, server: str, search: str) -> request
 
 
 def test_a_crafted_callback_outside_the_jurisdiction_is_refused_and_audited(server: str, street: dict) -> None:
+    mark = AuditMark()
     user = street["users"]["other_supervisor"]
     http = _login_session(server, user)
     # The other community's supervisor: their own grid opens, the busiest community's places do not.
@@ -249,13 +252,14 @@ def test_a_crafted_callback_outside_the_jurisdiction_is_refused_and_audited(serv
         payload = answer.json()["response"]
         assert "无权查看" in json.dumps(payload, ensure_ascii=False)
         assert payload["map-spec"]["data"] is None  # no layer data either
-        assert audit_rows("access.denied", place, user)
+        assert audit_rows(mark, "access.denied", place, user)
     # Without a session the same request is refused before any callback runs.
     anonymous = requests.post(server + "/_dash-update-component", json={"output": "x"}, timeout=10)
     assert anonymous.status_code == 401
 
 
 def test_key_site_export_is_audited(server: str, street: dict, browser) -> None:  # noqa: ANN001
+    mark = AuditMark()
     user = street["users"]["police"]
     page = login_page(browser, server, user, PASSWORD, "/key-sites")
     try:
@@ -266,13 +270,14 @@ def test_key_site_export_is_audited(server: str, street: dict, browser) -> None:
             page.click("#ks-export")
         content = open(download.value.path(), encoding="utf-8").read()
         assert content.startswith("site_code,site_name,bucket_start,entries,exits,occupancy,surge")
-        rows = audit_rows("keysite.export", username=user)
+        rows = audit_rows(mark, "keysite.export", username=user)
         assert rows and rows[-1].reason == "案件 2026-001 人流核查"
     finally:
         page.close()
 
 
 def test_the_audit_log_page_is_for_admins(server: str, street: dict, browser) -> None:  # noqa: ANN001
+    mark = AuditMark()
     page = login_page(browser, server, street["users"]["admin"], PASSWORD, "/audit")
     try:
         page.wait_for_selector("#audit-rows", timeout=30000)
@@ -286,7 +291,7 @@ def test_the_audit_log_page_is_for_admins(server: str, street: dict, browser) ->
     answer = http.post(server + "/_dash-update-component", json=body, timeout=20)
     shown = json.dumps(answer.json(), ensure_ascii=False)
     assert "无权访问审计日志" in shown and "account:" not in shown
-    assert audit_rows("access.denied", "page:/audit", street["users"]["police"])
+    assert audit_rows(mark, "access.denied", "page:/audit", street["users"]["police"])
 
 
 def test_big_layers_come_gzipped_and_cached_and_only_with_a_session(server: str, street: dict) -> None:
@@ -389,6 +394,7 @@ ZOOM_INTO_TALLEST = """() => {
 
 def test_zooming_the_one_map_into_a_building_shows_its_dwellings_floor_by_floor(server: str, street: dict,
                                                                                 browser) -> None:  # noqa: ANN001
+    mark = AuditMark()
     user = street["users"]["supervisor"]
     page = login_page(browser, server, user, PASSWORD, "/")
     try:
@@ -415,23 +421,23 @@ def test_zooming_the_one_map_into_a_building_shows_its_dwellings_floor_by_floor(
     http = _login_session(server, user)
     answer = http.get(f"{server}/layers/dwellings/{outside}.json", timeout=20)
     assert answer.status_code == 403 and "kind" not in answer.text
-    assert audit_rows("access.denied", f"building:{outside}", user)
+    assert audit_rows(mark, "access.denied", f"building:{outside}", user)
 
 
 def test_a_prefetched_level_is_handed_to_the_callback_and_a_refusal_audited_once(server: str, street: dict) -> None:
+    mark = AuditMark()
     user = street["users"]["other_supervisor"]
     http = _login_session(server, user)
     outside = f"grid:{street['grid']}"
-    before = len(audit_rows("access.denied", outside, user))
     assert http.post(server + "/drill/prefetch", json={"search": f"?place={outside}"}, timeout=20).status_code == 204
-    assert len(audit_rows("access.denied", outside, user)) == before + 1  # refused when the pointer went down
+    assert len(audit_rows(mark, "access.denied", outside, user)) == 1  # refused when the pointer went down
     answer = _drill_callback(http, server, f"?place={outside}")
     payload = answer.json()["response"]
     assert "无权查看" in json.dumps(payload, ensure_ascii=False) and payload["map-spec"]["data"] is None
-    assert len(audit_rows("access.denied", outside, user)) == before + 1  # the callback took the prefetched refusal
+    assert len(audit_rows(mark, "access.denied", outside, user)) == 1  # the callback took the prefetched refusal
     again = _drill_callback(http, server, f"?place={outside}")  # claimed once: a later request is checked again
     assert "无权查看" in json.dumps(again.json(), ensure_ascii=False)
-    assert len(audit_rows("access.denied", outside, user)) == before + 2
+    assert len(audit_rows(mark, "access.denied", outside, user)) == 2
     own = f"?place=grid:{street['own_grid_of_other']}"
     assert http.post(server + "/drill/prefetch", json={"search": own}, timeout=20).status_code == 204
     assert "drill-children" in _drill_callback(http, server, own).text

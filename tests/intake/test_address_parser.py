@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from intake.addresses.normalise import chinese_to_int, normalise
-from intake.addresses.parser import parse, parse_rules, repair
+from intake.addresses.parser import ParsedAddress, parse, parse_rules, repair
 from intake.addresses import tagger as tagger_mod
 
 
@@ -51,10 +51,13 @@ def test_missing_levels_and_dashed_forms(text: str, parts: dict[str, str]) -> No
     assert {k: got[k] for k in parts} == parts
 
 
-def test_never_raises_on_garbage() -> None:
-    for text in ["", "-", "？？", "123", "ＡＢＣ"]:
-        parse_rules(text)
-        parse(text)
+def test_garbage_comes_back_without_invented_parts() -> None:
+    """An unreadable address never raises and never gains a building, unit or room it does not have."""
+    for text in ["", "-", "？？", "ＡＢＣ", "\x00\ufffd", "号号号", "幢单元室"]:
+        for got in (parse_rules(text), parse(text)):
+            assert isinstance(got, ParsedAddress)
+            assert (got.building, got.unit, got.room) == (None, None, None), (text, got)
+    assert parse_rules("").as_dict() == ParsedAddress().as_dict()
 
 
 def test_osm_addresses_from_shared(shared_dir: Path) -> None:
@@ -66,7 +69,8 @@ def test_osm_addresses_from_shared(shared_dir: Path) -> None:
     parsed = [parse(f"{r['addr:city']}{r['district']}{r['addr:street']}{r['addr:housenumber']}".replace("号号", "号"))
               for r in with_street]
     assert sum(p.road is not None and p.number is not None for p in parsed) >= 0.6 * len(with_street)
-    assert parse("11撞").building is None or parse("某小区11撞").building == "11"
+    # 撞 is a common slip for 幢 (building): after a compound name it is read as the building number.
+    assert parse("某小区11撞").building == "11"
 
 
 def test_repair_of_tagger_chunks() -> None:

@@ -15,6 +15,7 @@ from blockdata.db import transaction
 from intake.importers import run_import
 from blockdata.models import Account, Address, AddressReview, AuditLog, ReviewStatus
 from tests import places as P
+from tests.audit import AuditMark
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "import"
 ADMIN = Viewer(account_id=1, role=Role.admin, username="admin")
@@ -45,6 +46,7 @@ def test_an_import_queues_its_low_score_matches_with_the_run(imported: dict) -> 
 
 
 def test_accepting_links_the_address_and_records_who_and_when(imported: dict) -> None:
+    mark = AuditMark()
     with transaction() as s:
         item = review_queue(s)[0]
         chosen = s.scalar(select(Address.id).where(Address.code == "XW-A003"))
@@ -56,7 +58,7 @@ def test_accepting_links_the_address_and_records_who_and_when(imported: dict) ->
         assert s.get(Address, item.address_id).standard_id == chosen
         assert review_queue(s) == []
         assert [i.code for i in review_queue(s, status=ReviewStatus.accepted)] == ["XW-N003"]
-        log = s.scalars(select(AuditLog).where(AuditLog.action == "address_review")).all()
+        log = mark.rows(action="address_review")
         assert [(a.username, a.subject, a.detail["decision"]) for a in log] == [("admin", "address:XW-N003", "accepted")]
         with pytest.raises(InvalidInput, match="already accepted by admin"):
             decide(s, ADMIN, item.review_id, accept=False)

@@ -15,6 +15,7 @@ from blockdata.db import transaction
 from intake.exports import export_layer
 from blockdata.models import AuditLog
 from tests import places as P
+from tests.audit import AuditMark
 
 AT = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.timezone.utc)
 STREET_VIEWER = Viewer(7, Role.street, (P.STREET,), "street_ops")
@@ -23,6 +24,7 @@ WORKER_B = Viewer(8, Role.worker, (P.COMMUNITY_B,), "worker_b")
 
 def test_people_csv_is_masked_for_the_street_role_audited_and_watermarked(places: P.Places, tmp_path: Path) -> None:
     path = tmp_path / "people.csv"
+    mark = AuditMark()
     with transaction() as s:
         result = export_layer(s, STREET_VIEWER, "people", path, reason="月度核查", now=lambda: AT)
     text = path.read_text(encoding="utf-8-sig")
@@ -31,8 +33,7 @@ def test_people_csv_is_masked_for_the_street_role_audited_and_watermarked(places
     assert "月度核查" in first_line
     assert result.rows == 2 and "王*国" in text and "王建国" not in text
     assert places.id_number_a not in text and "3201**********" in text
-    with transaction() as s:
-        entry = s.scalars(select(AuditLog).where(AuditLog.action == "export").order_by(AuditLog.id.desc())).first()
+    [entry] = mark.rows(action="export")
     assert entry.subject == "layer:people" and entry.username == "street_ops" and entry.reason == "月度核查"
     assert entry.detail["rows"] == 2 and entry.detail["watermark"] == result.watermark
 

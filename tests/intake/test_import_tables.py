@@ -7,7 +7,7 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import select
 
-from intake.addresses.matcher import review_queue
+from intake.addresses.review import review_queue
 from blockdata.db import transaction
 from intake.importers import ImportRefused, run_import
 from blockdata.models import Address, Dwelling, Ownership, Person, Rental

@@ -9,10 +9,12 @@ from sqlalchemy import select, text
 
 from core.errors import AccessDenied
 from core.viewer import Role, Viewer
+from core.vocab import RuleName
 from blockdata.db import transaction
 from blockdata.models import AuditLog
 from layers import alerts, buildings, common, dwellings, gates, grids, key_sites
 from tests.seeded import seed_tiny_swept
+from tests.audit import AuditMark
 
 ANCHOR = dt.date(2026, 11, 20)
 STREET = "320106001000"
@@ -85,13 +87,12 @@ def test_dwellings_floor_by_floor_and_refused_outside(street: dict) -> None:
     zs = {r["floor"]: r["polygon"][0][0][2] for r in rows}
     assert all(r["kind"] == "dwelling" and "登记居住" in r["tip"] for r in rows)
     assert zs[1] == 0 and zs[3] > zs[2] > zs[1]  # stacked by floor
+    mark = AuditMark()
     with pytest.raises(AccessDenied):
         with transaction() as s:
             dwellings.dwelling_rows(s, sup, street["other_building"])
-    with transaction() as s:
-        denied = s.scalars(select(AuditLog).where(AuditLog.action == "access.denied",
-                                                  AuditLog.subject == f"building:{street['other_building']}")).all()
-    assert denied
+    denied = mark.rows(action="access.denied")
+    assert [(a.subject, a.role) for a in denied] == [(f"building:{street['other_building']}", sup.role.value)]
 
 
 def test_heatmap_from_rollups_and_gates(street: dict) -> None:
@@ -127,7 +128,7 @@ def test_alerts_and_key_sites(street: dict) -> None:
         sites = key_sites.key_site_rows(s, viewer(Role.street, STREET))
         worker_sites = key_sites.key_site_rows(s, viewer(Role.worker, "320106001009999"))
     assert rows and all(r["severity"] in common.SEVERITY_COLORS for r in rows)
-    assert {r["rule"] for r in rows} & set(common.RULE_LABELS)
+    assert {r["rule"] for r in rows} & {r.value for r in RuleName}
     assert len(sites) == 2 and worker_sites == []
     assert "重点场所" in sites[0]["tip"]
 
