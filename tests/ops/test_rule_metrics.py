@@ -10,7 +10,9 @@ from prometheus_client import REGISTRY
 from analytics.metrics import observe_sweep, work_collector
 from analytics.sweep import run_rules
 from blockdata.db import transaction
-from tests.seeded import ANCHOR, seed_tiny_swept
+from demo.synthetic import run_seed
+from demo.synthetic.events import local_midnight_ms
+from tests.seeded import ANCHOR
 
 
 def _value(name: str, **labels: str) -> float:
@@ -18,9 +20,10 @@ def _value(name: str, **labels: str) -> float:
 
 
 def test_a_sweep_is_counted_by_rule(database_url: str) -> None:
-    as_of = seed_tiny_swept(ANCHOR)
-    with transaction() as s:  # the rules again a day later: new alerts for some rules, none for others
-        report = run_rules(s, as_of + dt.timedelta(days=1))
+    run_seed(preset="tiny", seed=11, anchor=ANCHOR, reset=True)  # not yet swept: the sweep raises its alerts
+    as_of = dt.datetime.fromtimestamp(local_midnight_ms(ANCHOR) / 1000, tz=dt.timezone.utc)
+    with transaction() as s:
+        report = run_rules(s, as_of)
     before = {rule: _value("gridpulse_alerts_raised_total", rule=rule) for rule in report["rules"]}
     counts = {rule: _value("gridpulse_rule_run_seconds_count", rule=rule, sweep="full") for rule in report["rules"]}
     observe_sweep(report, "full")
