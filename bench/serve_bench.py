@@ -67,7 +67,7 @@ def free_port() -> int:
 class Record:
     pages: list[float] = field(default_factory=list)
     callbacks: list[float] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # what failed, e.g. "callback 500"
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, kind: str, ms: float) -> None:
@@ -155,7 +155,7 @@ class User:
 
 def pages_body(path: str, search: str = "") -> dict:
     """Dash pages' own callback: the page's content for a path (what opening a page costs after the HTML)."""
-    return {"output": "..._pages_content.children..._pages_store.data...", "outputs": [
+    return {"output": ".._pages_content.children..._pages_store.data..", "outputs": [
         {"id": "_pages_content", "property": "children"}, {"id": "_pages_store", "property": "data"}],
         "inputs": [{"id": "_pages_location", "property": "pathname", "value": path},
                    {"id": "_pages_location", "property": "search", "value": search}],
@@ -226,7 +226,10 @@ def phase(base: str, world: dict, mix: dict[str, int], seconds: float) -> Record
 
 
 def summary(r: Record) -> dict:
+    from collections import Counter
+
     return {"pages": len(r.pages), "callbacks": len(r.callbacks), "errors": len(r.errors),
+            "error_kinds": dict(Counter(r.errors)),
             "page_p50_ms": round(pct(r.pages, 0.5), 1), "page_p95_ms": round(pct(r.pages, 0.95), 1),
             "callback_p50_ms": round(pct(r.callbacks, 0.5), 1), "callback_p95_ms": round(pct(r.callbacks, 0.95), 1)}
 
