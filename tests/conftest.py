@@ -90,3 +90,12 @@ def places(database_url: str):  # noqa: ANN201 - tests.places.Places
 
     with transaction() as session:
         return P.build(session)
+
+
+@pytest.fixture(scope="module")
+def browser():  # noqa: ANN201 - a playwright Browser, shared by one module's page tests
+    """Headless Chromium for the page tests of one module (tests/browser.py: Debian's chromium through Playwright)."""
+    from tests.browser import playwright_chromium
+
+    with playwright_chromium() as b:
+        yield b

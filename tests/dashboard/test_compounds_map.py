@@ -8,7 +8,7 @@ from core.passwords import hash_password
 from blockdata.db import transaction
 from blockdata.models import Account
 from tests import places as P
-from tests.browser import app_server, login_page, playwright_chromium
+from tests.browser import app_server, login_page
 
 pytestmark = pytest.mark.browser
 PASSWORD = "compound-pass-1"
@@ -26,11 +26,6 @@ def server(database_url: str):  # noqa: ANN201
     with app_server({"GRIDPULSE_DATABASE_URL": settings().database_url}) as url:
         yield url
 
-
-@pytest.fixture(scope="module")
-def browser():  # noqa: ANN201
-    with playwright_chromium() as b:
-        yield b
 
 
 def test_compounds_outlined_and_named_and_toggled(server: str, browser) -> None:  # noqa: ANN001

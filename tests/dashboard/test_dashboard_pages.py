@@ -24,7 +24,7 @@ from blockdata.models import Account, AuditLog
 from ingest.live_state import LiveState
 from ingest.writer import LandedSummary
 from tests.audit import AuditMark
-from tests.browser import app_server, free_port, http_login, login_page, playwright_chromium
+from tests.browser import app_server, free_port, http_login, login_page
 from tests.seeded import seed_tiny_swept
 
 pytestmark = pytest.mark.browser
@@ -83,11 +83,6 @@ def server(street: dict, port: int):  # noqa: ANN201
     with app_server({"GRIDPULSE_DATABASE_URL": settings().database_url, "GRIDPULSE_MAP_REFRESH_S": "2"}, port=port) as url:
         yield url
 
-
-@pytest.fixture(scope="module")
-def browser():  # noqa: ANN201
-    with playwright_chromium() as b:
-        yield b
 
 
 def audit_rows(mark: AuditMark, action: str, subject: str | None = None, username: str | None = None) -> list[AuditLog]:

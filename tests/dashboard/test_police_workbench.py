@@ -16,7 +16,7 @@ from core.passwords import hash_password
 from blockdata.db import transaction
 from blockdata.identity import check_digit, hash_id_number, mask_id_number
 from blockdata.models import Account, AuditLog, Person
-from tests.browser import app_server, login_page, playwright_chromium
+from tests.browser import app_server, login_page
 from tests.seeded import seed_tiny_swept
 
 pytestmark = pytest.mark.browser
@@ -61,11 +61,6 @@ def server(street: dict):  # noqa: ANN201
     with app_server({"GRIDPULSE_DATABASE_URL": settings().database_url}) as url:
         yield url
 
-
-@pytest.fixture(scope="module")
-def browser():  # noqa: ANN201
-    with playwright_chromium() as b:
-        yield b
 
 
 def _mark() -> int:

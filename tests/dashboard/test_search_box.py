@@ -12,7 +12,7 @@ from core.config import settings
 from core.passwords import hash_password
 from blockdata.db import transaction
 from blockdata.models import Account
-from tests.browser import app_server, login_page, playwright_chromium
+from tests.browser import app_server, login_page
 from tests.seeded import seed_tiny_swept
 
 pytestmark = pytest.mark.browser
@@ -49,11 +49,6 @@ def server(street: dict):  # noqa: ANN201
     with app_server({"GRIDPULSE_DATABASE_URL": settings().database_url}) as url:
         yield url
 
-
-@pytest.fixture(scope="module")
-def browser():  # noqa: ANN201
-    with playwright_chromium() as b:
-        yield b
 
 
 def _search(page, query: str) -> None:  # noqa: ANN001

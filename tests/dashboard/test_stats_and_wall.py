@@ -25,7 +25,7 @@ from core.events import uuid7
 from core.passwords import hash_password
 from core.viewer import SYSTEM
 from ingest.writer import land
-from tests.browser import app_server, free_port, login_page, playwright_chromium
+from tests.browser import app_server, free_port, login_page
 from tests.seeded import seed_tiny_swept
 
 pytestmark = pytest.mark.browser
@@ -61,11 +61,6 @@ def server(street: dict):  # noqa: ANN201
     with app_server(env, port=free_port()) as url:
         yield url
 
-
-@pytest.fixture(scope="module")
-def browser():  # noqa: ANN201
-    with playwright_chromium() as b:
-        yield b
 
 
 def open_as(browser, server: str, user: str, path: str, **size: int):  # noqa: ANN001, ANN201

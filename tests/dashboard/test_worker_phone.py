@@ -21,7 +21,7 @@ from core.viewer import Role, Viewer
 from blockdata.db import transaction
 from blockdata.identity import check_digit
 from blockdata.models import Account, AuditLog, Person, Relation, WorkOrder
-from tests.browser import app_server, login_page, playwright_chromium
+from tests.browser import app_server, login_page
 from tests.seeded import seed_tiny_swept
 
 pytestmark = pytest.mark.browser
@@ -71,11 +71,6 @@ def server(street: dict):  # noqa: ANN201
     with app_server({"GRIDPULSE_DATABASE_URL": settings().database_url}) as url:
         yield url
 
-
-@pytest.fixture(scope="module")
-def browser():  # noqa: ANN201
-    with playwright_chromium() as b:
-        yield b
 
 
 def _card(page, order_id: int):  # noqa: ANN001, ANN202

@@ -16,21 +16,9 @@ import requests
 
 from tests import places as P
 from tests.browser import free_port, login_page, playwright_chromium
-from tests.security.dashboard_app import (PASSWORD, audit_since, audit_table, callback, dashboard, drill, last_audit_id,
-                                          login, make_accounts, page_router, shown, wall_refresh)
+from tests.security.dashboard_app import (PASSWORD, audit_since, audit_table, callback, drill, last_audit_id, login, page_router, shown, wall_refresh)
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def users(places: P.Places) -> dict[str, str]:
-    return make_accounts()
-
-
-@pytest.fixture(scope="module")
-def server(users: dict[str, str]):  # noqa: ANN201
-    with dashboard() as url:
-        yield url
 
 
 def key_sites_run(http: requests.Session, url: str) -> requests.Response:

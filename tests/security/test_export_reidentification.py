@@ -22,15 +22,10 @@ from intake.exports import LAYERS
 from intake.reidentification import MIN_CANDIDATES, id_candidates
 from tests import places as P
 from tests.browser import ROOT
-from tests.security.dashboard_app import PASSWORD, audit_since, last_audit_id, make_accounts
+from tests.security.dashboard_app import PASSWORD, audit_since, last_audit_id
 
 ROLES = ["admin", "street", "police", "supervisor", "worker"]
 BIRTH_COLUMNS = {"birth_date", "birthday", "dob", "birth", "出生日期"}
-
-
-@pytest.fixture(scope="module")
-def users(places: P.Places) -> dict[str, str]:
-    return make_accounts()
 
 
 def cli_export(layer: str, path: Path, user: str, password: str | None, reason: str = "季度人口核查") -> subprocess.CompletedProcess:

@@ -22,15 +22,10 @@ from core.config import settings
 from core.redis_client import connect
 from tests import places as P
 from tests.browser import login_form_token
-from tests.security.dashboard_app import PASSWORD, audit_since, dashboard, last_audit_id, login, make_accounts
+from tests.security.dashboard_app import PASSWORD, audit_since, dashboard, last_audit_id, login
 
 pytestmark = pytest.mark.browser
 THROTTLE_PREFIX = settings().redis_prefix + "throttle-tests:"
-
-
-@pytest.fixture(scope="module")
-def users(places: P.Places) -> dict[str, str]:
-    return make_accounts()
 
 
 @pytest.fixture(scope="module")

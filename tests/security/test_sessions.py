@@ -16,21 +16,9 @@ import requests
 from core.viewer import Role
 from dashboard.sessions import SessionStore
 from tests import places as P
-from tests.security.dashboard_app import (audit_since, dashboard, drill, last_audit_id, login, make_accounts,
-                                          set_account, shown, wall_refresh)
+from tests.security.dashboard_app import (audit_since, dashboard, drill, last_audit_id, login, set_account, shown, wall_refresh)
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def users(places: P.Places) -> dict[str, str]:
-    return make_accounts()
-
-
-@pytest.fixture(scope="module")
-def server(users: dict[str, str]):  # noqa: ANN201
-    with dashboard() as url:
-        yield url
 
 
 def _copy(http: requests.Session) -> requests.Session:
