@@ -56,3 +56,18 @@ def cli_viewer(username: str, password: str | None, command: str) -> Viewer:
     if not ok:
         raise AccessDenied(f"wrong password for --user {username}, or no such active account", record="--user")
     return who
+
+
+def prompted_viewer(username: str, password_stdin: bool, command: str) -> Viewer:
+    """The viewer of a command run ``--user NAME``: a system actor as named, or an account whose password
+    is read from the first line of stdin (``--password-stdin``) or asked for at a terminal."""
+    import getpass
+    import sys
+
+    password = None
+    if not username.startswith("system"):
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        elif sys.stdin.isatty():
+            password = getpass.getpass(f"password of {username}: ")
+    return cli_viewer(username, password, command)

@@ -76,18 +76,9 @@ def _import(args: argparse.Namespace) -> int:
 
 def _viewer(args: argparse.Namespace, command: str):  # noqa: ANN202 - a core.viewer.Viewer
     """The account the command acts as, with its password (blockdata/cli_actor.py), or system:<name>."""
-    import getpass
-    import sys
+    from blockdata.cli_actor import prompted_viewer
 
-    from blockdata.cli_actor import cli_viewer
-
-    password = None
-    if not args.user.startswith("system"):
-        if args.password_stdin:
-            password = sys.stdin.readline().rstrip("\r\n")
-        elif sys.stdin.isatty():
-            password = getpass.getpass(f"password of {args.user}: ")
-    return cli_viewer(args.user, password, command)
+    return prompted_viewer(args.user, bool(getattr(args, "password_stdin", False)), command)
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -111,7 +111,7 @@ def test_a_report_outside_the_jurisdiction_is_refused_and_not_made(street: None)
 
 
 def test_the_command_writes_both_files_and_explains_bad_input(street: None, tmp_path: Path, capsys) -> None:  # noqa: ANN001
-    made_before = len(_audits("system"))
+    made_before = len(_audits("system:report"))
     assert main(["report", "weekly", "--place", STREET, "--week", WEEK, "--out", str(tmp_path)]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"weekly-{STREET}-{WEEK}.pdf", f"weekly-{STREET}-{WEEK}.xlsx"]
     assert main(["report", "weekly", "--place", STREET, "--week", "2026W47", "--out", str(tmp_path)]) == 2
@@ -119,6 +119,6 @@ def test_the_command_writes_both_files_and_explains_bad_input(street: None, tmp_
     assert len(err) == 1 and "like 2026-W49" in err[0]
     assert main(["report", "weekly", "--place", STREET, "--week", WEEK, "--out", str(tmp_path / "missing")]) == 2
     assert "is not a folder" in capsys.readouterr().err
-    made = _audits("system")
+    made = _audits("system:report")
     assert len(made) == made_before + 1  # the good run only: bad input makes and records nothing
     assert made[-1].detail["files"] == [f"weekly-{STREET}-{WEEK}.xlsx", f"weekly-{STREET}-{WEEK}.pdf"]
