@@ -30,16 +30,12 @@ from dashboard.session import current_viewer, viewer_or_none
 from blockdata import audit
 from blockdata.db import transaction
 from intake import upload_store
-from intake.importers import KINDS, ImportRefused, Report, run_import
+from intake.importers import KIND_LABELS, KINDS, ImportRefused, Report, run_import
 
 dash.register_page(__name__, path="/imports", name="导入", title="GridPulse 导入", roles=ADMIN)
 
 MAX_BYTES = trust_settings().max_import_bytes
 _SUFFIXES = (".geojson", ".json", ".zip", ".gpkg", ".csv", ".xlsx")
-KIND_LABELS = {
-    "regions": "行政区划", "grids": "网格", "compounds": "小区", "key_sites": "重点场所", "gates": "门禁",
-    "buildings": "楼栋", "addresses": "地址", "dwellings": "房屋", "people": "人口", "ownership": "产权", "rentals": "租赁",
-}
 COLUMNS = [{"name": n, "id": i} for n, i in
            (("行", "row"), ("记录", "record"), ("字段", "field"), ("状态", "status"), ("原因", "reason"))]
 

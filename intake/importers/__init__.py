@@ -48,6 +48,12 @@ TABLE_KINDS: dict[str, Callable[[Context, list], int]] = {
     "employees": departments.import_employees,
 }
 KINDS = tuple(FEATURE_KINDS) + tuple(TABLE_KINDS)
+# What each kind is called on the admin page 导入 (every kind has one).
+KIND_LABELS = {
+    "regions": "行政区划", "grids": "网格", "compounds": "小区", "key_sites": "重点场所", "gates": "门禁",
+    "buildings": "楼栋", "addresses": "地址", "dwellings": "房屋", "people": "人口", "ownership": "产权", "rentals": "租赁",
+    "tags": "部门名单：人员标签", "utility": "水电气读数", "fees": "物业费", "organisations": "单位", "employees": "从业人员",
+}
 MODES = ("insert", "upsert")
 UPSERT_KINDS = ("regions", "compounds", "key_sites", "buildings")
 

@@ -127,3 +127,11 @@ def test_other_roles_see_nothing_and_their_callbacks_are_refused(server: str) ->
                                                    AuditLog.subject == "page:/imports").order_by(AuditLog.id)).all()
         # the page, then the crafted callback: both refused by the one page guard, both audited
         assert [(a.username, a.detail["via"].split(" ")[0]) for a in refused] == [("imp-worker", "page"), ("imp-worker", "callback")]
+
+
+def test_every_import_kind_has_its_label_on_the_page() -> None:
+    """The page lists every kind the importers take, each under its Chinese name (a kind without one broke
+    the page's layout for every admin)."""
+    from intake.importers import KIND_LABELS, KINDS
+
+    assert set(KINDS) <= set(KIND_LABELS) and all(KIND_LABELS[k] for k in KINDS)
