@@ -83,6 +83,10 @@ def evidence_words(session: Session, alert: Alert) -> list[str]:
         lines.append(f"已 {float(ev.pop('days_without_exit')):.1f} 天未出门（超过 {ev.pop('threshold_days', '?')} 天即提醒）")
     if "last_gate_event" in ev and pid:
         lines.append(f"最后一次通行：{_passage(session, pid, ev.pop('last_gate_event'))}")
+    if "last_seen" in ev and pid:  # the rules by meaning (analytics/rules/): a passage of either direction, any method
+        lines.append(f"最后一次通行：{_passage(session, pid, ev.pop('last_seen'))}")
+    if ev.pop("permit_lapsed", False):
+        lines.append("居住证已过期：请核实是否已离开")
     if "quiet_days" in ev:
         lines.append(f"已连续 {ev.pop('quiet_days')} 天无通行记录")
     if "temp_residence_expiry" in ev:
@@ -113,6 +117,9 @@ def evidence_words(session: Session, alert: Alert) -> list[str]:
     for key in ("events", "action", "compound_id", "stranger_id", "tags", "mode", "window_days", "other_compounds",
                 "baseline_sd", "ratio", "occupied", "category", "window_end", "weeks_compared", "days_absent"):
         ev.pop(key, None)
+    says = ev.pop("says", None) or []
+    if not lines:  # a rule's own sentences, where this module has no words of its own for its evidence yet
+        lines += [str(x) for x in says]
     lines += [f"{k}：{v}" for k, v in ev.items()]  # evidence this module does not know yet: shown as it is
     return lines
 
