@@ -28,6 +28,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from blockdata import audit
+from core.config import local_tz
 from core.errors import InvalidInput
 from core.viewer import Viewer
 from intake.exports import LAYERS, _columns, _plain, _rows, watermark
@@ -79,7 +80,7 @@ def export_base(session: Session, viewer: Viewer, path: Path | str, *, reason: s
     files, counts = [], {}
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name in PLACES + TABLES:
-            rows = _rows(session, viewer, LAYERS[name])
+            rows = _rows(session, viewer, LAYERS[name], at.astimezone(local_tz()).date())
             counts[name] = len(rows)
             if name in PLACES:
                 cols = [c for c in _columns(rows)]

@@ -33,7 +33,29 @@ def the_map(database_url: str, shared_dir: Path) -> osm_map.OsmMap:
 @pytest.fixture(scope="module")
 def admin(the_map: osm_map.OsmMap) -> str:
     assert main(["accounts", "create", "osm-admin", "--role", "admin", "--generate"]) == 0
+    _set_password("osm-admin")
     return "osm-admin"
+
+
+PASSWORD = "osm-test-pass-2026"
+
+
+def _set_password(username: str) -> None:
+    """The generated password was shown once on the console; the test gives the account one it knows."""
+    from blockdata.models import Account
+    from core.passwords import hash_password
+
+    with transaction() as s:
+        s.scalar(select(Account).where(Account.username == username)).password_hash = hash_password(PASSWORD)
+
+
+def as_account(monkeypatch, argv: list[str]) -> int:  # noqa: ANN001
+    """Run a command ``--user ACCOUNT`` as its owner would: the password typed on stdin (--password-stdin)."""
+    import io
+    import sys
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD + "\n"))
+    return main([*argv, "--password-stdin"])
 
 
 def run_of(report) -> ImportRun:  # noqa: ANN001
@@ -89,8 +111,8 @@ def test_undo_refuses_while_something_depends_on_the_run(the_map: osm_map.OsmMap
 
 
 def test_command_line_imports_are_recorded_audited_and_undone_by_the_account(
-        admin: str, shared_dir: Path, capsys) -> None:  # noqa: ANN001
-    rc = main(["import", "key_sites", str(shared_dir / OVERPASS), "--user", admin])
+        admin: str, shared_dir: Path, capsys, monkeypatch) -> None:  # noqa: ANN001
+    rc = as_account(monkeypatch, ["import", "key_sites", str(shared_dir / OVERPASS), "--user", admin])
     out = capsys.readouterr().out
     assert rc == 0
     run_id = json.loads(out.strip().splitlines()[-1])["import_run"]
@@ -101,7 +123,7 @@ def test_command_line_imports_are_recorded_audited_and_undone_by_the_account(
         assert entry.username == admin and entry.detail["written"] == run.counts["written"] > 0
     assert main(["import", "runs"]) == 0
     assert run_id in capsys.readouterr().out
-    assert main(["import", "undo", run_id[:8], "--user", admin]) == 0
+    assert as_account(monkeypatch, ["import", "undo", run_id[:8], "--user", admin]) == 0
     assert "undone" in capsys.readouterr().out
     with transaction() as s:
         undone = s.scalar(select(AuditLog).where(AuditLog.action == "import.undo",
@@ -110,11 +132,12 @@ def test_command_line_imports_are_recorded_audited_and_undone_by_the_account(
     assert count(KeySite) == 0
 
 
-def test_a_non_admin_cannot_import(admin: str, shared_dir: Path, capsys) -> None:  # noqa: ANN001
+def test_a_non_admin_cannot_import(admin: str, shared_dir: Path, capsys, monkeypatch) -> None:  # noqa: ANN001
     assert main(["accounts", "create", "osm-worker", "--role", "worker", "--area", "320106001001001", "--generate"]) == 0
+    _set_password("osm-worker")
     capsys.readouterr()
     before = count(KeySite)
-    assert main(["import", "key_sites", str(shared_dir / OVERPASS), "--user", "osm-worker"]) == 2
+    assert as_account(monkeypatch, ["import", "key_sites", str(shared_dir / OVERPASS), "--user", "osm-worker"]) == 2
     assert "imports are for admins" in capsys.readouterr().err and count(KeySite) == before
 
 

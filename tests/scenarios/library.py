@@ -11,7 +11,7 @@ from analytics.rules import RULES
 from blockdata.db import transaction
 from tests.scenarios import (
     cases_arrival_registration, cases_correction_movement, cases_departure, cases_elderly_inactive,
-    cases_group_rental, cases_keysite_surge, cases_utility_anomaly, cases_visitor_overstay,
+    cases_group_rental, cases_key_control_movement, cases_keysite_surge, cases_utility_anomaly, cases_visitor_overstay,
 )
 from tests.scenarios.dsl import Case, ingest, land_all, verdicts
 
@@ -19,7 +19,7 @@ ANCHOR = dt.date(2026, 11, 20)
 CASES: list[Case] = [
     *cases_elderly_inactive.CASES, *cases_correction_movement.CASES, *cases_group_rental.CASES,
     *cases_arrival_registration.CASES, *cases_departure.CASES, *cases_utility_anomaly.CASES,
-    *cases_keysite_surge.CASES, *cases_visitor_overstay.CASES,
+    *cases_keysite_surge.CASES, *cases_visitor_overstay.CASES, *cases_key_control_movement.CASES,
 ]
 
 
