@@ -136,6 +136,10 @@ BEGIN
   -- ingest: land events and rollups; read the gates' places
   GRANT SELECT, INSERT ON access_event TO gridpulse_ingest;
   GRANT SELECT, INSERT, UPDATE ON gate_flow_minute TO gridpulse_ingest;
+  -- the hourly rollup (migration 0011) is kept by triggers on gate_flow_minute, which run as ingest
+  IF to_regclass('gate_flow_hour') IS NOT NULL THEN
+    GRANT SELECT, INSERT, UPDATE, DELETE ON gate_flow_hour TO gridpulse_ingest;
+  END IF;
   GRANT SELECT ON gate, compound, grid, key_site TO gridpulse_ingest;
   GRANT EXECUTE ON FUNCTION gp_ensure_event_partitions(date, date) TO gridpulse_ingest, gridpulse_app;
   -- the gate bridge: who may enter, the consent-backed gallery, passes, gate keys, strangers, the narrow call

@@ -45,7 +45,8 @@ def _min_candidates(rows: list[dict[str, str]], today: dt.date) -> int:
     """The fewest ID numbers any row leaves, with everything the row says (district from its grid code)."""
     counts = []
     for r in rows:
-        counts.append(id_candidates(r["id_masked"], district=r["grid_code"][:6],
+        # a layer without places (the departments' tags) names no district: any region the prefix allows
+        counts.append(id_candidates(r["id_masked"], district=r["grid_code"][:6] if r.get("grid_code") else None,
                                     birth_date=dt.date.fromisoformat(r["birth_date"]) if r.get("birth_date") else None,
                                     age=int(r["age"]) if r.get("age") else None, sex=r.get("sex") or None, as_of=today))
     return min(counts)

@@ -24,6 +24,7 @@ from sqlalchemy import text
 
 from blockdata.db import transaction
 from core.passwords import hash_password
+from dashboard.auth import SESSION_COOKIE
 from tests.browser import free_port
 from tests.gate_fixtures import GateWorld, build_gate_world, remove_gate_world
 from tests.security.roles import role_url
@@ -167,11 +168,15 @@ def _login(base: str, account: tuple[str, str], headers: dict[str, str]) -> http
     with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
         form = client.get("/login")
         hidden = dict(re.findall(r'<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"', form.text))
-        return client.post("/login", data={**hidden, "username": account[0], "password": account[1]})
+        # The login form's CSRF cookie comes back as the browser would send it: the test talks plain http to
+        # the app behind the "proxy", so a Secure cookie is handed back by hand (httpx keeps it to https).
+        sent = "; ".join(c.split(";", 1)[0] for c in form.headers.get_list("set-cookie"))
+        return client.post("/login", data={**hidden, "username": account[0], "password": account[1]},
+                           headers={"Cookie": sent} if sent else {})
 
 
 def session_cookies(res: httpx.Response) -> list[str]:
-    return [c for c in res.headers.get_list("set-cookie") if c.split("=", 1)[0].strip().lower() == "session"]
+    return [c for c in res.headers.get_list("set-cookie") if c.split("=", 1)[0].strip() == SESSION_COOKIE]
 
 
 def test_a_login_over_https_gets_a_secure_session_cookie(app_behind_proxy: str, account: tuple[str, str]) -> None:
