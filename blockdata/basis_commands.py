@@ -110,6 +110,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("basis_id", type=int, metavar="ID", help="the basis's id (gridpulse basis list)")
     q.set_defaults(func=_revoke)
 
-    q = acts.add_parser("list", help="every basis, newest first, with its status (live, revoked, expired)")
+    q = acts.add_parser("list", help="every basis, newest first, with its status (live, revoked, expired, pending)")
     q.add_argument("--compound", metavar="CODE", help="only this compound's")
     q.set_defaults(func=_list)
