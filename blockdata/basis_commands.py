@@ -52,8 +52,9 @@ def _grant(args: argparse.Namespace) -> int:
     with transaction() as session:
         basis = population_basis.grant(session, viewer, compound_code=args.compound, document=args.document,
                                        last_day=args.until, per_minute=args.per_minute)
-        print(f"basis #{basis.id}: population-library fallback on for compound {args.compound.strip()} until "
-              f"{_when(basis.valid_until)} ({basis.lookups_per_minute} searches a minute per gate), "
+        print(f"basis #{basis.id}: population-library fallback on for compound {args.compound.strip()} through "
+              f"{args.until.isoformat()} (ends {_when(basis.valid_until)} {local_tz().key}; "
+              f"{basis.lookups_per_minute} searches a minute per gate), "
               f"granted by {basis.granted_by} under {basis.document}")
     return 0
 
@@ -110,6 +111,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("basis_id", type=int, metavar="ID", help="the basis's id (gridpulse basis list)")
     q.set_defaults(func=_revoke)
 
-    q = acts.add_parser("list", help="every basis, newest first, with its status (live, revoked, expired, pending)")
+    q = acts.add_parser("list", help="every basis, newest first, with its status (live, revoked, expired, pending); "
+                                          "times in GRIDPULSE_TIMEZONE")
     q.add_argument("--compound", metavar="CODE", help="only this compound's")
     q.set_defaults(func=_list)

@@ -66,11 +66,6 @@ def _compound(session: Session, code: str) -> Compound:
     return compound
 
 
-def _live_clause(now: dt.datetime):  # noqa: ANN202 - a SQL expression
-    return ((PopulationBasis.revoked_at.is_(None)) & (PopulationBasis.valid_from <= now)
-            & (PopulationBasis.valid_until > now))
-
-
 def grant(session: Session, viewer: Viewer, *, compound_code: str, document: str, last_day: dt.date,
           per_minute: int = 30) -> PopulationBasis:
     """Record a live basis for the compound until the end of ``last_day`` (local time); audited."""
@@ -87,8 +82,11 @@ def grant(session: Session, viewer: Viewer, *, compound_code: str, document: str
     now = session.scalar(select(func.now()))
     valid_until = end_of_day(last_day, now.astimezone(local_tz()).date())
     compound = _compound(session, compound_code)
-    live = session.scalar(select(PopulationBasis).where(PopulationBasis.compound_id == compound.id, _live_clause(now))
-                          .order_by(PopulationBasis.id).with_for_update())
+    # two grants for one compound at once would both see no live basis: take turns per compound
+    session.execute(select(func.pg_advisory_xact_lock(func.hashtext("population_basis"), compound.id)))
+    live = session.scalar(select(PopulationBasis).where(  # unrevoked and unexpired (valid_from may be after our now())
+        PopulationBasis.compound_id == compound.id, PopulationBasis.revoked_at.is_(None), PopulationBasis.valid_until > now)
+        .order_by(PopulationBasis.id))
     if live is not None:
         raise InvalidInput(f"compound {compound.code} already has a live basis #{live.id} ({live.document}, until "
                            f"{_local(live.valid_until)}): revoke it first (gridpulse basis revoke {live.id})",
@@ -108,9 +106,9 @@ def revoke(session: Session, viewer: Viewer, basis_id: int) -> PopulationBasis:
     _require_admin(session, viewer, "revoke", f"population_basis:{basis_id}")
     basis = session.get(PopulationBasis, basis_id, with_for_update=True)
     if basis is None:
-        raise NotFound(f"no legal basis #{basis_id}: see gridpulse basis list", record="basis")
+        raise NotFound(f"no legal basis #{basis_id}: see gridpulse basis list", record="revoke")
     if basis.revoked_at is not None:
-        raise InvalidInput(f"basis #{basis_id} was already revoked at {_local(basis.revoked_at)}", record="basis")
+        raise InvalidInput(f"basis #{basis_id} was already revoked at {_local(basis.revoked_at)}", record="revoke")
     basis.revoked_at = session.scalar(select(func.now()))
     session.flush()
     code = session.scalar(select(Compound.code).where(Compound.id == basis.compound_id))

@@ -289,3 +289,38 @@ def test_the_list_shows_each_compounds_bases_with_their_status(world: dict, caps
     assert {(world["codes"]["a"], "live"), (world["codes"]["b"], "live"), (world["codes"]["a"], "expired")} <= listed
     rc, _, err = basis(capsys, monkeypatch, "list", "--compound", "NOSUCH-2")
     assert rc == 2 and "no compound with code 'NOSUCH-2'" in err
+
+
+def test_two_grants_for_one_compound_at_once_leave_one_live_basis(world: dict) -> None:
+    """The second grant waits for the first's transaction and then sees its basis, though it began earlier."""
+    import threading
+
+    from blockdata import population_basis
+    from blockdata.cli_actor import system_actor
+    from core.errors import InvalidInput
+
+    w: GateWorld = world["w"]
+    desk = system_actor("system:legal-desk")
+    last_day = street_today() + dt.timedelta(days=10)
+    second_started, outcome = threading.Event(), {}
+
+    def second() -> None:
+        try:
+            with transaction() as s:
+                s.execute(text("SELECT now()"))  # its transaction (and now()) begins before the first commits
+                second_started.set()
+                population_basis.grant(s, desk, compound_code=world["codes"]["a"], document="第二份", last_day=last_day)
+            outcome["second"] = "granted"
+        except InvalidInput as exc:
+            outcome["second"] = str(exc)
+
+    with transaction() as s:
+        population_basis.grant(s, desk, compound_code=world["codes"]["a"], document=DOCUMENT, last_day=last_day)
+        thread = threading.Thread(target=second)
+        thread.start()
+        assert second_started.wait(10)
+        thread.join(1)
+        assert thread.is_alive()  # waiting for the first grant's transaction
+    thread.join(10)
+    assert "already has a live basis" in outcome["second"]
+    assert [b.document for b in bases(w.compound_a)] == [DOCUMENT]
