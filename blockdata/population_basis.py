@@ -48,6 +48,8 @@ def end_of_day(last_day: dt.date, today: dt.date) -> dt.datetime:
     if last_day < today:
         raise InvalidInput(f"{last_day.isoformat()} is in the past: give the last day the basis holds, "
                            f"{today.isoformat()} or later", record="--until")
+    if last_day == dt.date.max:
+        raise InvalidInput("a legal basis ends on a real day: give the document's last day", record="--until")
     return dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(0), tzinfo=local_tz())
 
 

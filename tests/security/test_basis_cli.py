@@ -178,6 +178,7 @@ def test_a_basis_through_today_is_live_and_one_through_yesterday_is_refused(worl
     ("no searches", {"extra": ("--per-minute", "0")}, "give 1 to 600"),
     ("too many searches", {"extra": ("--per-minute", "601")}, "give 1 to 600"),
     ("document too long", {"document": "函" * 257}, "at most 256"),
+    ("the end of the calendar", {"until": dt.date.max}, "ends on a real day"),
 ])
 def test_bad_input_is_refused_in_one_line_and_changes_nothing(world: dict, capsys, monkeypatch, case: str,  # noqa: ANN001
                                                               change: dict, message: str) -> None:
