@@ -55,9 +55,10 @@ def _keys_split(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from blockdata import account_commands
+    from blockdata import account_commands, basis_commands
 
     account_commands.register(sub)
+    basis_commands.register(sub)
     p = sub.add_parser("migrate", help="apply (or with --down, undo) the database migrations")
     p.add_argument("--down", action="store_true", help="downgrade instead of upgrade")
     p.add_argument("--revision", help="target revision (default: head, or base with --down)")
