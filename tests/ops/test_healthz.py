@@ -17,6 +17,7 @@ import pytest
 from blockdata import migrate
 from tests.browser import free_port
 from tests.conftest import ROOT
+from tests.ops import failed_login
 from tests.ops.pg_server import OwnPostgres, own_postgres
 from tests.ops.redis_server import OwnRedis, own_redis
 from tests.streams import wait_for
@@ -42,7 +43,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, OwnPo
         work = tmp_path_factory.mktemp("healthz")
         env = {**os.environ, "GRIDPULSE_DATABASE_URL": pg.url("gridpulse"), "GRIDPULSE_REDIS_URL": rd.url,
                "GRIDPULSE_PORT": str(port), "GRIDPULSE_APP_WORKERS": "2", "GRIDPULSE_METRICS_DIR": str(work / "metrics"),
-               "GRIDPULSE_LOG_DIR": str(work / "log"), "GRIDPULSE_HEALTH_TIMEOUT_S": "1"}
+               "GRIDPULSE_LOG_DIR": str(work / "log"), "GRIDPULSE_HEALTH_TIMEOUT_S": "1",
+               # seven wrong passwords for one account prove each worker reads and writes its database again;
+               # the login throttle (tested in tests/security/test_login.py) would answer 429 from the sixth
+               "GRIDPULSE_LOGIN_FAILURES_PER_ACCOUNT": "50"}
         proc = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--only", "app"], cwd=ROOT, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         base = f"http://127.0.0.1:{port}"
@@ -61,7 +65,8 @@ def _failed_logins(pg: OwnPostgres) -> int:
 
 
 def _login(base: str) -> int:
-    return httpx.post(base + "/login", data={"username": USER, "password": "nope", "next": "/"}, timeout=15).status_code
+    with httpx.Client(timeout=15) as client:
+        return failed_login(client, base, USER)
 
 
 def test_database_stopped_503_then_200_and_the_app_recovers(stack: tuple[str, OwnPostgres, OwnRedis]) -> None:

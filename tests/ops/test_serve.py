@@ -24,6 +24,7 @@ from core.config import settings
 from gate_bridge.access_cache import key_hash
 from tests import places as P
 from tests.browser import free_port
+from tests.ops import failed_login
 from tests.conftest import ROOT
 from tests.streams import wait_for
 
@@ -132,8 +133,7 @@ def test_metrics_move_with_traffic(served: Served) -> None:
                               headers={"X-Gate-Key": "wrong"})
         assert refused.status_code == 401
         for _ in range(3):
-            bad = client.post(served.url("app", "/login"), data={"username": "nobody", "password": "wrong", "next": "/"})
-            assert bad.status_code == 401
+            assert failed_login(client, served.url("app", "")) == 401
     (method, result), = set(decisions)
     bridge_after = samples(served.url("bridge", "/metrics"))
     gate = str(served.gate_id)
