@@ -23,8 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--place", required=True, help="a street or community code (12 digits), a grid code (15) or a compound code")
     p.add_argument("--week", required=True, help="the ISO week, e.g. 2026-W49 (Monday to Sunday, local time)")
     p.add_argument("--user", default="system:report",
-                   help="the account the report is for (its jurisdiction applies; its password is asked for), or a "
-                        "named system actor system:<name> (default system:report, the whole base)")
+                   help="the account the report is for: its jurisdiction, and its role's groups as on the 统计 page "
+                        "(police: population and flows only); asks for its password (default: system:report, all groups)")
     p.add_argument("--password-stdin", action="store_true", help="read the account's password from the first line of stdin")
     p.add_argument("--out", default=".", help="the folder the two files are written to (default: here)")
     p.add_argument("--reason", default="周报", help="why it is made (in the watermark and the audit log)")

@@ -8,6 +8,9 @@ generation is written to the audit log (``report.weekly``) in the same transacti
 
 The PDF is drawn with matplotlib's PDF backend (PyPI, no browser or office suite needed) in the
 system's Noto Sans CJK (Debian's fonts-noto-cjk, installed by `make`).
+
+What a report holds follows the viewer's role exactly as the page does (``analytics.audience``): a
+police account's report has the population and flow figures only, no work-order sheet, rows or charts.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from analytics import figures as F
+from analytics.audience import groups_for
 from analytics.indicators import BY_KEY, GROUPS, INDICATORS
 from analytics.stats_refresh import refresh_if_stale
 from blockdata import audit
@@ -53,9 +57,10 @@ def weekly(viewer: Viewer, place: str, week: str, *, reason: str = "周报", now
         this, before = F.compute(session, where, p), F.compute(session, where, p.previous())
         mark = watermark(viewer, at, reason)
         basename = f"weekly-{where.code}-{week}"
-        report = Report(basename, _xlsx(this, before, mark), _pdf(this, before, mark), mark, this)
+        groups = groups_for(viewer)
+        report = Report(basename, _xlsx(this, before, mark, groups), _pdf(this, before, mark, groups), mark, this)
         audit.record(session, viewer, "report.weekly", f"place:{where.code}", reason=reason, week=week,
-                     files=[basename + ".xlsx", basename + ".pdf"], watermark=mark)
+                     files=[basename + ".xlsx", basename + ".pdf"], watermark=mark, groups=groups)
     return report
 
 
@@ -72,7 +77,12 @@ def write_weekly(viewer: Viewer, place: str, week: str, out_dir: Path, *, reason
 
 # --- the workbook -------------------------------------------------------------------------------
 
-def _xlsx(this: F.Figures, before: F.Figures, mark: str) -> bytes:
+def _summary_keys(groups: list[str]) -> list[str]:
+    """The summary's rows of the groups shown: a role that may not see a group sees none of its figures."""
+    return [k for k in SUMMARY_KEYS if BY_KEY[k].group in groups]
+
+
+def _xlsx(this: F.Figures, before: F.Figures, mark: str, groups: list[str]) -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
     from openpyxl.utils import get_column_letter
@@ -101,7 +111,7 @@ def _xlsx(this: F.Figures, before: F.Figures, mark: str) -> bytes:
     ws.append([f"统计周期：{this.period.label()}；对比上期：{before.period.label()}"])
     ws.append([])
     header(ws, 5, ["指标", "本周", "上周", "变化", "单位"])
-    for key in SUMMARY_KEYS:
+    for key in _summary_keys(groups):
         ind = BY_KEY[key]
         a, b = this.values.get(key), before.values.get(key)
         ws.append([ind.label, a, b, (a - b) if a is not None and b is not None else None, ind.unit])
@@ -111,7 +121,8 @@ def _xlsx(this: F.Figures, before: F.Figures, mark: str) -> bytes:
     widths(ws, [28, 14, 14, 14, 10])
     ws.freeze_panes = "A6"
 
-    for group, title in GROUPS.items():
+    for group in groups:
+        title = GROUPS[group]
         sheet = wb.create_sheet(title)
         sheet.append([mark])
         sheet["A1"].font = Font(italic=True, color="C00000", size=9)
@@ -172,7 +183,7 @@ def _page(fig, mark: str, n: int) -> None:  # noqa: ANN001
     fig.text(0.98, 0.012, f"第 {n} 页", fontsize=8, ha="right")
 
 
-def _pdf(this: F.Figures, before: F.Figures, mark: str) -> bytes:
+def _pdf(this: F.Figures, before: F.Figures, mark: str, groups: list[str]) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -191,7 +202,7 @@ def _pdf(this: F.Figures, before: F.Figures, mark: str) -> bytes:
         ax = fig.add_axes((0.07, 0.06, 0.86, 0.83))
         ax.axis("off")
         rows = [[BY_KEY[k].label, F.fmt(k, this.values.get(k)), F.fmt(k, before.values.get(k)),
-                 F.change(this.values.get(k), before.values.get(k)), BY_KEY[k].unit] for k in SUMMARY_KEYS]
+                 F.change(this.values.get(k), before.values.get(k)), BY_KEY[k].unit] for k in _summary_keys(groups)]
         table = ax.table(cellText=rows, colLabels=["指标", "本周", "上周", "变化", "单位"], loc="upper center",
                          colWidths=[0.34, 0.16, 0.16, 0.2, 0.14], cellLoc="center")
         table.auto_set_font_size(False)
@@ -205,7 +216,11 @@ def _pdf(this: F.Figures, before: F.Figures, mark: str) -> bytes:
         pdf.savefig(fig)
         plt.close(fig)
 
-        fig, axes = plt.subplots(2, 2, figsize=(11.69, 8.27))  # A4 landscape, four charts
+        work = "work" in groups
+        fig, axes = plt.subplots(2, 2, figsize=(11.69, 8.27))  # A4 landscape, four charts (two without the work)
+        if not work:
+            axes[0][1].remove()
+            axes[1][1].remove()
         days = this.period.dates()
         labels = [d.strftime("%m-%d") for d in days]
         x = range(len(days))
@@ -215,21 +230,22 @@ def _pdf(this: F.Figures, before: F.Figures, mark: str) -> bytes:
         a.set_xticks(list(x), labels)
         a.set_title("每日通行（人次）")
         a.legend()
-        a = axes[0][1]
-        for key, label, colour in (("orders_opened", "新派工单", "#2f6fd6"), ("orders_closed", "办结工单", "#e0a020"),
-                                   ("orders_closed_on_time", "按期办结", "#2a9d5c")):
-            a.plot(labels, [this.daily.get(key, {}).get(d, 0) for d in days], marker="o", label=label, color=colour)
-        a.set_title("工单办理（件/日）")
-        a.legend()
         a = axes[1][0]
         values = [this.values.get(k) or 0 for k in KIND_KEYS]
         a.bar([BY_KEY[k].label for k in KIND_KEYS], values, color=["#2f6fd6", "#e0a020", "#2a9d5c", "#d0503a"])
         a.set_title("实有人口构成（人）")
-        a = axes[1][1]
-        rules = sorted(r for r, v in this.per_rule.items() if v.get("precision") is not None)
-        a.barh([rule_label(r) for r in rules], [this.per_rule[r]["precision"] for r in rules], color="#2a9d5c")
-        a.set_xlim(0, 100)
-        a.set_title("各规则预警准确率（%）")
+        if work:
+            a = axes[0][1]
+            for key, label, colour in (("orders_opened", "新派工单", "#2f6fd6"), ("orders_closed", "办结工单", "#e0a020"),
+                                       ("orders_closed_on_time", "按期办结", "#2a9d5c")):
+                a.plot(labels, [this.daily.get(key, {}).get(d, 0) for d in days], marker="o", label=label, color=colour)
+            a.set_title("工单办理（件/日）")
+            a.legend()
+            a = axes[1][1]
+            rules = sorted(r for r, v in this.per_rule.items() if v.get("precision") is not None)
+            a.barh([rule_label(r) for r in rules], [this.per_rule[r]["precision"] for r in rules], color="#2a9d5c")
+            a.set_xlim(0, 100)
+            a.set_title("各规则预警准确率（%）")
         fig.suptitle(f"{this.place.name} · {this.period.label()}", fontsize=14)
         fig.tight_layout(rect=(0, 0.03, 1, 0.96))
         _page(fig, mark, 2)

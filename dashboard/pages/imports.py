@@ -7,6 +7,11 @@ GRIDPULSE_IMPORT_KEEP_MINUTES after its last dry run (intake/upload_store.py). T
 same ``intake.importers.run_import`` the command line uses: all rows or none, with the same per-row
 report. The real run goes in a thread of this process, reporting its progress through
 ``run_import(progress=…)``; the page polls it. An applied import is written to the audit log.
+
+The command line's options are here too, each shown only for the kinds it applies to (and ignored for
+the others, so a choice left behind by another kind never reaches the import): 方式 ``--mode
+insert|upsert`` (regions, compounds, key_sites, buildings), 表类 ``--utility water|electricity|gas``
+(a utility company's file without a kind column) and 来源 ``--source osm|file`` (the place kinds).
 """
 from __future__ import annotations
 
@@ -30,18 +35,32 @@ from dashboard.session import current_viewer, viewer_or_none
 from blockdata import audit
 from blockdata.db import transaction
 from intake import upload_store
-from intake.importers import KIND_LABELS, KINDS, ImportRefused, Report, run_import
+from intake.importers import FEATURE_KINDS, KIND_LABELS, KINDS, UPSERT_KINDS, ImportRefused, Options, Report, run_import
 
 dash.register_page(__name__, path="/imports", name="导入", title="GridPulse 导入", roles=ADMIN)
 
 MAX_BYTES = trust_settings().max_import_bytes
 _SUFFIXES = (".geojson", ".json", ".zip", ".gpkg", ".csv", ".xlsx")
+MODE_OPTIONS = [{"label": "方式：仅新增（已有编码拒绝）", "value": "insert"}, {"label": "方式：新增或更新", "value": "upsert"}]
+UTILITY_OPTIONS = [{"label": "表类：水", "value": "water"}, {"label": "表类：电", "value": "electricity"},
+                   {"label": "表类：气", "value": "gas"}]
+SOURCE_OPTIONS = [{"label": "来源：自动识别", "value": "auto"}, {"label": "来源：OpenStreetMap 导出", "value": "osm"},
+                  {"label": "来源：自有文件（不按 OSM）", "value": "file"}]
+_SHOWN, _HIDDEN = {"display": "inline-block"}, {"display": "none"}
 COLUMNS = [{"name": n, "id": i} for n, i in
            (("行", "row"), ("记录", "record"), ("字段", "field"), ("状态", "status"), ("原因", "reason"))]
 
 # Real runs in progress or finished, by job id: {owner, done, total, state, report, error}.
 _jobs: dict[str, dict[str, Any]] = {}
 _jobs_lock = threading.Lock()
+
+
+def import_options(kind: str, mode: str | None, utility: str | None, source: str | None) -> Options:
+    """The CLI's ``Options`` from the page's controls, keeping only those that apply to ``kind``:
+    a hidden control keeps its last value, which must not change an import of another kind."""
+    return Options(mode=(mode or "insert") if kind in UPSERT_KINDS else "insert",
+                   utility=(utility or None) if kind == "utility" else None,
+                   source=source if kind in FEATURE_KINDS and source in ("osm", "file") else None)
 
 
 def _admin() -> Viewer:
@@ -59,6 +78,13 @@ def layout(**_query: str) -> html.Div:
             dcc.Dropdown(id="imports-kind", options=[{"label": f"{KIND_LABELS[k]} ({k})", "value": k} for k in KINDS],
                          value="addresses", clearable=False, style={"width": "260px"}),
             dcc.Input(id="imports-crs", placeholder="坐标系（可选，如 gcj02、EPSG:4549）", style={"width": "260px"}),
+            html.Div(id="imports-mode-box", style=_HIDDEN, children=dcc.Dropdown(
+                id="imports-mode", options=MODE_OPTIONS, value="insert", clearable=False, style={"width": "260px"})),
+            html.Div(id="imports-utility-box", style=_HIDDEN, children=dcc.Dropdown(
+                id="imports-utility", options=UTILITY_OPTIONS, value=None, placeholder="表类：按文件的类型列（水/电/气）",
+                style={"width": "260px"})),
+            html.Div(id="imports-source-box", style=_SHOWN, children=dcc.Dropdown(
+                id="imports-source", options=SOURCE_OPTIONS, value="auto", clearable=False, style={"width": "260px"})),
             dcc.Upload(id="imports-upload", children=html.Div(["拖放文件或", html.A("选择文件")]),
                        max_size=MAX_BYTES, multiple=False,
                        style={"border": "1px dashed #888", "padding": "12px", "width": "320px", "textAlign": "center"}),
@@ -105,12 +131,25 @@ def _summary(report: Report, *, applied: bool) -> str:
 
 
 @dash.callback(
+    Output("imports-mode-box", "style"), Output("imports-utility-box", "style"), Output("imports-source-box", "style"),
+    Input("imports-kind", "value"),
+)
+def options_shown(kind: str) -> tuple[dict, dict, dict]:
+    """Only the options that apply to the kind: mode for the upsertable kinds, the utility for utility
+    readings, the source for the place kinds (the same sets ``run_import`` checks)."""
+    _admin()
+    return (_SHOWN if kind in UPSERT_KINDS else _HIDDEN, _SHOWN if kind == "utility" else _HIDDEN,
+            _SHOWN if kind in FEATURE_KINDS else _HIDDEN)
+
+
+@dash.callback(
     Output("imports-apply", "disabled", allow_duplicate=True),
-    Input("imports-kind", "value"), Input("imports-crs", "value"),
+    Input("imports-kind", "value"), Input("imports-crs", "value"), Input("imports-mode", "value"),
+    Input("imports-utility", "value"), Input("imports-source", "value"),
     prevent_initial_call=True,
 )
-def settings_changed(_kind: str, _crs: str | None) -> bool:
-    """Another kind or CRS than the dry run's: apply waits for a new dry run."""
+def settings_changed(_kind: str, _crs: str | None, _mode: str, _utility: str | None, _source: str) -> bool:
+    """Another kind, CRS or option than the dry run's: apply waits for a new dry run."""
     _admin()
     return True
 
@@ -149,28 +188,31 @@ def receive(contents: str | None, filename: str | None, old_token: str | None): 
     Output("imports-report", "data"), Output("imports-summary", "children"), Output("imports-apply", "disabled"),
     Input("imports-dry-run", "n_clicks"),
     State("imports-token", "data"), State("imports-kind", "value"), State("imports-crs", "value"),
+    State("imports-mode", "value"), State("imports-utility", "value"), State("imports-source", "value"),
     prevent_initial_call=True,
 )
-def dry_run(_n: int | None, token: str | None, kind: str, crs: str | None):  # noqa: ANN201
+def dry_run(_n: int | None, token: str | None, kind: str, crs: str | None, mode: str | None = None,  # noqa: ANN201
+            utility: str | None = None, source: str | None = None):
     _admin()
     if not token:
         raise PreventUpdate
     try:
         path = upload_store.path_of(token)
-        report = run_import(kind, path, crs=(crs or "").strip() or None, dry_run=True)
+        report = run_import(kind, path, crs=(crs or "").strip() or None, dry_run=True,
+                            options=import_options(kind, mode, utility, source))
     except GridPulseError as exc:
         return [], f"无法导入：{exc}", True
     return _rows(report), _summary(report, applied=False), not report.ok
 
 
-def _run(job: str, kind: str, path: Path, crs: str | None, viewer: Viewer) -> None:
+def _run(job: str, kind: str, path: Path, crs: str | None, options: Options, viewer: Viewer) -> None:
     def progress(done: int, total: int) -> None:
         with _jobs_lock:
             _jobs[job].update(done=done, total=total)
 
     try:
         # The run is recorded (undoable) and audited as ``import`` by the viewer inside the import's transaction.
-        report = run_import(kind, path, crs=crs, progress=progress, viewer=viewer)
+        report = run_import(kind, path, crs=crs, progress=progress, options=options, viewer=viewer)
         state: dict[str, Any] = {"state": "done", "report": report}
     except ImportRefused as exc:
         state = {"state": "refused", "report": exc.report}
@@ -187,15 +229,18 @@ def _run(job: str, kind: str, path: Path, crs: str | None, viewer: Viewer) -> No
     Output("imports-progress", "style"), Output("imports-token", "data", allow_duplicate=True),
     Input("imports-apply", "n_clicks"),
     State("imports-token", "data"), State("imports-kind", "value"), State("imports-crs", "value"),
+    State("imports-mode", "value"), State("imports-utility", "value"), State("imports-source", "value"),
     prevent_initial_call=True,
 )
-def apply(_n: int | None, token: str | None, kind: str, crs: str | None):  # noqa: ANN201
+def apply(_n: int | None, token: str | None, kind: str, crs: str | None, mode: str | None = None,  # noqa: ANN201
+          utility: str | None = None, source: str | None = None):
     viewer = _admin()
     path = _upload_path(token)
     job = uuid.uuid4().hex
     with _jobs_lock:
         _jobs[job] = {"owner": viewer.username, "done": 0, "total": 0, "state": "running"}
-    threading.Thread(target=_run, args=(job, kind, path, (crs or "").strip() or None, viewer), daemon=True,
+    options = import_options(kind, mode, utility, source)
+    threading.Thread(target=_run, args=(job, kind, path, (crs or "").strip() or None, options, viewer), daemon=True,
                      name=f"import-{job[:8]}").start()
     return job, False, True, {"width": "420px", "display": "block"}, None
 

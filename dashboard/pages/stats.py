@@ -21,12 +21,13 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from analytics import figures as F
+from analytics.audience import POLICE_GROUPS, groups_for  # noqa: F401 - the one rule, also the report's
 from analytics.indicators import BY_KEY, GROUPS, INDICATORS
 from analytics.stats_refresh import local_day, refresh_if_stale
 from blockdata.db import transaction
 from core.config import local_tz
 from core.errors import GridPulseError, InvalidInput
-from core.viewer import Role, Viewer
+from core.viewer import Viewer
 from dashboard import stats_charts as C
 from dashboard.pages._common import page_viewer
 from dashboard.roles import WALL
@@ -38,7 +39,6 @@ STALE = dt.timedelta(minutes=5)
 log = logging.getLogger(__name__)
 _refreshing = threading.Lock()
 GRAPH_CONFIG = {"displaylogo": False, "locale": "zh-CN", "locales": {"zh-CN": C.ZH_CN}, "responsive": True}
-POLICE_GROUPS = ("population", "flows")
 MAP_KEYS = ["pop_actual", "pop_floating", "density", "pop_realtime", "entries", "orders_opened", "on_time_rate",
             "cov_credential", "alerts_open"]
 PERIODS = {"day": "日", "week": "周", "month": "月"}
@@ -72,10 +72,6 @@ def keep_fresh() -> None:
 def refreshed_at(session: Session) -> str:
     at = session.execute(text("SELECT max(refreshed_at) FROM stat_refresh")).scalar()
     return f"数据更新于 {at.astimezone(local_tz()):%Y-%m-%d %H:%M}" if at else "尚无统计数据"
-
-
-def groups_for(viewer: Viewer) -> list[str]:
-    return list(POLICE_GROUPS) if viewer.role is Role.police else list(GROUPS)
 
 
 def default_place(session: Session, viewer: Viewer) -> str:

@@ -122,3 +122,65 @@ def test_the_command_writes_both_files_and_explains_bad_input(street: None, tmp_
     made = _audits("system:report")
     assert len(made) == made_before + 1  # the good run only: bad input makes and records nothing
     assert made[-1].detail["files"] == [f"weekly-{STREET}-{WEEK}.xlsx", f"weekly-{STREET}-{WEEK}.pdf"]
+
+
+def _account(username: str, role: Role, area: str) -> str:
+    """A real account with a password, as `gridpulse accounts create` makes it; returns the password."""
+    from blockdata.models import Account
+    from core.passwords import hash_password
+
+    password = f"pw-{username}-7Qx!"
+    with transaction() as s:
+        s.add(Account(username=username, role=role, display_name=username,
+                      password_hash=hash_password(password), jurisdiction=[area], active=True))
+    return password
+
+
+def _report_as(username: str, password: str, tmp_path: Path, monkeypatch) -> tuple:  # noqa: ANN001
+    """Run the command as the user would, password piped on stdin; the workbook it wrote, opened."""
+    from openpyxl import load_workbook
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(password + "\n"))
+    out = tmp_path / username
+    out.mkdir()
+    assert main(["report", "weekly", "--place", STREET, "--week", WEEK, "--user", username, "--password-stdin",
+                 "--out", str(out)]) == 0
+    return load_workbook(out / f"weekly-{STREET}-{WEEK}.xlsx"), out / f"weekly-{STREET}-{WEEK}.pdf"
+
+
+def test_a_police_report_from_the_command_line_has_the_pages_groups_only(street: None, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    from analytics.indicators import BY_KEY
+
+    police_pw = _account("police-report-test", Role.police, STREET)
+    admin_pw = _account("admin-report-test", Role.admin, STREET)
+    police_wb, police_pdf = _report_as("police-report-test", police_pw, tmp_path, monkeypatch)
+    admin_wb, admin_pdf = _report_as("admin-report-test", admin_pw, tmp_path, monkeypatch)
+
+    assert police_wb.sheetnames == ["汇总", "实有人口", "通行流量"]  # as the 统计 page shows police
+    assert admin_wb.sheetnames == ["汇总", *GROUPS.values()] and "工单办理" in admin_wb.sheetnames
+    police_rows = {r[0] for r in police_wb["汇总"].iter_rows(min_row=6, values_only=True)}
+    admin_rows = {r[0] for r in admin_wb["汇总"].iter_rows(min_row=6, values_only=True)}
+    work = {BY_KEY[k].label for k in SUMMARY_KEYS if BY_KEY[k].group == "work"}
+    assert work and work <= admin_rows and not (work & police_rows)  # no work-order figure hides in the summary
+    assert {BY_KEY["pop_actual"].label, BY_KEY["entries"].label} <= police_rows
+    for wb, who in ((police_wb, "police-report-test"), (admin_wb, "admin-report-test")):
+        assert who in wb["汇总"]["A1"].value  # watermarked with the account, not a system actor
+    texts = {}
+    for who, pdf in (("police", police_pdf), ("admin", admin_pdf)):
+        texts[who] = subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
+    for title in ("工单办理（件/日）", "各规则预警准确率（%）", "新派工单"):
+        assert title in texts["admin"] and title not in texts["police"], title
+    assert "每日通行（人次）" in texts["police"] and "实有人口构成（人）" in texts["police"]
+    police_audit = _audits("police-report-test")
+    assert len(police_audit) == 1 and police_audit[0].detail["groups"] == ["population", "flows"]
+    assert _audits("admin-report-test")[0].detail["groups"] == list(GROUPS)
+
+
+def test_a_police_account_with_a_wrong_password_gets_no_report(street: None, tmp_path: Path, monkeypatch, capsys) -> None:  # noqa: ANN001
+    _account("police-wrongpw-test", Role.police, STREET)
+    monkeypatch.setattr("sys.stdin", io.StringIO("not-the-password\n"))
+    code = main(["report", "weekly", "--place", STREET, "--week", WEEK, "--user", "police-wrongpw-test",
+                 "--password-stdin", "--out", str(tmp_path)])
+    assert code != 0 and list(tmp_path.iterdir()) == []
+    assert "wrong password" in capsys.readouterr().err
+    assert _audits("police-wrongpw-test") == []

@@ -33,7 +33,10 @@ def key_sites_run(http: requests.Session, url: str) -> requests.Response:
 def imports_settings(http: requests.Session, url: str, output: str) -> requests.Response:
     return callback(http, url, output, {"id": "imports-apply", "property": "disabled"},
                     [{"id": "imports-kind", "property": "value", "value": "people"},
-                     {"id": "imports-crs", "property": "value", "value": None}], changed=["imports-kind.value"])
+                     {"id": "imports-crs", "property": "value", "value": None},
+                     {"id": "imports-mode", "property": "value", "value": "insert"},
+                     {"id": "imports-utility", "property": "value", "value": None},
+                     {"id": "imports-source", "property": "value", "value": "auto"}], changed=["imports-kind.value"])
 
 
 @pytest.fixture(scope="module")
