@@ -28,7 +28,8 @@ from blockdata.db import transaction
 from dashboard.roles import page_roles
 
 ROUTER_OUTPUT = ".._pages_content.children..._pages_store.data.."
-SHARED_MODULES = frozenset({"dashboard.components.deckmap"})
+# the map component, and the search box in every page's header (its own jurisdiction filter: intake/search.py)
+SHARED_MODULES = frozenset({"dashboard.components.deckmap", "dashboard.search_box"})
 # The app's own routes → the page whose data they serve (prefix match).
 ROUTE_PAGES = {"/drill/prefetch": "/drill", "/layers/": "/"}
 REFUSAL_TEXT = "无权访问此页面"
