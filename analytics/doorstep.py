@@ -106,6 +106,7 @@ def _register(session: Session, viewer: Viewer, order_id: int, fields: dict[str,
 def correction_for(session: Session, viewer: Viewer, order_id: int, action: str,
                    fields: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
     """(outcome, correction) for a form's action, subjects taken from the order's alert."""
+    work_orders.require_closer(session, viewer, order_id)  # refused and audited before the form is read
     order, alert = _order_and_alert(session, order_id)
     allowed = ACTIONS[form_for(order.kind)]
     if action not in allowed:

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from core.config import load_secrets
-from core.errors import AccessDenied, InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound
 from core.viewer import POLICE_RULES, Role, Viewer
 from blockdata import audit, queries
 from blockdata.identity import hash_id_number, mask_id_number
@@ -145,12 +145,10 @@ def evidence_words(session: Session, order: WorkOrder) -> list[str]:
     return [str(line) for line in (evidence or {}).get("says", [])]
 
 
-def record_finding(
-    session: Session, viewer: Viewer, order_id: int, *, outcome: str, notes: str,
-    correction: dict[str, Any] | None = None, now: dt.datetime | None = None,
-) -> WorkOrder:
-    """What the worker found at the door; a correction is applied to the base with the order as provenance."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+def require_closer(session: Session, viewer: Viewer, order_id: int) -> WorkOrder:
+    """The order, if this viewer may record its finding (its worker, the grid's supervisor, the police for a
+    police order, an admin); otherwise refused and audited — before any form field is looked at, so a crafted
+    finding learns nothing about someone else's order."""
     order = session.get(WorkOrder, order_id)
     if order is None:
         raise NotFound(f"no work order {order_id}")
@@ -162,6 +160,16 @@ def record_finding(
                or (not police_order and (is_assignee or (viewer.role is Role.supervisor and in_grid))))
     if not allowed:
         raise queries.deny(session, viewer, f"work_order:{order_id}", f"work order {order_id} is not yours to close")
+    return order
+
+
+def record_finding(
+    session: Session, viewer: Viewer, order_id: int, *, outcome: str, notes: str,
+    correction: dict[str, Any] | None = None, now: dt.datetime | None = None,
+) -> WorkOrder:
+    """What the worker found at the door; a correction is applied to the base with the order as provenance."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    order = require_closer(session, viewer, order_id)
     if order.status not in (WorkOrderStatus.assigned, WorkOrderStatus.in_progress):
         raise InvalidInput(f"work order {order_id} is already {order.status.value}", record=f"work_order {order_id}")
     if outcome not in OUTCOMES:

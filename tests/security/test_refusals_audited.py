@@ -99,11 +99,15 @@ def test_a_crafted_finding_on_someone_elses_order_is_refused_and_audited(order: 
         output = next(d["output"] for d in deps if '"type":"result"' in d["output"].replace(" ", ""))
         ident = {"order": order["order"], "type": "submit"}
         first = last_audit_id()
-        answer = callback(http, url, output, {"id": {"order": order["order"], "type": "result"}, "property": "children"},
+        o = order["order"]
+        states = {"action": "dismissed", "notes": "没人", "name": None, "id_number": None, "residence_kind": None,
+                  "address": None, "other_address": None, "state": None}
+        answer = callback(http, url, output,
+                          [{"id": {"order": o, "type": "result"}, "property": "children"},
+                           {"id": {"order": o, "type": "notes"}, "property": "value"}],
                           [{"id": ident, "property": "n_clicks", "value": 1}],
-                          [{"id": ident, "property": "id", "value": ident},
-                           {"id": {"order": order["order"], "type": "outcome"}, "property": "value", "value": "dismissed"},
-                           {"id": {"order": order["order"], "type": "notes"}, "property": "value", "value": "没人"}])
+                          [{"id": ident, "property": "id", "value": ident}]
+                          + [{"id": {"order": o, "type": k}, "property": "value", "value": v} for k, v in states.items()])
     assert answer.status_code == 200 and "未提交" in shown(answer)
     rows = audit_since(first, "access.denied", "sec-wo-a2")
     assert [r.subject for r in rows] == [f"work_order:{order['order']}"]
