@@ -57,7 +57,10 @@ def dry_run(admin: dict, token: str, kind: str) -> str:
                       [{"id": "imports-dry-run", "property": "n_clicks", "value": 1}],
                       [{"id": "imports-token", "property": "data", "value": token},
                        {"id": "imports-kind", "property": "value", "value": kind},
-                       {"id": "imports-crs", "property": "value", "value": None}], ["imports-dry-run.n_clicks"])
+                       {"id": "imports-crs", "property": "value", "value": None},
+                       {"id": "imports-mode", "property": "value", "value": "insert"},
+                       {"id": "imports-utility", "property": "value", "value": None},
+                       {"id": "imports-source", "property": "value", "value": "auto"}], ["imports-dry-run.n_clicks"])
     assert answer.status_code == 200, answer.text[:300]
     return json.dumps(answer.json()["response"]["imports-summary"]["children"], ensure_ascii=False)
 
