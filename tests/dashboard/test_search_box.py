@@ -86,4 +86,6 @@ def test_the_box_is_in_every_page_header(server: str, street: dict, browser) -> 
     for path in ("/police", "/key-sites", "/drill", "/orders"):
         page.goto(server + path)
         page.locator("header #gp-search").wait_for(timeout=30000)
+        assert page.locator("header #gp-search").count() == 1, path
+        assert page.locator("header #gp-search").is_visible(), path
     page.close()

@@ -145,19 +145,23 @@ def test_each_role_can_do_its_own_job(owned_db: str) -> None:
         conn.execute("SELECT id, key_hash FROM gate WHERE compound_id = 1").fetchall()
     with psycopg.connect(dsn("gridpulse_ingest", owned_db)) as conn:
         conn.execute("SELECT gp_ensure_event_partitions(%s, %s)", (today, today + dt.timedelta(days=1)))
-        conn.execute("""INSERT INTO access_event (event_id, ts, gate_id, direction, method, result)
+        landed = conn.execute("""INSERT INTO access_event (event_id, ts, gate_id, direction, method, result)
                         VALUES (gen_random_uuid(), now(), 1, 'in', 'manual', 'open') ON CONFLICT DO NOTHING""")
+        assert landed.rowcount == 1  # ingest lands an event
         conn.execute("SELECT count(*) FROM gate_flow_minute").fetchone()
     with psycopg.connect(dsn("gridpulse_rules", owned_db)) as conn:
         conn.execute("SELECT count(*) FROM access_event").fetchone()
         conn.execute("SELECT count(*) FROM person").fetchone()
-        conn.execute("INSERT INTO audit_log (username, role, action, subject) VALUES ('rules', 'system', 'rules.sweep', 'street')")
+        assert conn.execute("INSERT INTO audit_log (username, role, action, subject) "
+                            "VALUES ('rules', 'system', 'rules.sweep', 'street')").rowcount == 1
     with psycopg.connect(dsn("gridpulse_residents", owned_db)) as conn:
         conn.execute("SELECT count(*) FROM access_grant").fetchone()
-        conn.execute("INSERT INTO audit_log (username, role, action, subject) VALUES ('resident:x', 'resident', 'resident.read', 'x')")
+        assert conn.execute("INSERT INTO audit_log (username, role, action, subject) "
+                            "VALUES ('resident:x', 'resident', 'resident.read', 'x')").rowcount == 1
     with psycopg.connect(dsn("gridpulse_app", owned_db)) as conn:
         conn.execute("SELECT count(*) FROM person").fetchone()
-        conn.execute("SELECT count(*) FROM audit_log").fetchone()
+        mine = conn.execute("SELECT count(*) FROM audit_log WHERE username IN ('rules', 'resident:x')").fetchone()[0]
+        assert mine == 2  # the app reads the trail the other services appended to
         conn.execute("INSERT INTO population_basis (compound_id, granted_by, document, valid_until) "
                      "SELECT id, 'x', 'y', now() + interval '1 day' FROM compound LIMIT 0")
 
