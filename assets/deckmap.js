@@ -358,13 +358,26 @@
     return Date.now();
   }
 
-  /* The wall screen's watchdog: when refreshes stop (the server restarted or the network dropped),
-   * wait until the server answers again, then reload the page so it picks up a fresh layout. */
+  /* The wall screen's watchdog: when refreshes stop for 30 s (the server restarted or the network dropped),
+   * the page is stale; at the first sign of the server again (its own probe of /login, or a refresh that
+   * gets through first) it reloads, so it picks up the new server's layout. A gap shorter than 30 s only
+   * pauses the refreshes. */
   var lastBeat = Date.now();
-  function heartbeat(beat) { if (beat) { lastBeat = Date.now(); window.gpLastBeat = beat; } return Date.now(); }
+  var stale = false;
+  function reloadOnce() { if (!window.gpReloading) { window.gpReloading = true; window.location.reload(); } }
+  function heartbeat(beat) {
+    if (beat) {
+      if (stale || Date.now() - lastBeat >= 30000) reloadOnce();
+      lastBeat = Date.now();
+      window.gpLastBeat = beat;
+    }
+    return Date.now();
+  }
   setInterval(function () {
-    if (!document.querySelector(".wall") || Date.now() - lastBeat < 30000) return;
-    fetch("/login", {cache: "no-store"}).then(function (r) { if (r.ok) window.location.reload(); }).catch(function () {});
+    if (!document.querySelector(".wall")) return;
+    if (Date.now() - lastBeat >= 30000) stale = true;
+    if (!stale) return;
+    fetch("/login", {cache: "no-store"}).then(function (r) { if (r.ok) reloadOnce(); }).catch(function () {});
   }, 5000);
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {gp: {render: render, heartbeat: heartbeat}});
