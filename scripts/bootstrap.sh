@@ -168,7 +168,14 @@ node() {
   want=$(sha256sum package-lock.json | cut -d' ' -f1)
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -f node_modules/@deck.gl/core/dist.min.js ]; then return 0; fi
   echo "bootstrap: npm ci (@deck.gl/core, layers, json for the map)"
-  npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+  # A tarball cut short by the network fails the whole install (npm: "seems to be corrupted"): try again.
+  local try
+  for try in 1 2 3; do
+    npm ci --no-audit --no-fund --ignore-scripts --loglevel=error && break
+    [ "$try" = 3 ] && return 1
+    echo "bootstrap: npm ci failed (try $try of 3); trying again" >&2
+    sleep 5
+  done
   echo "$want" > "$stamp"
 }
 
