@@ -37,6 +37,7 @@ PLOT_RATIO = 1.8    # floor area over site area of a typical urban residential c
 SPLIT_ABOVE = 1.5   # × target: a block this big is split
 MERGE_BELOW = 0.5   # × target: a cell this small is merged into a neighbour
 MIN_CELL_M2 = 50.0  # slivers left by clipping are merged whatever their households
+SNAP_M = 0.001      # the working precision: vertices on a millimetre grid
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,15 @@ def blocks(area: BaseGeometry, roads: list[BaseGeometry]) -> list[Polygon]:
     inside = [shapely.intersection(p, area) for p in pieces if area.contains(p.representative_point())]
     parts = [q for p in inside for q in _polygons(p)]
     return parts or _polygons(area)
+
+
+def _areal(geom: BaseGeometry) -> BaseGeometry:
+    """Only the polygonal part of a geometry: clipping two polygons that touch along an edge or at a
+    corner also yields lines and points (a GeometryCollection, which has no boundary to measure)."""
+    if isinstance(geom, (Polygon, MultiPolygon)):
+        return geom
+    parts = _polygons(geom)
+    return unary_union(parts) if parts else Polygon()
 
 
 def _polygons(geom: BaseGeometry) -> list[Polygon]:
@@ -163,7 +173,7 @@ def _split(block: Polygon, items: list[_Item], compounds: list[BaseGeometry], ta
     cells_geom = []
     for c in centres:
         region = next(r for r in regions.geoms if r.covers(c))
-        cells_geom.append(shapely.intersection(region, block))
+        cells_geom.append(_areal(shapely.intersection(region, block)))
     # compounds go whole to their cluster's cell
     for item, label in zip(items, labels):
         if item.compound is None:
@@ -171,7 +181,8 @@ def _split(block: Polygon, items: list[_Item], compounds: list[BaseGeometry], ta
         piece = shapely.intersection(compounds[item.compound], block)
         owner = used.index(label)
         for j in range(len(cells_geom)):
-            cells_geom[j] = shapely.union(cells_geom[j], piece) if j == owner else shapely.difference(cells_geom[j], piece)
+            moved = shapely.union(cells_geom[j], piece) if j == owner else shapely.difference(cells_geom[j], piece)
+            cells_geom[j] = _areal(moved)
     cells = [Cell(g) for g in cells_geom]
     for item, label in zip(items, labels):
         cell = cells[used.index(label)]
@@ -210,8 +221,12 @@ def _merge_small(cells: list[Cell], target: int) -> list[Cell]:
 
 
 def _clean(geom: BaseGeometry) -> BaseGeometry:
-    """Close hairline gaps left by clipping (a few centimetres), keep the shape."""
-    return shapely.make_valid(geom.buffer(0.05, join_style="mitre").buffer(-0.05, join_style="mitre"))
+    """Close hairline gaps left by clipping (a few centimetres), keep the shape, and snap to a millimetre:
+    a neck narrower than that (two parts joined by a hair) becomes two parts, which ``_single_polygons``
+    separates and ``_merge_small`` gives to the neighbour each shares an edge with. Left in, the hair
+    collapses when the polygon is reprojected to WGS84 and the grid crosses itself."""
+    closed = shapely.make_valid(geom.buffer(0.05, join_style="mitre").buffer(-0.05, join_style="mitre"))
+    return _areal(shapely.set_precision(_areal(closed), SNAP_M))
 
 
 def _single_polygons(cells: list[Cell]) -> list[Cell]:
@@ -246,7 +261,26 @@ def divide(area_wgs84: BaseGeometry, *, buildings: list[BuildingIn], compounds: 
     for c in cells:
         c.compounds = sorted({compounds[k].name for k, g in enumerate(comp)
                               if compounds[k].name and not g.is_empty and c.geom.covers(g.representative_point())})
-    return [Cell(to_wgs84(c.geom), c.households, c.buildings, c.compounds) for c in cells]
+    return [Cell(valid_wgs84(c.geom), c.households, c.buildings, c.compounds) for c in cells]
+
+
+def valid_wgs84(metric: BaseGeometry) -> BaseGeometry:
+    """A valid metric polygon in WGS84, valid still. Reprojection moves every vertex by a different
+    rounding, so two edges a few millimetres apart (left by clipping along a road or a compound wall)
+    can end up crossing; the repair keeps the polygon and drops only the slivers it splits off."""
+    out = to_wgs84(metric)
+    if out.is_valid:
+        return out
+    parts = _polygons(shapely.make_valid(out))
+    if not parts:
+        return out
+    return max(parts, key=lambda p: p.area) if len(parts) > 1 and _negligible(parts) else unary_union(parts)
+
+
+def _negligible(parts: list[Polygon]) -> bool:
+    """Whether every part but the largest is a sliver (under a square metre): what a repair splits off."""
+    biggest = max(parts, key=lambda p: p.area)
+    return all(to_metric(p).area < 1.0 for p in parts if p is not biggest)
 
 
 def voronoi_cell(point: Point, siblings: list[Point], within: BaseGeometry) -> BaseGeometry:
