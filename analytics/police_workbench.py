@@ -90,7 +90,7 @@ def key_sites_of(session: Session, viewer: Viewer) -> list[tuple[int, str]]:
 def inside_now(session: Session, viewer: Viewer, site_id: int, *, reason: str,
                now: dt.datetime | None = None) -> list[Inside]:
     """Who is inside a key site now: their last passage at its gates since local midnight was an entry."""
-    if viewer.role not in (Role.police, Role.admin):
+    if viewer.role is not Role.police:
         raise queries.deny(session, viewer, f"key_site:{site_id}", "who is inside a key site is for police (with a stated reason)")
     if not reason or len(reason.strip()) < 4:
         raise InvalidInput("who is inside a key site needs a stated reason (case number or purpose)", record=viewer.username)

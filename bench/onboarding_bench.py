@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,6 +24,7 @@ from pathlib import Path
 URL = os.environ.setdefault("GRIDPULSE_DATABASE_URL",
                             "postgresql+psycopg://postgres@127.0.0.1:5432/gridpulse_bench_onboarding")
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # `python bench/onboarding_bench.py` as well as `python -m bench.onboarding_bench`
 os.environ.setdefault("GRIDPULSE_KEY_FILE", str(ROOT / "var" / "test-secrets.json"))
 GOAL_S = 300.0
 

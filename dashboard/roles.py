@@ -16,7 +16,7 @@ ALL = frozenset(Role)
 COMMAND_AND_POLICE = frozenset({Role.admin, Role.street, Role.police})
 WALL = frozenset({Role.admin, Role.street, Role.supervisor, Role.police})
 ADMIN = frozenset({Role.admin})
-POLICE = frozenset({Role.admin, Role.police})
+POLICE = frozenset({Role.police})  # movement queries are police work: not even an administrator runs them
 
 
 def page_roles(path: str) -> frozenset[Role]:

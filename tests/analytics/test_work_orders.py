@@ -159,10 +159,14 @@ def test_co_presence_and_footholds_for_police_only(world: dict) -> None:
     with pytest.raises(AccessDenied):
         with transaction() as s:
             police.co_presence(s, worker_viewer(world), pl.person_a, reason="好奇", end=AS_OF)
+    admin = Viewer(1, Role.admin, (), "admin-of-the-register")  # keeps the register; movements are police work
+    with pytest.raises(AccessDenied, match="for police"):
+        with transaction() as s:
+            police.footholds(s, admin, pl.person_a, reason="核查户籍数据", as_of=AS_OF)
     logged = [(a.username, a.action, a.reason) for a in mark.rows() if a.action.startswith(("police.", "access."))]
     assert ("police", "police.co_presence", "案件协查 2026-42") in logged
     assert ("police", "police.footholds", "案件协查 2026-42") in logged
-    assert [u for u, act, _ in logged if act == "access.denied"] == [worker_viewer(world).username]
+    assert [u for u, act, _ in logged if act == "access.denied"] == [worker_viewer(world).username, admin.username]
 
 
 def test_realtime_population_from_registrations_and_flows(world: dict) -> None:
