@@ -423,6 +423,28 @@ def _visible_people(session: Session, viewer: Viewer, ids: list[int]) -> set[int
            WHERE g.code LIKE ANY(:patterns)"""), {"ids": ids, "patterns": viewer.like_patterns}).scalars())
 
 
+def person_in_jurisdiction_by_id_number(session: Session, viewer: Viewer, id_number: str, *,
+                                        reason: str) -> PersonHit | None:
+    """The person with this ID number, if they have a home or tie in the viewer's jurisdiction (any role).
+
+    Why any role may: the one typing already holds the number (a resident at the door, a form), and the
+    answer is confined to people the viewer may open anyway; it is the same look-up as by name, only
+    exact. Outside the jurisdiction the answer is "none", the same as for an unknown number, so the box
+    does not tell whether a number exists elsewhere (that is police work, with a reason, on 警务). The
+    number is matched by its keyed hash and never stored or logged in clear; the read is audited.
+    """
+    if not reason or len(reason.strip()) < 2:
+        raise InvalidInput("a look-up of a person by ID number needs a stated reason", record=viewer.username)
+    digest = hash_id_number(load_secrets().id_hash_key, id_number)
+    found = session.scalars(select(Person).where(Person.id_hash == digest)).first()
+    visible = found is not None and found.id in _visible_people(session, viewer, [found.id])
+    audit.record(session, viewer, "person.search_id", f"person:{found.id}" if visible else "person:none",
+                 reason=reason.strip(), found=visible)
+    if not visible:
+        return None
+    return PersonHit(person_views(session, viewer, [found])[0], found.home_dwelling_id)
+
+
 def people_by_name(session: Session, viewer: Viewer, name: str, *, reason: str,
                    limit: int = 20) -> list[PersonHit]:
     """People whose name starts with ``name``, only those with a home or tie in the viewer's jurisdiction.

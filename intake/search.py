@@ -2,9 +2,9 @@
 
 Everything is filtered to the viewer's jurisdiction in SQL (grid codes by prefix), so a result
 outside it is never fetched, let alone shown. People are found only through the query layer
-(blockdata/queries.py: masked by role, audited); an ID number typed here is not looked up at all
-(the look-up by ID number needs a stated reason, on the police workbench 警务), so a clear ID
-number never travels further than this function. A full address is parsed with the address
+(blockdata/queries.py: masked by role, audited); an ID number typed here finds its person only
+within the jurisdiction, by its keyed hash (the look-up beyond it needs a stated reason, on the
+police workbench 警务), so a clear ID number never travels further than the query layer. A full address is parsed with the address
 parser's rules (instant, no model to load while someone types) and scored against the standard
 addresses of the viewer's dwellings and buildings with the matcher's weights, so "金陵小区3-2-501"
 and "南京鼓楼宁海路8号3栋2单元501室" find the same dwelling.
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from core.errors import InvalidInput
 from core.viewer import POLICE_RULES, ROLES_SEEING_POLICE_RULES, Role, Viewer
 from blockdata import queries
-from blockdata.identity import ID_NUMBER
+from blockdata.identity import ID_NUMBER, check_digit
 from intake.addresses.matcher import score
 from intake.addresses.normalise import canonical_number, normalise
 from intake.addresses.parser import ParsedAddress, parse_rules
@@ -63,8 +63,7 @@ def search(session: Session, viewer: Viewer, query: str, *, limit: int = 20) -> 
         raise InvalidInput(f"a search is at most {MAX_QUERY_CHARS} characters", record=viewer.username)
     compact = re.sub(r"\s+", "", q).upper()
     if ID_NUMBER.match(compact):
-        return Results((), note="按身份证号查人需填写事由：请在「警务」页查询（仅公安）" if viewer.role in (Role.police, Role.admin)
-                       else "一搜不按身份证号查人；如需核查请联系派出所")
+        return _person_by_id_number(session, viewer, compact)
     hits: list[Hit] = []
     order = _ORDER_QUERY.match(q)
     if order:
@@ -83,11 +82,25 @@ def search(session: Session, viewer: Viewer, query: str, *, limit: int = 20) -> 
 
 
 def _people(session: Session, viewer: Viewer, name: str) -> list[Hit]:
-    found = queries.people_by_name(session, viewer, name, reason=SEARCH_REASON)
+    return [_person_hit(h, 0.95) for h in queries.people_by_name(session, viewer, name, reason=SEARCH_REASON)]
+
+
+def _person_hit(h: queries.PersonHit, rank: float) -> Hit:
     kinds = {"registered": "户籍", "resident": "常住", "floating": "流动", "overseas": "境外"}
-    return [Hit("person", f"{h.person.name}（{h.person.id_masked}）",
-                f"人员 · {kinds.get(h.person.residence_kind, h.person.residence_kind)} · {h.person.age}岁",
-                f"/drill?place=person:{h.person.id}", 0.95) for h in found]
+    return Hit("person", f"{h.person.name}（{h.person.id_masked}）",
+               f"人员 · {kinds.get(h.person.residence_kind, h.person.residence_kind)} · {h.person.age}岁",
+               f"/drill?place=person:{h.person.id}", rank)
+
+
+def _person_by_id_number(session: Session, viewer: Viewer, number: str) -> Results:
+    """An ID number finds its person within the jurisdiction only (masked, audited); a wrong check digit
+    is said as such, and a number not found here reads the same whether or not it exists elsewhere."""
+    if check_digit(number[:17]) != number[17]:
+        return Results((), note="身份证号校验位不对，请核对")
+    found = queries.person_in_jurisdiction_by_id_number(session, viewer, number, reason=SEARCH_REASON)
+    if found is None:
+        return Results((), note="辖区内没有此身份证号的人员" + ("；辖区外查人请在「警务」页填写事由" if viewer.role is Role.police else ""))
+    return Results((_person_hit(found, 1.0),))
 
 
 # --- addresses → dwellings and buildings --------------------------------------------------------

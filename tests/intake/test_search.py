@@ -3,7 +3,8 @@
 Cases come from the users' day: a worker types an address the way residents write it (栋 for 幢,
 dashes, no 室, Chinese numerals, the city left out) and must land on that dwelling, not its
 neighbour one floor up or in the next building; a name finds only people of the viewer's own
-grids; an ID number typed in the box is not looked up (that needs a reason, on 警务); every
+grids; an ID number typed in the box finds its person only inside the viewer's jurisdiction and
+reads "not here" alike for a number elsewhere and a number nowhere (beyond that: 警务, with a reason); every
 search of people leaves one audit row, which the test selects by its own id range.
 """
 from __future__ import annotations
@@ -13,9 +14,11 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select, text
 
+from core.config import load_secrets
 from core.errors import InvalidInput
 from core.viewer import Role, Viewer
 from blockdata.db import transaction
+from blockdata.identity import check_digit, hash_id_number, mask_id_number
 from blockdata.models import Account, AuditLog
 from intake.search import search
 from tests.seeded import seed_tiny_swept
@@ -153,15 +156,42 @@ def test_names_are_masked_for_the_command_centre(street: dict) -> None:
     assert people and pa.name not in people[0].label and people[0].label.startswith(pa.name[0])
 
 
-def test_an_id_number_typed_in_the_box_is_not_looked_up_nor_logged(street: dict) -> None:
-    number = "11010519491231002X"
+def _give_id_number(person_id: int, number: str) -> None:
+    """The seed keeps only hashes: give person A a number the test knows, stored as the registry stores one."""
+    with transaction() as s:
+        s.execute(text("UPDATE person SET id_hash = :h, id_masked = :m WHERE id = :p"),
+                  {"h": hash_id_number(load_secrets().id_hash_key, number), "m": mask_id_number(number), "p": person_id})
+
+
+def test_an_id_number_finds_its_person_inside_the_jurisdiction_only(street: dict) -> None:
+    number = "32010219850304219X"  # a valid check digit; written below in lower case, spaced, as people type it
+    assert check_digit(number[:17]) == number[17]
+    pa = street["person_a"]
+    _give_id_number(pa.id, number)
     mark = _mark()
-    results = _run(street["worker_a"], number)
-    assert results.hits == () and "身份证号" in results.note
+    typed = " 320102 19850304 219x "
+    own = _run(street["worker_a"], typed)
+    assert [h.href for h in own.hits] == [f"/drill?place=person:{pa.id}"]
+    assert "3201**********219X" in own.hits[0].label and number not in own.hits[0].label
+    rows = [r for r in _audit_since(mark, street["worker_a"].username) if r.action == "person.search_id"]
+    assert [(r.subject, r.reason) for r in rows] == [(f"person:{pa.id}", "一搜")]
+    # Grid B's worker types the same number: nothing, and the same answer as for a number that exists nowhere.
+    other = _run(street["worker_b"], number)
+    nowhere = _run(street["worker_b"], "11010519491231002X")
+    assert other.hits == () and nowhere.hits == () and other.note == nowhere.note and "辖区内没有" in other.note
+    rows_b = [r for r in _audit_since(mark, street["worker_b"].username) if r.action == "person.search_id"]
+    assert [r.subject for r in rows_b] == ["person:none", "person:none"]
     with transaction() as s:
         leaked = s.execute(text("SELECT count(*) FROM audit_log WHERE id > :m AND (subject || coalesce(reason, '') || detail::text) LIKE :n"),
-                           {"m": mark, "n": f"%{number[:-1]}%"}).scalar_one()
-    assert leaked == 0
+                           {"m": mark, "n": f"%{number[6:14]}%"}).scalar_one()
+    assert leaked == 0, "the number typed is not written to the log"
+
+
+def test_an_id_number_with_a_wrong_check_digit_is_said_so_and_not_looked_up(street: dict) -> None:
+    mark = _mark()
+    results = _run(street["worker_a"], "320102198503042190")  # the lookalike: one check digit off
+    assert results.hits == () and "校验位" in results.note
+    assert [r for r in _audit_since(mark, street["worker_a"].username) if r.action == "person.search_id"] == []
 
 
 def test_an_order_number_finds_only_the_own_order(street: dict) -> None:
