@@ -105,7 +105,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("backup", help="dump the database (pg_dump custom format) with a manifest (sha256, seed digest); "
                                       "--base: a base backup of the cluster for point-in-time recovery")
-    p.add_argument("--dir", default=str(ops.backup_dir), help="where the dumps go (default: GRIDPULSE_BACKUP_DIR)")
+    p.add_argument("--dir", default=str(ops.backup_dir), help="where the dumps and base backups go (default: GRIDPULSE_BACKUP_DIR)")
     p.add_argument("--base", action="store_true",
                    help="a base backup of the whole cluster (pg_basebackup) instead of a dump: with the WAL archive "
                         "it restores to any moment after it (the server must archive its WAL; docs/DEPLOY.md)")
