@@ -7,6 +7,10 @@ is the one the order's rule needs (analytics/doorstep.py); what it changes is de
 from the order's alert, never taken from the browser. What a worker types is kept in the phone's
 local storage (Dash persistence) until it is submitted, so a reload on a weak connection loses
 nothing. The list sorts by due time, or by distance once the phone has given its position.
+
+事件上报 takes its place from a tap on a small map of the worker's grids (dashboard/components/point_picker.py),
+the phone's position, or a typed place; a point is checked against the worker's grids when it is set (to
+say so at once) and when the incident is submitted (what counts: analytics/incidents.py refuses and audits).
 """
 from __future__ import annotations
 
