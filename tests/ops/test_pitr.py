@@ -186,6 +186,22 @@ def test_an_archive_without_the_later_segments_fails_the_recovery_and_removes_it
     assert not pgdata.exists()
 
 
+def test_an_altered_base_backup_is_refused_and_nothing_is_made(street: dict) -> None:
+    """One table file of a copy of the base changed after the backup: PostgreSQL's own backup_manifest says so."""
+    altered = street["root"] / "backups" / f"{street['base'].name}-altered"
+    shutil.copytree(street["base"], altered, symlinks=True)
+    shutil.copy2(street["base"].parent / f"{street['base'].name}.json", altered.parent / f"{altered.name}.json")
+    victim = max((p for p in (altered / "base").rglob("*") if p.is_file() and p.name.isdigit()), key=lambda p: p.stat().st_size)
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    pgdata = street["root"] / "recovered-altered"
+    done = _cli(street["url"], "restore", "--base", str(altered), "--to-time", street["noted"].isoformat(),
+                "--pgdata", str(pgdata), "--archive", str(street["archive"]))
+    assert done.returncode == 2 and "does not match its backup_manifest" in done.stderr, done.stderr
+    assert not pgdata.exists()
+
+
 def test_a_base_backup_of_a_server_that_does_not_archive_is_refused(tmp_path: Path) -> None:
     with own_postgres() as pg:
         done = _cli(pg.url("postgres"), "backup", "--base", "--dir", str(tmp_path / "b"))
