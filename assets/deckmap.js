@@ -78,6 +78,19 @@
     return true;
   }
 
+  /* A point picker (cfg.pickPoint: a store's id): a tap (a pointer that went down and up in place, finger or
+   * mouse) anywhere on the ground puts its longitude/latitude into that store; a drag still pans the map. What
+   * the point means (inside the user's grids or not) is the server's to say. */
+  function pickPoint(m, canvas, e) {
+    var vp = m.deck.getViewports && m.deck.getViewports()[0];
+    if (!canvas || !vp || !window.dash_clientside) return;
+    var box = canvas.getBoundingClientRect();
+    var ll = vp.unproject([e.clientX - box.left, e.clientY - box.top]);
+    if (!ll || !isFinite(ll[0]) || !isFinite(ll[1])) return;
+    window.dash_clientside.set_props(m.cfg.pickPoint, {data: {lon: ll[0], lat: ll[1], source: "map", t: Date.now()}});
+    trace("pick-point");
+  }
+
   /* A click on an object acts at once, on pointerup. deck.gl's own click waits until a double click is ruled
    * out (the controller's double-click zoom: 300 ms) and, on a software GPU, for its picking pass; a click on
    * empty ground still reaches deck.gl, so double-click zoom works there. */
@@ -101,6 +114,7 @@
       var d = down; down = null;
       if (!d || Math.abs(e.clientX - d.x) > 4 || Math.abs(e.clientY - d.y) > 4 || performance.now() - d.t > 2000) return;
       var canvas = m.deck.getCanvas && m.deck.getCanvas();
+      if (m.cfg.pickPoint) { pickPoint(m, canvas, e); return; }
       if (!canvas || !m.loaded) return;
       // deck.gl picked at pointerdown already (WebGL picks synchronously): reuse it rather than pick again
       var info = m.deck._lastPointerDownInfo;
@@ -154,6 +168,7 @@
       deviceProps: {webgl: {preserveDrawingBuffer: true}},
       onClick: function (info) {
         trace("click");
+        if (m.cfg.pickPoint) return;  // a point picker: the tap was taken on pointerup
         if (performance.now() - m.clickedAt < 2500) { m.clickedAt = 0; return; }  // already sent on pointerup
         emitClick(m, info);
       },

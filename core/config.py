@@ -358,6 +358,7 @@ class OpsSettings:
     backup_at: str
     backup_dir: Path
     backup_keep: int
+    wal_archive_dir: Path
     health_timeout_s: float
 
 
@@ -399,5 +400,8 @@ def ops_settings() -> OpsSettings:
         backup_at=_env("GRIDPULSE_BACKUP_AT", "02:30"),
         backup_dir=Path(_env("GRIDPULSE_BACKUP_DIR", str(PROJECT_ROOT / "var" / "backups"))),
         backup_keep=max(1, int(_env("GRIDPULSE_BACKUP_KEEP", "14"))),
+        # Where PostgreSQL's archive_command copies each finished WAL segment (deploy/postgresql/gridpulse.conf);
+        # `gridpulse restore --to-time` replays from here. Must match the server's archive_command.
+        wal_archive_dir=Path(_env("GRIDPULSE_WAL_ARCHIVE_DIR", "/var/lib/postgresql/wal-archive")),
         health_timeout_s=float(_env("GRIDPULSE_HEALTH_TIMEOUT_S", "2")),
     )

@@ -1,14 +1,14 @@
 """`gridpulse backup` and `gridpulse restore`: the block-data base in pg_dump's custom format.
 
-Why pg_dump custom format and not pgBackRest with WAL archiving (docs/DEPLOY.md has the whole case):
+Why pg_dump custom format beside the base backups and WAL archive (docs/DEPLOY.md has the whole case):
 one street's base is a few GB; a dump is one consistent snapshot taken while the app runs, restores
 into any fresh database of the same or a newer PostgreSQL (a test machine, the next server), needs no
 repository or archive_command to configure and check, and can restore one table. What it cannot do is
 point-in-time recovery: what happened since the last dump is lost with the server. For the gate events
 that is covered twice (the bridges' outboxes and the AOF-persisted streams are not trimmed below what
 ingest has acked, and a restored base re-ingests nothing twice: event ids make writes idempotent); for
-the people's data entered by hand between two dumps it is not, and a street that cannot lose a day of
-edits adds pgBackRest (documented, not built).
+the people's data entered by hand between two dumps it is not: that is what a base backup and the WAL
+archive are for (ops/pitr.py, `gridpulse backup --base`, `gridpulse restore --to-time`).
 
 Each dump gets a manifest beside it (sha256, size, database, schema revision, seed digest when the
 street was seeded) so a restore refuses a truncated or altered file. A restore goes into a database

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from core.config import ops_settings
+from core.errors import InvalidInput
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -40,6 +41,16 @@ def _schedule(args: argparse.Namespace) -> int:
 def _backup(args: argparse.Namespace) -> int:
     from ops.backup import backup, prune
 
+    if args.base:
+        from ops.pitr import base_backup
+
+        base = base_backup(Path(args.dir))
+        print(json.dumps({"base": str(base.path), "finished": base.manifest["finished"], "bytes": base.manifest["bytes"],
+                          "start_wal": base.manifest["start_wal"]}))
+        print("restore it to any moment after 'finished' with gridpulse restore --base … --to-time … --pgdata NEW_DIR, "
+              "while the WAL archive (GRIDPULSE_WAL_ARCHIVE_DIR) keeps every segment since")
+        return 0
+
     made = backup(Path(args.dir))
     removed = prune(Path(args.dir), args.keep) if args.keep else []
     print(json.dumps({"file": str(made.path), "bytes": made.size, "sha256": made.sha256,
@@ -53,9 +64,28 @@ def _backup(args: argparse.Namespace) -> int:
 def _restore(args: argparse.Namespace) -> int:
     from ops.backup import restore
 
+    if args.base or args.to_time or args.pgdata:
+        return _restore_to_time(args)
+    if not args.file or not args.database_url:
+        raise InvalidInput("give a dump FILE and --database-url, or --base DIR --to-time TIME --pgdata NEW_DIR")
     manifest = restore(Path(args.file), args.database_url, jobs=args.jobs)
     print(json.dumps({"restored": manifest["file"], "into": args.database_url.rsplit("/", 1)[-1],
                       "seed_digest": manifest["seed_digest"], "audit_rows": manifest["audit_rows"]}))
+    return 0
+
+
+def _restore_to_time(args: argparse.Namespace) -> int:
+    from ops.pitr import parse_time, restore_to_time
+
+    if args.file or args.database_url:
+        raise InvalidInput("a time is recovered from a base backup (--base), not from a dump: leave out FILE and --database-url")
+    if not (args.base and args.to_time and args.pgdata):
+        raise InvalidInput("a recovery to a time needs --base DIR, --to-time TIME and --pgdata NEW_DIR")
+    archive = Path(args.archive) if args.archive else ops_settings().wal_archive_dir
+    done = restore_to_time(Path(args.base), parse_time(args.to_time), Path(args.pgdata), archive=archive, port=args.port)
+    print(json.dumps(done, ensure_ascii=False))
+    print(f"recovered into {args.pgdata} (stopped). Start it on its own port, check it, then make it the cluster "
+          "(docs/DEPLOY.md, 'Back to a point in time')")
     return 0
 
 
@@ -73,14 +103,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--metrics-port", type=int, default=None, metavar="PORT", help="serve /metrics and /healthz on this port")
     p.set_defaults(func=_schedule)
 
-    p = sub.add_parser("backup", help="dump the database (pg_dump custom format) with a manifest (sha256, seed digest)")
-    p.add_argument("--dir", default=str(ops.backup_dir), help="where the dumps go (default: GRIDPULSE_BACKUP_DIR)")
+    p = sub.add_parser("backup", help="dump the database (pg_dump custom format) with a manifest (sha256, seed digest); "
+                                      "--base: a base backup of the cluster for point-in-time recovery")
+    p.add_argument("--dir", default=str(ops.backup_dir), help="where the dumps and base backups go (default: GRIDPULSE_BACKUP_DIR)")
+    p.add_argument("--base", action="store_true",
+                   help="a base backup of the whole cluster (pg_basebackup) instead of a dump: with the WAL archive "
+                        "it restores to any moment after it (the server must archive its WAL; docs/DEPLOY.md)")
     p.add_argument("--keep", type=int, default=0, help="then remove all but the newest N dumps (default: keep all)")
     p.set_defaults(func=_backup)
 
-    p = sub.add_parser("restore", help="restore a dump into a new (or empty) database, after checking it against its manifest")
-    p.add_argument("file", help="a .dump file written by gridpulse backup (its .json manifest beside it)")
-    p.add_argument("--database-url", required=True,
-                   help="the database to restore into: created when missing, refused when it holds tables")
+    p = sub.add_parser("restore", help="restore a dump into a new (or empty) database, after checking it against its "
+                                       "manifest; or a base backup rolled forward to a time into a new data directory")
+    p.add_argument("file", nargs="?", help="a .dump file written by gridpulse backup (its .json manifest beside it)")
+    p.add_argument("--database-url",
+                   help="the database to restore a dump into: created when missing, refused when it holds tables")
     p.add_argument("--jobs", type=int, default=2, help="pg_restore's parallel jobs")
+    p.add_argument("--base", metavar="DIR", help="a base backup written by gridpulse backup --base (its .json beside it)")
+    p.add_argument("--to-time", metavar="TIME",
+                   help="recover to this moment: ISO 8601 with an offset, or local time (GRIDPULSE_TIMEZONE) without one; "
+                        "what committed after it is not recovered")
+    p.add_argument("--pgdata", metavar="NEW_DIR", help="the new data directory to recover into (refused when not empty)")
+    p.add_argument("--archive", metavar="DIR", help="the WAL archive (default: GRIDPULSE_WAL_ARCHIVE_DIR)")
+    p.add_argument("--port", type=int, default=5499, help="the port the recovery runs on, on no address (socket only)")
     p.set_defaults(func=_restore)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set-up shared by `make demo` and `make test`; safe to run again and again (idempotent).
-#   scripts/bootstrap.sh system    apt-get what is missing (PostgreSQL 15 + PostGIS, Redis, Chromium)
+#   scripts/bootstrap.sh system    apt-get what is missing (PostgreSQL 15 + PostGIS, Redis, Chromium; nginx, not started)
 #   scripts/bootstrap.sh services  start PostgreSQL and Redis when they are not answering
 #   scripts/bootstrap.sh database NAME   create database NAME if missing (migrations run from Python)
 #   scripts/bootstrap.sh node      npm ci: deck.gl from the committed package-lock.json into node_modules/
@@ -37,6 +37,33 @@ system() {
     echo "bootstrap: installing ${need_apt[*]}"
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  fi
+  have_pkg nginx || install_nginx
+}
+
+# nginx: tests/ops/test_deploy.py runs the shipped site (deploy/nginx/gridpulse.conf) in an nginx of its own, on
+# free ports under a temporary prefix. Debian's package would start the system nginx at once (its default site on
+# port 80, and enabled at boot): where port 80 is taken that start fails and leaves the package half-configured;
+# where it is free, a web server nobody asked for listens on the demo machine. So it is installed without starting
+# any service (a policy-rc.d that says "no" for the duration, unless the machine has its own), and kept from
+# starting at boot. A real server enables it on purpose (docs/DEPLOY.md).
+install_nginx() {
+  local policy=/usr/sbin/policy-rc.d ours=""
+  echo "bootstrap: installing nginx (not started: the tests run their own)"
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# scripts/bootstrap.sh: no service starts while nginx is installed\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+    $SUDO chmod 755 "$policy"
+    ours=1
+  fi
+  local rc=0
+  [ ${#need_apt[@]} -gt 0 ] || $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nginx >/dev/null || rc=$?
+  [ -z "$ours" ] || $SUDO rm -f "$policy"
+  [ "$rc" = 0 ] || return "$rc"
+  if [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --quiet nginx 2>/dev/null || true
+  else
+    $SUDO update-rc.d nginx disable >/dev/null 2>&1 || true
   fi
 }
 

@@ -19,7 +19,7 @@ LAYER_LABELS = {
     "grids": "网格", "compounds": "小区", "buildings": "楼栋（三维）", "dwellings": "房屋（分层）", "key_sites": "重点场所",
     "heatmap": "通行热力", "gate_arrows": "进出箭头", "gates": "闸机", "alerts": "预警",
     "incidents": "事件上报", "trajectory": "轨迹", "passages": "通行点", "trajectory_head": "当前位置",
-    "copresent_gates": "同行闸机", "footholds": "落脚点",
+    "copresent_gates": "同行闸机", "footholds": "落脚点", "incident_pick": "上报位置",
 }
 LEGEND = [
     ("#2563a0", "低"), ("#fabe3c", "中"), ("#e63c32", "高 —— 网格：实时人口；楼栋：户均人数"),
@@ -31,12 +31,15 @@ LEGEND = [
 
 def deck_map(spec: dict[str, Any] | None, layer_ids: list[str], *, visible: list[str] | None = None,
              height: str = "calc(100vh - 160px)", show_toggles: bool = True, legend: bool = True,
-             prefetch: str | None = None, warm_pick: bool = True, wall: bool = False) -> html.Div:
+             prefetch: str | None = None, warm_pick: bool = True, wall: bool = False,
+             pick_point: str | None = None) -> html.Div:
     """``prefetch``: a URL the browser posts ``{"search": "?place=kind:id"}`` to when the pointer goes down on a
     grid or building (dashboard/prefetch.py), so the level's server work starts before the click.
     ``warm_pick``: pick once after the first place is drawn, so the first hover or click does not build the
     picking pipelines (False for a map nobody clicks: the wall screen). ``wall``: fit the spec's ``fitBounds``
-    to the container and scale pixel-sized symbols with the screen (assets/deckmap.js)."""
+    to the container and scale pixel-sized symbols with the screen (assets/deckmap.js). ``pick_point``: the id of a
+    store that a tap on the map fills with ``{"lon", "lat", "source": "map"}`` (a place picker; objects are not
+    clicked then)."""
     toggles = dcc.Checklist(
         id="layer-toggles", options=[{"label": LAYER_LABELS.get(i, i), "value": i} for i in layer_ids],
         value=visible if visible is not None else list(layer_ids), inline=True, className="layer-toggles",
@@ -46,7 +49,8 @@ def deck_map(spec: dict[str, Any] | None, layer_ids: list[str], *, visible: list
         toggles,
         html.Div(id=CONTAINER, className="deck-map", style={"height": height}),
         dcc.Store(id="map-spec", data=spec), dcc.Store(id="map-patch"), dcc.Store(id="map-click"),
-        dcc.Store(id="map-rendered"), dcc.Store(id="map-cfg", data=CONFIG | {"warmPick": warm_pick, "wall": wall} | ({"prefetch": prefetch} if prefetch else {})),
+        dcc.Store(id="map-rendered"), dcc.Store(id="map-cfg", data=CONFIG | {"warmPick": warm_pick, "wall": wall} | ({"prefetch": prefetch} if prefetch else {})
+                  | ({"pickPoint": pick_point} if pick_point else {})),
     ]
     if legend:
         parts.append(html.Div(className="legend", children=[

@@ -7,6 +7,10 @@ is the one the order's rule needs (analytics/doorstep.py); what it changes is de
 from the order's alert, never taken from the browser. What a worker types is kept in the phone's
 local storage (Dash persistence) until it is submitted, so a reload on a weak connection loses
 nothing. The list sorts by due time, or by distance once the phone has given its position.
+
+事件上报 takes its place from a tap on a small map of the worker's grids (dashboard/components/point_picker.py),
+the phone's position, or a typed place; a point is checked against the worker's grids when it is set (to
+say so at once) and when the incident is submitted (what counts: analytics/incidents.py refuses and audits).
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import dash
 from dash import MATCH, Input, Output, State, clientside_callback, dcc, html
 
 import base64
+import math
 
 from sqlalchemy import text
 
@@ -25,6 +30,7 @@ from analytics.work_orders import orders_for
 from core.config import local_tz
 from core.errors import GridPulseError, InvalidInput
 from core.vocab import ResidenceKind
+from dashboard.components.point_picker import grid_at, picker_spec, point_picker
 from dashboard.pages._common import page_viewer
 from dashboard.roles import ALL
 from dashboard.session import current_viewer
@@ -216,10 +222,15 @@ def _incident_panel() -> html.Details:
                        options=[{"label": v, "value": k} for k, v in incidents.CATEGORIES.items()], **_PERSIST),
         dcc.Textarea(id="incident-description", placeholder="发生了什么（至少4个字）", maxLength=1000, **_PERSIST),
         html.Div(className="form-row", children=[
+            html.Button("在地图上点选", id="incident-map-open", n_clicks=0, className="locate"),
             html.Button("用手机定位", id="incident-locate", n_clicks=0, className="locate"),
-            html.Span(id="incident-where"),
         ]),
-        html.Div(className="form-row", children=[html.Label("或输入地点（地址、楼栋）"),
+        html.Div(id="incident-map-wrap", className="incident-map", style={"display": "none"}, children=[
+            html.Div("点按地图放置上报位置；再点一次可移动", className="meta"),
+            point_picker("incident-geo"),
+        ]),
+        html.Div(id="incident-where"),  # below the map: what it says never moves the map under the finger
+        html.Div(className="form-row", children=[html.Label("或输入地点（地址、楼栋；未点选、未定位时使用）"),
                                                  dcc.Input(id="incident-address", type="text", maxLength=100, **_PERSIST)]),
         dcc.Store(id="incident-geo"),
         dcc.Upload(id="incident-photo", accept="image/jpeg,image/png", className="photo-upload",
@@ -234,7 +245,7 @@ clientside_callback(
         if (!n) return window.dash_clientside.no_update;
         if (!navigator.geolocation) return '此设备无法定位，请输入地点';
         navigator.geolocation.getCurrentPosition(function (pos) {
-            window.dash_clientside.set_props('incident-geo', {data: {lon: pos.coords.longitude, lat: pos.coords.latitude}});
+            window.dash_clientside.set_props('incident-geo', {data: {lon: pos.coords.longitude, lat: pos.coords.latitude, source: 'phone'}});
             window.dash_clientside.set_props('incident-where', {children: '已定位 ' + pos.coords.longitude.toFixed(5) + ', ' + pos.coords.latitude.toFixed(5)});
         }, function () {
             window.dash_clientside.set_props('incident-where', {children: '未获得位置，请输入地点'});
@@ -243,6 +254,55 @@ clientside_callback(
     }""",
     Output("incident-where", "children"), Input("incident-locate", "n_clicks"), prevent_initial_call=True,
 )
+
+
+@dash.callback(Output("map-spec", "data", allow_duplicate=True), Output("incident-map-wrap", "style"),
+               Input("incident-map-open", "n_clicks"), State("incident-geo", "data"), prevent_initial_call=True)
+def open_picker(_n: int, geo: dict | None) -> tuple[Any, Any]:
+    """The picker's map, built when it is first asked for (nothing to load for a worker who never opens it)."""
+    viewer = current_viewer()
+    point = _geo_point(geo)
+    with transaction() as session:
+        spec = picker_spec(session, viewer, point)
+    return spec, {"display": "block"}
+
+
+# The marker follows the point, wherever it came from (a tap, the phone), and goes when the point is refused.
+clientside_callback(
+    """function (geo) {
+        var ok = geo && isFinite(geo.lon) && isFinite(geo.lat);
+        return {seq: 'pick-' + (ok ? geo.lon + ',' + geo.lat : 'none') + '-' + Date.now(),
+                layers: {incident_pick: ok ? [{kind: 'incident_pick', position: [geo.lon, geo.lat], tip: '上报位置'}] : []}};
+    }""",
+    Output("map-patch", "data", allow_duplicate=True), Input("incident-geo", "data"), prevent_initial_call=True,
+)
+
+
+def _geo_point(geo: Any) -> tuple[float, float] | None:
+    """The store's point, when it holds two finite numbers (whatever else a crafted request put there)."""
+    if not isinstance(geo, dict) or "lon" not in geo or "lat" not in geo:
+        return None
+    try:
+        lon, lat = float(geo["lon"]), float(geo["lat"])
+    except (TypeError, ValueError):
+        return None
+    return (lon, lat) if math.isfinite(lon) and math.isfinite(lat) else None
+
+
+@dash.callback(Output("incident-where", "children", allow_duplicate=True), Output("incident-geo", "data"),
+               Input("incident-geo", "data"), prevent_initial_call=True)
+def check_point(geo: dict | None) -> tuple[Any, Any]:
+    """Say at once where the point is, or why it cannot be used (then it is dropped, with its marker)."""
+    viewer = current_viewer()
+    point = _geo_point(geo)
+    if point is None:
+        return dash.no_update, dash.no_update
+    label = "已选点" if geo.get("source") == "map" else "已定位"
+    with transaction() as session:
+        words, why = grid_at(session, viewer, *point)
+    if why is not None:
+        return html.Span(f"{label}未采用：{why}", className="refused", id="incident-point-refused"), None
+    return html.Span(f"{label}：{words}（{point[0]:.5f}, {point[1]:.5f}）", id="incident-point-ok"), dash.no_update
 
 
 def _point_of_address(session, viewer, address: str) -> tuple[float, float]:  # noqa: ANN001
@@ -276,12 +336,18 @@ def report_incident(_n: int, category: str, description: str | None, geo: dict |
     viewer = current_viewer()
     try:
         with transaction() as session:
-            if geo and "lon" in geo:
-                lon, lat, source = float(geo["lon"]), float(geo["lat"]), "phone"
+            point = _geo_point(geo)
+            if geo and point is None:
+                raise InvalidInput("the point is not a longitude/latitude: tap the map again or locate with the phone")
+            if point is not None:
+                source = geo.get("source", "phone")
+                if source not in ("phone", "map"):
+                    raise InvalidInput("a point comes from the phone or a tap on the map")
+                lon, lat = point
             elif address and address.strip():
                 (lon, lat), source = _point_of_address(session, viewer, address), "address"
             else:
-                raise InvalidInput("give the location: press 用手机定位 or type a place")
+                raise InvalidInput("give the location: tap it on the map (在地图上点选), press 用手机定位 or type a place")
             incident = incidents.report(session, viewer, category=category, description=description or "",
                                         lon=lon, lat=lat, source=source)
             data = _upload_bytes(photo)

@@ -135,10 +135,15 @@ def test_postgresql_settings_start_a_server() -> None:
         body = re.sub(r"shared_buffers = \S+", "shared_buffers = 128MB", body)
         body = re.sub(r"effective_cache_size = \S+", "effective_cache_size = 512MB", body)
         body = re.sub(r"maintenance_work_mem = \S+", "maintenance_work_mem = 64MB", body)
+        archive = pg.data / "wal-archive"  # the archive directory of this server, not the machine's
+        archive.mkdir()
+        assert "/var/lib/postgresql/wal-archive/%f" in body
+        body = body.replace("/var/lib/postgresql/wal-archive", str(archive))
         (conf_d / "gridpulse.conf").write_text(body)
         with open(pg.data / "postgresql.conf", "a") as fh:
             fh.write("include_dir = 'conf.d'\n")
         if os.geteuid() == 0:
+            shutil.chown(archive, "postgres", "postgres")
             shutil.chown(conf_d, "postgres", "postgres")
             shutil.chown(conf_d / "gridpulse.conf", "postgres", "postgres")
         pg.stop()
@@ -147,6 +152,11 @@ def test_postgresql_settings_start_a_server() -> None:
             assert conn.execute("SHOW random_page_cost").fetchone()[0] == "1.1"
             assert conn.execute("SHOW max_connections").fetchone()[0] == "200"
             assert conn.execute("SHOW wal_compression").fetchone()[0] == "lz4"
+            assert conn.execute("SHOW archive_mode").fetchone()[0] == "on"
+            # the shipped archive_command works: a finished segment lands in the archive directory
+            segment = conn.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()[0]
+            assert wait_for(lambda: (archive / segment).is_file(), 60, 0.3), conn.execute(
+                "SELECT * FROM pg_stat_archiver").fetchone()
             bad = conn.execute("SELECT name, error FROM pg_file_settings WHERE error IS NOT NULL").fetchall()
             assert bad == []
 
