@@ -164,8 +164,8 @@ def test_wall_screen_recovers_after_a_server_restart(street: dict, browser) -> N
             # The watchdog sees the refreshes stop, waits for the server to answer, and reloads the page.
             # (30 s without a refresh, a 5 s watchdog tick, the new server's first answer: minutes on a busy machine)
             page.wait_for_function("window.gpBeforeRestart === undefined", timeout=180000)
-            wait_map(page)
-            page.wait_for_function("window.gpLastBeat >= 1", timeout=60000)
+            wait_map(page, timeout_ms=120000)  # a fresh page on a new server: its first layers take longest
+            page.wait_for_function("window.gpLastBeat >= 1", timeout=120000)
             assert page.url.endswith("/wall")  # the session survived the restart: no login page
             assert page.locator(".wall").count() == 1
     finally:
