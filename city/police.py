@@ -126,12 +126,12 @@ def _locate(session: Session, viewer: Viewer, id_number: str, reason: str, actio
     where = f" (unreachable: {', '.join(d.code for d in down)})" if down else ""
     if not located:
         with Session(session.get_bind()) as own, own.begin():  # the look-up is kept; the caller's work rolls back
-            audit.record(own, viewer, "city.lookup", _subject_subject(digest), reason=reason, action=action, found=False,
+            audit.record(own, viewer, "city.lookup", _subject_subject(digest), reason=reason, query=action, found=False,
                          districts=[d.code for d in targets], unreachable=[d.code for d in down])
         raise NotFound("no person with that ID number in the districts that answered" + where, record=viewer.username)
     if not any(hit[1] for hit in found.values() if hit is not None):
         with Session(session.get_bind()) as own, own.begin():  # the refusal is kept; the caller's work rolls back
-            audit.record(own, viewer, "access.denied", _subject_subject(digest), reason=reason, action=action,
+            audit.record(own, viewer, "access.denied", _subject_subject(digest), reason=reason, query=action,
                          districts=[d.code for d in targets], unreachable=[d.code for d in down],
                          id_masked=mask_id_number(id_number))
         raise AccessDenied("that person has no home or tie in your jurisdiction in any district that answered" + where,
