@@ -50,7 +50,7 @@ def _list(args: argparse.Namespace) -> int:
         if args.check:
             def probe(s, d):  # noqa: ANN001, ANN202 - a session and a District
                 t0 = time.perf_counter()
-                s.execute(text(f"SELECT count(*) FROM {d.schema}.region")).scalar_one()
+                s.execute(text(f"SELECT count(*) FROM {d.schema}.grid")).scalar_one()
                 return round((time.perf_counter() - t0) * 1000, 1)
             timings, down = on_each(session, found, probe)
     for d in found:

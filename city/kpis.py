@@ -1,37 +1,30 @@
 """The command centre's figures per district, read through the district servers with jurisdiction in SQL.
 
-Each figure is one aggregate over joined foreign tables of one server, which postgres_fdw sends to the
-district whole (join and aggregate pushdown): a district returns one row, never its people. Flows of the last
-hour come from the districts' per-minute rollups (their Redis live state is theirs alone). Counts only, no
+A district keeps its figures per community in the view ``city_community_figures`` (migration 0012): residents
+with a home there, in/out of the last hour from its per-minute rollups (its Redis live state is its own), open
+alerts, overdue work orders. The city sums the communities inside the viewer's jurisdiction; postgres_fdw sends
+that sum to the district (aggregate pushdown), which answers with one row — never its people. Jurisdiction is
+by community code, so a city, district, street or community account gets exactly its part. Counts only, no
 people: not audited, like the wall's KPIs.
 """
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.viewer import Viewer
-from city.federated import CityResult, districts_for, now, on_each
+from city.federated import CityResult, districts_for, on_each
 from city.servers import District
 
-# {s} is a district's foreign schema (gp_district_<6 digits>, built from a validated code).
+# {s} is a district's foreign schema (gp_district_<6 digits>, built from a validated code). One foreign table,
+# a built-in filter and plain sums: postgres_fdw sends the whole statement, the district answers with one row.
 _SQL = """
-SELECT r.residents, f.entries, f.exits, a.alerts, w.overdue FROM
-  (SELECT count(*) AS residents FROM {s}.person p JOIN {s}.dwelling d ON d.id = p.home_dwelling_id
-     JOIN {s}.building b ON b.id = d.building_id JOIN {s}.grid g ON g.id = b.grid_id
-   WHERE g.code LIKE ANY(:patterns)) r,
-  (SELECT coalesce(sum(m.entries), 0) AS entries, coalesce(sum(m.exits), 0) AS exits
-   FROM {s}.gate_flow_minute m JOIN {s}.gate gt ON gt.id = m.gate_id
-     LEFT JOIN {s}.compound c ON c.id = gt.compound_id LEFT JOIN {s}.key_site k ON k.id = gt.key_site_id
-     LEFT JOIN {s}.grid kg ON kg.id = k.grid_id
-   WHERE m.minute >= :since AND m.minute < :now AND coalesce(c.community_code, kg.code) LIKE ANY(:patterns)) f,
-  (SELECT count(*) AS alerts FROM {s}.alert x JOIN {s}.grid g ON g.id = x.grid_id
-   WHERE x.status IN ('open', 'dispatched') AND g.code LIKE ANY(:patterns)) a,
-  (SELECT count(*) AS overdue FROM {s}.work_order o JOIN {s}.grid g ON g.id = o.grid_id
-   WHERE o.status IN ('assigned', 'in_progress') AND o.due_at < :now AND g.code LIKE ANY(:patterns)) w
+SELECT coalesce(sum(residents), 0) AS residents, coalesce(sum(entries_hour), 0) AS entries,
+       coalesce(sum(exits_hour), 0) AS exits, coalesce(sum(open_alerts), 0) AS alerts,
+       coalesce(sum(overdue_orders), 0) AS overdue
+FROM {s}.city_community_figures WHERE community_code LIKE ANY(:patterns)
 """
 
 
@@ -45,10 +38,10 @@ class DistrictKpis:
     overdue_orders: int
 
 
-def district_kpis(session: Session, viewer: Viewer, *, as_of: dt.datetime | None = None) -> CityResult[DistrictKpis]:
-    """Per district the viewer reaches: residents, in/out in the last hour, open alerts, overdue orders."""
-    at = as_of or now()
-    params = {"patterns": viewer.like_patterns, "now": at, "since": at - dt.timedelta(hours=1)}
+def district_kpis(session: Session, viewer: Viewer) -> CityResult[DistrictKpis]:
+    """Per district the viewer reaches: residents, in/out in the last hour (the district's clock), open alerts,
+    overdue orders."""
+    params = {"patterns": viewer.like_patterns}
 
     def part(s: Session, d: District) -> DistrictKpis:
         row = s.execute(text(_SQL.format(s=d.schema)), params).one()

@@ -25,10 +25,11 @@ PREFIX = "gp_district_"
 DISTRICT_CODE = re.compile(r"^\d{6}$")
 HOST = re.compile(r"^[A-Za-z0-9._:-]{1,253}$")
 DBNAME = re.compile(r"^[A-Za-z0-9_-]{1,63}$")
-# What the city reads of a district: places (jurisdiction by code), people (matched by the ID number's keyed
-# hash), ties to dwellings, gate passages and their rollups, alerts and work orders. Nothing else crosses.
-FEDERATED_TABLES = ("region", "grid", "compound", "key_site", "gate", "building", "dwelling", "person", "relation",
-                    "access_event", "gate_flow_minute", "alert", "work_order")
+# What the city reads of a district: the two views migration 0012 made for it (figures per community; open
+# passages of known people, in built-in types so postgres_fdw pushes joins and filters down), and to match and
+# authorise a person: people (by the ID number's keyed hash) and their ties to dwellings, buildings and grids.
+# Nothing else crosses: no accounts, audit log, face templates, raw events of strangers or denials.
+FEDERATED_TABLES = ("city_community_figures", "city_passage", "person", "relation", "dwelling", "building", "grid")
 # Roles of the city's own services that read the foreign tables (created by scripts/bootstrap.sh roles).
 READER_ROLES = ("gridpulse_app",)
 
