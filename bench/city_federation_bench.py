@@ -16,6 +16,7 @@ Printed as milliseconds and as ratios to the floor; all servers and both databas
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import secrets
@@ -39,7 +40,9 @@ from bench.common import fresh_database  # noqa: E402
 from blockdata import migrate, registry  # noqa: E402
 from blockdata.db import engine, transaction  # noqa: E402
 from blockdata.models import GateKind, RegionLevel  # noqa: E402
+from city.federated import now as time_now  # noqa: E402
 from city.kpis import _SQL, district_kpis  # noqa: E402
+from city.police import _CO_PRESENCE  # noqa: E402
 from city.servers import attach, grant_reader  # noqa: E402
 from core.config import city_settings, settings  # noqa: E402
 from core.viewer import Role, Viewer  # noqa: E402
@@ -49,6 +52,7 @@ DISTRICTS = (("320102", "玄武区"), ("320104", "秦淮区"), ("320106", "鼓�
 CITY = Viewer(None, Role.street, ("320100000000",), "bench-city")
 ACTOR = Viewer(None, Role.admin, (), "system:bench")
 COMPOUNDS, BUILDINGS, FLOORS, PER_FLOOR = 20, 10, 20, 4
+_DAY, _W = dt.timedelta(days=1), dt.timedelta(minutes=2)
 
 
 def _seed(url: str, code: str, name: str, people: int) -> None:
@@ -165,9 +169,16 @@ def main() -> int:
         with transaction() as s:
             plan = "\n".join(s.execute(text("EXPLAIN (VERBOSE, COSTS OFF) " + _SQL.format(s=f"gp_district_{servers[0].code}")),
                                        {"patterns": CITY.like_patterns}).scalars())
+            police_plan = "\n".join(s.execute(text("EXPLAIN (VERBOSE, COSTS OFF) " + _CO_PRESENCE.format(
+                s=f"gp_district_{servers[0].code}")), {"p": 1, "patterns": CITY.like_patterns, "start": time_now() - _DAY,
+                                                        "end": time_now(), "ws": _W.total_seconds(), "wstart": time_now() - _DAY - _W,
+                                                        "wend": time_now() + _W}).scalars())
+        police_scans = sum(1 for line in police_plan.splitlines()
+                           if line.strip().startswith(("Foreign Scan", "->  Foreign Scan")))
         pushed = sum(1 for line in plan.splitlines() if line.strip().startswith(("Foreign Scan", "->  Foreign Scan")))
         if args.explain:
             print(plan)
+            print(police_plan)
         for server in servers:  # the city's foreign servers go with the bench's city database
             engine(server.url).dispose()
     _drop(settings().database_url)
@@ -177,11 +188,11 @@ def main() -> int:
         "city_query_ms": round(fed_ms, 1), "local_query_ms": round(local_ms, 1),
         "ratio_city_to_local": round(fed_ms / local_ms, 2),
         "one_district_down_ms": round(down_ms, 1), "ratio_down_to_local": round(down_ms / local_ms, 2),
-        "foreign_scans_per_district": pushed,
+        "foreign_scans_per_district": pushed, "co_presence_foreign_scans_per_district": police_scans,
     }
     print(f"city query over 3 districts (postgres_fdw): {fed_ms:.1f} ms; the same on one local database: "
           f"{local_ms:.1f} ms → ×{fed_ms / local_ms:.2f}; one district down: {down_ms:.1f} ms (×{down_ms / local_ms:.2f}); "
-          f"{pushed} foreign scans per district (each figure pushed down whole)")
+          f"{pushed} foreign scan per district for the figures, {police_scans} for co-presence (pushed down whole)")
     print(json.dumps(result))
     return 0
 

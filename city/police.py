@@ -43,10 +43,10 @@ FROM {s}.person p WHERE p.id_hash = :h
 # only, so the joins, filters and grouping below are sent to the district whole. Passages count only at gates
 # whose community is inside the viewer's jurisdiction.
 _CO_PRESENCE = """
-SELECT p.id_hash, p.id_masked, p.name, count(*) AS encounters, min(abs(extract(epoch FROM e.ts - m.ts))) AS closest,
+SELECT p.id_hash, p.id_masked, p.name, count(*) AS encounters, min(abs(e.t - m.t)) AS closest,
        array_agg(DISTINCT e.gate_code) AS gates
 FROM {s}.city_passage m
-JOIN {s}.city_passage e ON e.gate_id = m.gate_id AND e.ts BETWEEN m.ts - :w AND m.ts + :w
+JOIN {s}.city_passage e ON e.gate_id = m.gate_id AND e.t BETWEEN m.t - :ws AND m.t + :ws
 JOIN {s}.person p ON p.id = e.person_id
 WHERE m.person_id = :p AND m.ts BETWEEN :start AND :end AND m.community_code LIKE ANY(:patterns)
   AND e.ts BETWEEN :wstart AND :wend AND e.person_id <> :p
@@ -140,7 +140,7 @@ def co_presence(session: Session, viewer: Viewer, id_number: str, *, reason: str
 
     def part(s: Session, d: District) -> list:
         return list(s.execute(text(_CO_PRESENCE.format(s=d.schema)), {
-            "p": located[d.code], "patterns": viewer.like_patterns, "start": start, "end": end, "w": w,
+            "p": located[d.code], "patterns": viewer.like_patterns, "start": start, "end": end, "ws": w.total_seconds(),
             "wstart": start - w, "wend": end + w}))
 
     rows, later_down = on_each(session, [by_district[c] for c in located], part)

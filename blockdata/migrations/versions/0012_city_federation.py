@@ -7,6 +7,8 @@ Why views: postgres_fdw sends a join or a filter to the remote server only when 
 built-in, and the schema's enums (status, direction, result) are not — a filter on one of them made the city
 fetch whole tables and join them itself. Behind these views the district does the joins, the enum filters and
 the grouping; the city's filters (community code LIKE ANY, person, time, gate) are built-in and go down too.
+``t`` is the passage's time in epoch seconds: "within ±2 minutes of" on it is float arithmetic, which is
+immutable and so shippable, where timestamptz ± interval is only stable and would keep the join at the city.
 
 Revision ID: 0012
 Revises: 0011
@@ -46,7 +48,7 @@ WHERE r.level = 'community'
 
 _PASSAGE = """
 CREATE VIEW city_passage AS
-SELECT e.ts, e.gate_id, gt.code::text AS gate_code, e.compound_id, c.code::text AS compound_code,
+SELECT e.ts, extract(epoch FROM e.ts)::float8 AS t, e.gate_id, gt.code::text AS gate_code, e.compound_id, c.code::text AS compound_code,
        c.name::text AS compound_name, coalesce(c.community_code, kg.community_code)::text AS community_code,
        e.direction::text AS direction, e.person_id
 FROM access_event e JOIN gate gt ON gt.id = e.gate_id
