@@ -86,7 +86,7 @@ def _check(session: Session, viewer: Viewer, reason: str, action: str) -> str:
     return reason.strip()
 
 
-def _subject_subject(digest: bytes) -> str:
+def _audit_subject(digest: bytes) -> str:
     """The audit subject: the hash's first 16 hex digits (the city has no id of its own for the person)."""
     return f"person_hash:{digest.hex()[:16]}"
 
@@ -112,12 +112,12 @@ def _locate(session: Session, viewer: Viewer, id_number: str, reason: str, actio
     where = f" (unreachable: {', '.join(d.code for d in down)})" if down else ""
     if not located:
         with Session(session.get_bind()) as own, own.begin():  # the look-up is kept; the caller's work rolls back
-            audit.record(own, viewer, "city.lookup", _subject_subject(digest), reason=reason, query=action, found=False,
+            audit.record(own, viewer, "city.lookup", _audit_subject(digest), reason=reason, query=action, found=False,
                          districts=[d.code for d in targets], unreachable=[d.code for d in down])
         raise NotFound("no person with that ID number in the districts that answered" + where, record=viewer.username)
     if not any(hit[1] for hit in found.values() if hit is not None):
         with Session(session.get_bind()) as own, own.begin():  # the refusal is kept; the caller's work rolls back
-            audit.record(own, viewer, "access.denied", _subject_subject(digest), reason=reason, query=action,
+            audit.record(own, viewer, "access.denied", _audit_subject(digest), reason=reason, query=action,
                          districts=[d.code for d in targets], unreachable=[d.code for d in down],
                          id_masked=mask_id_number(id_number))
         raise AccessDenied("that person has no home or tie in your jurisdiction in any district that answered" + where,
@@ -155,7 +155,7 @@ def co_presence(session: Session, viewer: Viewer, id_number: str, *, reason: str
             m["gates"].update(r.gates)
     ranked = sorted(merged.values(), key=lambda m: (-m["encounters"], m["closest"], m["id_masked"]))[:limit]
     unreachable = down + later_down
-    audit.record(session, viewer, "city.co_presence", _subject_subject(digest), reason=reason.strip(),
+    audit.record(session, viewer, "city.co_presence", _audit_subject(digest), reason=reason.strip(),
                  start=start.isoformat(), end=end.isoformat(), window_minutes=window_minutes,
                  districts=sorted(rows), unreachable=[d.code for d in unreachable], results=len(ranked),
                  people=[m["id_masked"] for m in ranked])
@@ -195,6 +195,6 @@ def footholds(session: Session, viewer: Viewer, id_number: str, *, reason: str, 
     found = [CityFoothold(code, by_district[code].name, compound, name, n, round(n / total, 3))
              for (code, compound, name), n in sorted(stays.items(), key=lambda kv: (-kv[1], kv[0]))]
     unreachable = down + later_down
-    audit.record(session, viewer, "city.footholds", _subject_subject(digest), reason=reason.strip(), days=days,
+    audit.record(session, viewer, "city.footholds", _audit_subject(digest), reason=reason.strip(), days=days,
                  districts=sorted(rows), unreachable=[d.code for d in unreachable], results=len(found))
     return CityResult(found, targets, unreachable)
