@@ -16,7 +16,7 @@ Registrar = Callable[[argparse._SubParsersAction], None]
 
 # Each stage's commands, from the base up; "demo" last (the synthetic street and the simulator).
 STAGE_COMMANDS = ("blockdata.commands", "intake.commands", "gate_bridge.commands", "ingest.commands",
-                  "analytics.commands", "residents.commands", "dashboard.commands", "ops.commands", "demo.commands")
+                  "analytics.commands", "city.commands", "residents.commands", "dashboard.commands", "ops.commands", "demo.commands")
 
 
 def _registrars() -> list[Registrar]:

@@ -109,6 +109,28 @@ def settings() -> Settings:
     )
 
 
+# --- A city of districts: the command centre reads the district servers through postgres_fdw (city/) -----
+
+@dataclass(frozen=True)
+class CitySettings:
+    district_user: str
+    district_password: str
+    connect_timeout_s: int
+
+
+@lru_cache(maxsize=1)
+def city_settings() -> CitySettings:
+    return CitySettings(
+        # The read-only role the city database logs in as on every district server (the user mapping that
+        # `gridpulse city attach` writes); its password lives here, never in code or on the command line.
+        district_user=_env("GRIDPULSE_DISTRICT_USER", "gridpulse_city"),
+        district_password=_env("GRIDPULSE_DISTRICT_PASSWORD", ""),
+        # libpq's connect_timeout on each district server: a dead district costs a city page this long at
+        # most, then shows as "unreachable" beside the others' figures (libpq counts less than 2 as 2).
+        connect_timeout_s=max(2, int(_env("GRIDPULSE_DISTRICT_CONNECT_TIMEOUT_S", "2"))),
+    )
+
+
 # --- The gate bridge: face models, quality gates, matching thresholds (tuned per site) -----------------
 
 def local_tz() -> ZoneInfo:

@@ -23,11 +23,13 @@ ALLOWED: dict[str, set[str]] = {
     "ingest": {"core", "blockdata"},
     "analytics": {"core", "blockdata", "ingest"},
     "residents": {"core", "blockdata", "credentials", "analytics"},
+    # city: the district servers through postgres_fdw and the city-level queries over them (issue #21, item 6).
+    "city": {"core", "blockdata", "ingest", "analytics"},
     "layers": {"core", "blockdata", "ingest", "analytics"},
-    "dashboard": {"core", "blockdata", "intake", "ingest", "analytics", "layers"},
+    "dashboard": {"core", "blockdata", "intake", "ingest", "analytics", "city", "layers"},
     "demo": {"core", "blockdata", "credentials", "intake", "gate_bridge", "ingest", "analytics"},
     # ops starts every production stage (serve, schedule, backup); nothing but the CLI imports it.
-    "ops": {"core", "blockdata", "credentials", "intake", "gate_bridge", "ingest", "analytics", "residents",
+    "ops": {"core", "blockdata", "credentials", "intake", "gate_bridge", "ingest", "analytics", "residents", "city",
             "layers", "dashboard"},
 }
 STAGES = set(ALLOWED)
