@@ -56,7 +56,7 @@ _KEYS = {
 # The viewer's buildings first: every other table is joined to these, never the whole base.
 _BUILDINGS = """
   SELECT b.id, b.grid_id, b.compound_id, g.code AS grid_code
-  FROM grid g JOIN building b ON b.grid_id = g.id WHERE g.code LIKE ANY(:patterns)
+  FROM grid g JOIN building b ON b.grid_id = g.id WHERE g.code LIKE ANY(:patterns) AND g.code LIKE :within
 """
 
 # The maintained counters, less what aged past a boundary since the last expiry (a handful of rows,
@@ -133,9 +133,9 @@ def _rows(session: Session, sql: str, level: str, params: dict[str, object]) -> 
 
 
 def live_population(session: Session, patterns: Sequence[str], level: str = "grid",
-                    at: dt.datetime | None = None) -> list[Population]:
+                    at: dt.datetime | None = None, *, within: str = "") -> list[Population]:
     """The maintained real-time population of the buildings whose grid matches ``patterns`` (a viewer's
-    ``like_patterns``, or :data:`EVERYWHERE`), summed per ``level``. ``at`` (default: the database's
+    ``like_patterns``, or :data:`EVERYWHERE`) and starts with ``within``, summed per ``level``. ``at`` (default: the database's
     now) may lie ahead — what ages by then is taken out — but not in the past: the counters hold the
     present, the past is :func:`realtime_population`'s."""
     if at is not None:
@@ -144,14 +144,14 @@ def live_population(session: Session, patterns: Sequence[str], level: str = "gri
             raise InvalidInput(f"the maintained population is the present one; {at.isoformat()} is in the past "
                                "(recompute it with realtime_population)", record="population")
     return _rows(session, _LIVE.replace(":at", "coalesce(CAST(:at AS timestamptz), now())"), level,
-                 {"patterns": list(patterns), "at": at})
+                 {"patterns": list(patterns), "within": within + "%", "at": at})
 
 
 def live_totals(session: Session, patterns: Sequence[str]) -> Population:
     """The viewer's whole jurisdiction as one figure (the wall's KPI)."""
     rows = session.execute(text(_LIVE.replace(":at", "now()") + "SELECT coalesce(sum(residents), 0)::int AS residents, "
                                 "coalesce(sum(inside), 0)::int AS inside, coalesce(sum(visitors), 0)::int AS visitors "
-                                "FROM per_building"), {"patterns": list(patterns)}).one()
+                                "FROM per_building"), {"patterns": list(patterns), "within": "%"}).one()
     return Population("jurisdiction", "", rows.residents, rows.inside, rows.visitors)
 
 
@@ -162,5 +162,5 @@ def realtime_population(session: Session, level: str = "grid", as_of: dt.datetim
     (``as_of`` − window, ``upto``], ``upto`` defaulting to ``as_of`` (the reconciliation passes no upper
     bound, as the maintained numbers count every landed event, a gate's clock a little ahead included)."""
     as_of = as_of or dt.datetime.now(dt.timezone.utc)
-    params = {"patterns": list(patterns), "as_of": as_of, "upto": upto or as_of, "away": away_hours, "visit": visit_hours}
+    params = {"patterns": list(patterns), "within": "%", "as_of": as_of, "upto": upto or as_of, "away": away_hours, "visit": visit_hours}
     return _rows(session, _RECOMPUTE, level, params)
