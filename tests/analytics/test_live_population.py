@@ -262,3 +262,32 @@ def test_the_reconciliation_finds_and_repairs_drift(world: dict, caplog: pytest.
     land(conn, [ev(world, t - 30 * 60 * dt.timedelta(seconds=1), "in", person=p.person_a)])
     assert by("building")[p.building_a1] == (1, 1, 1)
     assert_agrees()
+
+
+def test_the_scheduler_and_the_command_line_reconcile(world: dict) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from ops.schedule import jobs, run_job
+    from tests.conftest import ROOT
+
+    p, conn, t = world["p"], world["conn"], now()
+    land(conn, [ev(world, t - H, "out", person=p.person_b)])
+    named = {j.name: j for j in jobs()}
+    assert named["population_expire"].every_s == 60 and named["population_reconcile"].every_s == 3600
+    with transaction() as s:
+        s.execute(text("UPDATE population_live SET residents = residents + 3 WHERE building_id = :b"), {"b": p.building_b1})
+    cli = [sys.executable, str(ROOT / "cli.py"), "population", "reconcile"]
+    checked = subprocess.run([*cli, "--check-only"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert checked.returncode == 1, checked.stderr
+    report = json.loads(checked.stdout)
+    assert report["drifted_buildings"] == 1 and report["drift_persons"] == 3 + 3 and not report["repaired"]
+    assert report["examples"] == [{"building": p.building_b1, "maintained": [4, 3, 0], "recomputed": [1, 0, 0]}]
+    assert run_job(named["population_reconcile"]) is True  # the scheduled job repairs it
+    fixed = subprocess.run([*cli, "--check-only"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert fixed.returncode == 0 and json.loads(fixed.stdout)["drifted_buildings"] == 0
+    assert run_job(named["population_expire"]) is True
+    shown = subprocess.run([sys.executable, str(ROOT / "cli.py"), "population", "show", "--level", "community"],
+                           capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert shown.returncode == 0 and f"{P.COMMUNITY_B}\t居民 1\t在内 0\t访客 0\t实时人口 0" in shown.stdout
