@@ -111,6 +111,8 @@ def main() -> None:
     if not args.keep:
         fresh_database(cfg.database_url)
         run_seed(preset=preset, seed=7, days=3, reset=True)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("ANALYZE")  # as autovacuum would have by now on a running base: plans from real statistics
     with transaction() as s:
         counts = s.execute(text("SELECT (SELECT count(*) FROM person), (SELECT count(*) FROM access_event), "
                                 "(SELECT count(*) FROM building), (SELECT count(*) FROM grid), "

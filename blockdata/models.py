@@ -714,10 +714,9 @@ class PresencePerson(Base):
     last_ts: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     last_event: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     is_out: Mapped[bool] = mapped_column(Boolean)
-    __table_args__ = (
-        Index("ix_presence_person_out_ts", "last_ts", postgresql_where="is_out"),
-        Index("ix_presence_person_last_ts", "last_ts"),
-    )
+    # The state the last change replaced: the trigger moves the counters by the difference.
+    was_out: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    __table_args__ = (Index("ix_presence_person_out_ts", "last_ts", postgresql_where="is_out"),)
 
 
 class PresencePass(Base):
@@ -727,6 +726,7 @@ class PresencePass(Base):
     pass_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     last_in: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     last_out: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    was_inside: Mapped[bool] = mapped_column(Boolean, server_default="false")
 
 
 class PopulationLive(Base):

@@ -36,70 +36,61 @@ _WINDOWS = [
 _DEFINER = "SECURITY DEFINER SET search_path = public, pg_temp"
 
 # New events: the newest open passage per person (and per pass) moves the counters of the person's home
-# building (the pass's dwelling's building). Rows are first made to exist, then locked in id order, then
-# read and updated by one statement whose snapshot follows the locks: two batches landing at once for the
-# same person serialise there, and each sees what the other committed.
+# building (the pass's dwelling's building). One upsert per kind: ON CONFLICT DO UPDATE works on the
+# latest committed row under its lock, and keeps the state it replaces (was_out, was_inside) so the
+# difference is exact however batches interleave; the counters are then moved by a second statement, whose
+# snapshot sees a home changed by a transaction that held the row meanwhile (gp_population_people).
 _EVENTS = f"""
 CREATE FUNCTION gp_presence_events() RETURNS trigger LANGUAGE plpgsql {_DEFINER} AS $$
 DECLARE
   since_p timestamptz := now() - gp_population_away();
   since_v timestamptz := now() - gp_population_visit();
+  ids bigint[];
+  passes uuid[];
+  deltas integer[];
 BEGIN
-  IF EXISTS (SELECT 1 FROM new_rows WHERE person_id IS NOT NULL AND result = 'open' AND ts > since_p) THEN
-    INSERT INTO presence_person (person_id, last_ts, last_event, is_out)
-    SELECT DISTINCT person_id, '-infinity'::timestamptz, '00000000-0000-0000-0000-000000000000'::uuid, false
+  WITH ev AS (
+    SELECT DISTINCT ON (person_id) person_id, ts, event_id, direction = 'out' AS is_out
     FROM new_rows WHERE person_id IS NOT NULL AND result = 'open' AND ts > since_p
-    ORDER BY person_id ON CONFLICT DO NOTHING;
-    PERFORM 1 FROM presence_person pp
-    WHERE pp.person_id IN (SELECT person_id FROM new_rows WHERE person_id IS NOT NULL AND result = 'open' AND ts > since_p)
-    ORDER BY pp.person_id FOR UPDATE;
-    WITH ev AS (
-      SELECT DISTINCT ON (person_id) person_id, ts, event_id, direction = 'out' AS is_out
-      FROM new_rows WHERE person_id IS NOT NULL AND result = 'open' AND ts > since_p
-      ORDER BY person_id, ts DESC, event_id DESC
-    ), prev AS (
-      SELECT pp.person_id, pp.is_out FROM presence_person pp JOIN ev USING (person_id)
-    ), up AS (
-      UPDATE presence_person pp SET last_ts = ev.ts, last_event = ev.event_id, is_out = ev.is_out
-      FROM ev WHERE pp.person_id = ev.person_id AND (ev.ts, ev.event_id) > (pp.last_ts, pp.last_event)
-      RETURNING pp.person_id, pp.is_out
-    ), delta AS (
-      SELECT d.building_id, sum(up.is_out::int - prev.is_out::int) AS n
-      FROM up JOIN prev USING (person_id) JOIN person p ON p.id = up.person_id JOIN dwelling d ON d.id = p.home_dwelling_id
-      GROUP BY d.building_id
-    )
+    ORDER BY person_id, ts DESC, event_id DESC
+  ), up AS (
+    INSERT INTO presence_person AS pp (person_id, last_ts, last_event, is_out, was_out)
+    SELECT person_id, ts, event_id, is_out, false FROM ev ORDER BY person_id
+    ON CONFLICT (person_id) DO UPDATE
+      SET last_ts = EXCLUDED.last_ts, last_event = EXCLUDED.last_event, is_out = EXCLUDED.is_out, was_out = pp.is_out
+      WHERE (EXCLUDED.last_ts, EXCLUDED.last_event) > (pp.last_ts, pp.last_event)
+    RETURNING pp.person_id, pp.is_out::int - pp.was_out::int AS d
+  )
+  SELECT array_agg(person_id), array_agg(d) INTO ids, deltas FROM up WHERE d <> 0;
+  IF ids IS NOT NULL THEN
     INSERT INTO population_live AS l (building_id, away)
-    SELECT building_id, n FROM delta WHERE n <> 0 ORDER BY building_id
+    SELECT d.building_id, sum(u.d) FROM unnest(ids, deltas) AS u(person_id, d)
+    JOIN person p ON p.id = u.person_id JOIN dwelling d ON d.id = p.home_dwelling_id
+    GROUP BY 1 HAVING sum(u.d) <> 0 ORDER BY 1
     ON CONFLICT (building_id) DO UPDATE SET away = l.away + EXCLUDED.away;
   END IF;
 
-  IF EXISTS (SELECT 1 FROM new_rows WHERE pass_id IS NOT NULL AND ts > since_v
-             AND (direction = 'out' OR (direction = 'in' AND method = 'visitor_qr' AND result = 'open'))) THEN
-    INSERT INTO presence_pass (pass_id)
-    SELECT DISTINCT pass_id FROM new_rows WHERE pass_id IS NOT NULL AND ts > since_v
+  WITH ev AS (
+    SELECT pass_id,
+           max(ts) FILTER (WHERE direction = 'in' AND method = 'visitor_qr' AND result = 'open') AS new_in,
+           max(ts) FILTER (WHERE direction = 'out') AS new_out
+    FROM new_rows WHERE pass_id IS NOT NULL AND ts > since_v
       AND (direction = 'out' OR (direction = 'in' AND method = 'visitor_qr' AND result = 'open'))
-    ORDER BY pass_id ON CONFLICT DO NOTHING;
-    PERFORM 1 FROM presence_pass x
-    WHERE x.pass_id IN (SELECT pass_id FROM new_rows WHERE pass_id IS NOT NULL AND ts > since_v)
-    ORDER BY x.pass_id FOR UPDATE;
-    WITH ev AS (
-      SELECT pass_id,
-             max(ts) FILTER (WHERE direction = 'in' AND method = 'visitor_qr' AND result = 'open') AS new_in,
-             max(ts) FILTER (WHERE direction = 'out') AS new_out
-      FROM new_rows WHERE pass_id IS NOT NULL AND ts > since_v GROUP BY pass_id
-    ), prev AS (
-      SELECT x.pass_id, gp_visit_inside(x.last_in, x.last_out) AS inside FROM presence_pass x JOIN ev USING (pass_id)
-    ), up AS (
-      UPDATE presence_pass x SET last_in = greatest(x.last_in, ev.new_in), last_out = greatest(x.last_out, ev.new_out)
-      FROM ev WHERE x.pass_id = ev.pass_id
-      RETURNING x.pass_id, gp_visit_inside(x.last_in, x.last_out) AS inside
-    ), delta AS (
-      SELECT d.building_id, sum(up.inside::int - prev.inside::int) AS n
-      FROM up JOIN prev USING (pass_id) JOIN visitor_pass v ON v.id = up.pass_id JOIN dwelling d ON d.id = v.dwelling_id
-      GROUP BY d.building_id
-    )
+    GROUP BY pass_id
+  ), up AS (
+    INSERT INTO presence_pass AS x (pass_id, last_in, last_out, was_inside)
+    SELECT pass_id, new_in, new_out, false FROM ev ORDER BY pass_id
+    ON CONFLICT (pass_id) DO UPDATE
+      SET last_in = greatest(x.last_in, EXCLUDED.last_in), last_out = greatest(x.last_out, EXCLUDED.last_out),
+          was_inside = gp_visit_inside(x.last_in, x.last_out)
+    RETURNING x.pass_id, gp_visit_inside(x.last_in, x.last_out)::int - x.was_inside::int AS d
+  )
+  SELECT array_agg(pass_id), array_agg(d) INTO passes, deltas FROM up WHERE d <> 0;
+  IF passes IS NOT NULL THEN
     INSERT INTO population_live AS l (building_id, visitors)
-    SELECT building_id, n FROM delta WHERE n <> 0 ORDER BY building_id
+    SELECT d.building_id, sum(u.d) FROM unnest(passes, deltas) AS u(pass_id, d)
+    JOIN visitor_pass v ON v.id = u.pass_id JOIN dwelling d ON d.id = v.dwelling_id
+    GROUP BY 1 HAVING sum(u.d) <> 0 ORDER BY 1
     ON CONFLICT (building_id) DO UPDATE SET visitors = l.visitors + EXCLUDED.visitors;
   END IF;
   RETURN NULL;
@@ -254,15 +245,16 @@ def upgrade() -> None:
     sa.Column('last_ts', sa.DateTime(timezone=True), nullable=False),
     sa.Column('last_event', postgresql.UUID(as_uuid=True), nullable=False),
     sa.Column('is_out', sa.Boolean(), nullable=False),
+    sa.Column('was_out', sa.Boolean(), server_default='false', nullable=False),
     sa.PrimaryKeyConstraint('person_id', name=op.f('pk_presence_person'))
     )
     op.create_index('ix_presence_person_out_ts', 'presence_person', ['last_ts'], unique=False,
                     postgresql_where=sa.text('is_out'))
-    op.create_index('ix_presence_person_last_ts', 'presence_person', ['last_ts'], unique=False)
     op.create_table('presence_pass',
     sa.Column('pass_id', postgresql.UUID(as_uuid=True), nullable=False),
     sa.Column('last_in', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_out', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('was_inside', sa.Boolean(), server_default='false', nullable=False),
     sa.PrimaryKeyConstraint('pass_id', name=op.f('pk_presence_pass'))
     )
     op.create_index('ix_presence_pass_last_in', 'presence_pass', ['last_in'], unique=False)
@@ -290,6 +282,5 @@ def downgrade() -> None:
     op.drop_table('population_live')
     op.drop_index('ix_presence_pass_last_in', table_name='presence_pass')
     op.drop_table('presence_pass')
-    op.drop_index('ix_presence_person_last_ts', table_name='presence_person')
     op.drop_index('ix_presence_person_out_ts', table_name='presence_person')
     op.drop_table('presence_person')
