@@ -269,6 +269,9 @@ def upgrade() -> None:
     )
     for statement in (_EVENTS, _PEOPLE, _DWELLING_GONE, *_TRUNCATES, _EXPIRE, *_TRIGGERS, *_BACKFILL):
         op.execute(statement)
+    # Expiring at a chosen moment is the scheduler's (the app's or the rules' role), not anyone's.
+    op.execute("REVOKE ALL ON FUNCTION gp_population_expire(timestamptz) FROM PUBLIC")
+    op.execute("GRANT EXECUTE ON FUNCTION gp_population_expire(timestamptz) TO gridpulse_app, gridpulse_rules")
 
 
 def downgrade() -> None:
