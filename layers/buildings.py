@@ -29,7 +29,7 @@ _SQL = text(
       FROM dwelling d LEFT JOIN person p ON p.home_dwelling_id = d.id
       WHERE d.building_id IN (SELECT id FROM b) GROUP BY d.building_id
     ), a AS (  -- open alerts of the viewer's buildings and their dwellings only (never the whole base's)
-      SELECT building_id, sum(n) AS n FROM (
+      SELECT building_id, sum(n)::int AS n FROM (
         SELECT dw.building_id, count(*) AS n FROM alert al JOIN dwelling dw ON dw.id = al.subject_id
         WHERE al.subject_kind = 'dwelling' AND al.status IN ('open', 'dispatched') AND dw.building_id IN (SELECT id FROM b)
         GROUP BY 1

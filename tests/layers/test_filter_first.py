@@ -9,6 +9,7 @@ then B's data is changed and A's numbers must not move.
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from sqlalchemy import text
@@ -100,6 +101,7 @@ def test_buildings_gates_and_flows_of_the_viewer_only(city: dict) -> None:
         flows_mine = window_flows(s, t - 4 * H, t - H, [g["id"] for g in gates_a])
         flows_none = window_flows(s, t - 4 * H, t - H, [g["id"] for g in gates_b])
     assert [(b["id"], b["alerts"], b["residents"]) for b in mine] == [(pl.building_a1, 1, 4)]
+    json.dumps(mine + theirs)  # the rows go out as JSON (the cached /layers/buildings.json route): plain numbers
     assert [(b["id"], b["alerts"], b["residents"]) for b in theirs] == [(pl.building_b1, 1, 5)]
     assert [b["id"] for b in within] == [pl.building_b1]
     assert [g["id"] for g in gates_a] == [city["gate"]] and gates_b == []
