@@ -1,4 +1,5 @@
-"""`gridpulse rules …`, `gridpulse workorders …` and `gridpulse stats …`: the analytics stage's commands."""
+"""`gridpulse rules …`, `gridpulse workorders …`, `gridpulse stats …` and `gridpulse population …`: the
+analytics stage's commands."""
 from __future__ import annotations
 
 import argparse
@@ -85,6 +86,36 @@ def _stats_refresh(args: argparse.Namespace) -> int:
     return 0
 
 
+def _population_reconcile(args: argparse.Namespace) -> int:
+    from analytics.population_reconcile import reconcile
+    from blockdata.db import transaction
+
+    with transaction() as session:
+        report = reconcile(session, repair=not args.check_only)
+    print(json.dumps(report.as_dict(), ensure_ascii=False))
+    return 1 if report.drift and args.check_only else 0
+
+
+def _population_expire(_args: argparse.Namespace) -> int:
+    from analytics.population_reconcile import expire
+    from blockdata.db import transaction
+
+    with transaction() as session:
+        print(json.dumps(expire(session)))
+    return 0
+
+
+def _population_show(args: argparse.Namespace) -> int:
+    from analytics.population import live_population
+    from blockdata.db import transaction
+
+    with transaction() as session:
+        rows = live_population(session, [(args.within or "") + "%"], args.level)
+    for p in rows:
+        print(f"{p.id}\t居民 {p.residents}\t在内 {p.inside}\t访客 {p.visitors}\t实时人口 {p.realtime}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     rules = sub.add_parser("rules", help="anomaly rules: list them, or sweep them into alerts and work orders")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True)
@@ -113,3 +144,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--since", type=_day, metavar="DAY", help="recount from this local day (after a back-dated import)")
     p.add_argument("--as-of", help="as of this time (ISO 8601, default now)")
     p.set_defaults(func=_stats_refresh)
+
+    population = sub.add_parser("population", help="the real-time population (实时人口) kept as events land")
+    population_sub = population.add_subparsers(dest="population_command", required=True)
+    p = population_sub.add_parser("reconcile", help="recompute from the event table, report any drift (log, metric) "
+                                  "and rebuild the maintained numbers; exit 1 with --check-only when they drifted")
+    p.add_argument("--check-only", action="store_true", help="report the drift, change nothing")
+    p.set_defaults(func=_population_reconcile)
+    p = population_sub.add_parser("expire", help="take the passages that aged past their window out of the numbers "
+                                  "(the scheduler does it every minute; reads are right without it)")
+    p.set_defaults(func=_population_expire)
+    p = population_sub.add_parser("show", help="the maintained real-time population, per level")
+    p.add_argument("--level", default="grid", choices=("building", "compound", "grid", "community", "street"))
+    p.add_argument("--within", help="only grids whose code starts with this region or grid code")
+    p.set_defaults(func=_population_show)

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from analytics.population import EVERYWHERE, live_population, realtime_population
 from core.config import local_tz
 from core.errors import InvalidInput
 
@@ -28,6 +29,7 @@ BACKFILL_DAYS = 120
 # One refresh at a time (two viewers opening 统计 at the same moment would insert the same rows twice):
 # a transaction-level advisory lock, released at commit; the second one then finds today fresh.
 _LOCK = text("SELECT pg_advisory_xact_lock(hashtext('gridpulse.stat_refresh'))")
+LIVE_TOLERANCE = dt.timedelta(minutes=1)  # a refresh "now" this close to the database's clock reads the maintained numbers
 RECENT_DAYS = 2  # today and yesterday: what a late event or a night's closing can still change
 
 Row = tuple[dt.date, str, int, str, float]
@@ -62,18 +64,6 @@ LEFT JOIN registered here ON here.person_id = p.id AND here.dwelling_id = p.home
 GROUP BY GROUPING SETS ((b.grid_id), (b.compound_id))
 """
 
-# Residents counted inside (analytics/population.py's rule: no exit as the last open passage of the
-# 48 hours before; no passage: at home), per grid and compound in one pass.
-_INSIDE = """
-SELECT b.grid_id, b.compound_id, count(*) AS inside
-FROM person p JOIN dwelling d ON d.id = p.home_dwelling_id JOIN building b ON b.id = d.building_id
-WHERE 'out' IS DISTINCT FROM (SELECT e.direction::text FROM access_event e
-                              WHERE e.person_id = p.id AND e.result = 'open' AND e.ts <= :now
-                                AND e.ts > CAST(:now AS timestamptz) - interval '48 hours'
-                              ORDER BY e.ts DESC LIMIT 1)
-GROUP BY GROUPING SETS ((b.grid_id), (b.compound_id))
-"""
-
 _HOUSEHOLDS_AWAY = """
 SELECT b.grid_id, b.compound_id, count(*) AS sep_registered_away
 FROM household_member m JOIN household h ON h.id = m.household_id
@@ -93,22 +83,6 @@ FROM dwelling d JOIN building b ON b.id = d.building_id
 GROUP BY GROUPING SETS ((b.grid_id), (b.compound_id))
 """
 
-# Visitor passes whose last entry of the 24 h before :now has no exit of the same pass after it.
-_VISITORS = """
-WITH inside AS (
-  SELECT DISTINCT e.pass_id FROM access_event e
-  WHERE e.method = 'visitor_qr' AND e.direction = 'in' AND e.result = 'open' AND e.pass_id IS NOT NULL
-    AND e.ts > CAST(:now AS timestamptz) - interval '24 hours' AND e.ts <= :now
-    AND NOT EXISTS (SELECT 1 FROM access_event x WHERE x.pass_id = e.pass_id AND x.direction = 'out'
-                    AND x.ts > e.ts AND x.ts <= :now
-                    AND x.ts > CAST(:now AS timestamptz) - interval '24 hours')
-)
-SELECT b.grid_id, b.compound_id, count(*) AS visitors_now
-FROM inside i JOIN visitor_pass v ON v.id = i.pass_id JOIN dwelling d ON d.id = v.dwelling_id
-JOIN building b ON b.id = d.building_id
-GROUP BY GROUPING SETS ((b.grid_id), (b.compound_id))
-"""
-
 _AREAS = """
 SELECT id AS grid_id, NULL::int AS compound_id, ST_Area(geom::geography) / 1e6 AS area_km2 FROM grid
 UNION ALL
@@ -123,7 +97,7 @@ SELECT g.id AS grid_id, NULL::int AS compound_id,
 FROM grid g
 """
 
-_STOCK_QUERIES = (_PEOPLE, _HOUSEHOLDS_AWAY, _DWELLINGS, _VISITORS, _AREAS, _OPEN_WORK)
+_STOCK_QUERIES = (_PEOPLE, _HOUSEHOLDS_AWAY, _DWELLINGS, _AREAS, _OPEN_WORK)
 
 # Count indicators of local days [:d0, :d1]: (grid_id, day, indicator, value), per rule where it says so.
 _LOCAL_DAY = "(({col}) AT TIME ZONE :tz)::date"
@@ -199,16 +173,22 @@ def _stock_rows(session: Session, day: dt.date, now: dt.datetime) -> list[Row]:
             for key, value in row.items():
                 if key not in ("grid_id", "compound_id") and value is not None:
                     totals[(unit[0], int(unit[1]), key)] = float(value)
-    inside: dict[tuple[str, int], int] = {}
-    for row in session.execute(text(_INSIDE), params):
-        if row.grid_id is not None:
-            inside[("grid", int(row.grid_id))] = int(row.inside)
-        elif row.compound_id is not None:
-            inside[("compound", int(row.compound_id))] = int(row.inside)
-    for (kind, unit_id), n in inside.items():
-        visitors = totals.get((kind, unit_id, "visitors_now"), 0.0)
-        totals[(kind, unit_id, "pop_realtime")] = float(n) + visitors
+    for (kind, unit_id), (inside, visitors) in _realtime(session, now).items():
+        totals[(kind, unit_id, "visitors_now")] = float(visitors)
+        totals[(kind, unit_id, "pop_realtime")] = float(inside + visitors)
     return [(day, kind, unit_id, key, value) for (kind, unit_id, key), value in totals.items()]
+
+
+def _realtime(session: Session, now: dt.datetime) -> dict[tuple[str, int], tuple[int, int]]:
+    """(grid|compound, id) → (residents inside, visitors): the maintained numbers when ``now`` is the
+    present (analytics/population.py ``live_population``, milliseconds), else recomputed at ``now``."""
+    db_now = session.execute(text("SELECT now()")).scalar_one()
+    present = abs(now - db_now) <= LIVE_TOLERANCE
+    out: dict[tuple[str, int], tuple[int, int]] = {}
+    for kind in ("grid", "compound"):
+        rows = live_population(session, EVERYWHERE, kind) if present else realtime_population(session, kind, now)
+        out.update({(kind, int(p.id)): (p.inside, p.visitors) for p in rows})
+    return out
 
 
 def _count_rows(session: Session, d0: dt.date, d1: dt.date) -> list[Row]:

@@ -704,6 +704,43 @@ class StatRefresh(Base):
     snapshot: Mapped[bool] = mapped_column(Boolean, server_default="false")
 
 
+class PresencePerson(Base):
+    """A person's last open gate passage of the last 48 hours, kept by a trigger on ``access_event``
+    (migration 0012): the state the maintained real-time population counts from. No foreign key: an
+    event may name a person the base does not (yet) hold."""
+
+    __tablename__ = "presence_person"
+    person_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    last_ts: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    last_event: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    is_out: Mapped[bool] = mapped_column(Boolean)
+    # The state the last change replaced: the trigger moves the counters by the difference.
+    was_out: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    __table_args__ = (Index("ix_presence_person_out_ts", "last_ts", postgresql_where="is_out"),)
+
+
+class PresencePass(Base):
+    """A visitor pass's last entry and last exit of the last 24 hours (trigger on ``access_event``)."""
+
+    __tablename__ = "presence_pass"
+    pass_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    last_in: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    last_out: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    was_inside: Mapped[bool] = mapped_column(Boolean, server_default="false")
+
+
+class PopulationLive(Base):
+    """Per building: residents, residents whose last passage is an exit, visitor passes inside — the
+    counters of the real-time population, moved by triggers in the transaction that lands the event or
+    moves the person (analytics/population.py reads them; docs/ANALYTICS.md)."""
+
+    __tablename__ = "population_live"
+    building_id: Mapped[int] = mapped_column(ForeignKey("building.id", ondelete="CASCADE"), primary_key=True)
+    residents: Mapped[int] = mapped_column(Integer, server_default="0")
+    away: Mapped[int] = mapped_column(Integer, server_default="0")
+    visitors: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
 class UtilityReading(Base):
     __tablename__ = "utility_reading"
     dwelling_id: Mapped[int] = mapped_column(ForeignKey("dwelling.id", ondelete="CASCADE"), primary_key=True)

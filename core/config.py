@@ -376,6 +376,8 @@ class OpsSettings:
     escalate_every_s: float
     full_sweep_every_s: float
     partitions_every_s: float
+    population_expire_every_s: float
+    population_reconcile_every_s: float
     retention_at: str
     backup_at: str
     backup_dir: Path
@@ -417,6 +419,11 @@ def ops_settings() -> OpsSettings:
         escalate_every_s=float(_env("GRIDPULSE_ESCALATE_EVERY_S", "300")),
         full_sweep_every_s=float(_env("GRIDPULSE_FULL_SWEEP_EVERY_S", "600")),
         partitions_every_s=float(_env("GRIDPULSE_PARTITIONS_EVERY_S", "3600")),
+        # The maintained real-time population (analytics/population_reconcile.py): aged passages taken out
+        # this often (reads are right without it; it keeps what a read subtracts small), and a recomputation
+        # that reports and repairs any drift this often (0: never).
+        population_expire_every_s=max(1.0, float(_env("GRIDPULSE_POPULATION_EXPIRE_EVERY_S", "60"))),
+        population_reconcile_every_s=float(_env("GRIDPULSE_POPULATION_RECONCILE_EVERY_S", "3600")),
         # Daily jobs at this local time (HH:MM, GRIDPULSE_TIMEZONE); empty: that job is not scheduled.
         retention_at=_env("GRIDPULSE_RETENTION_AT", "03:30"),
         backup_at=_env("GRIDPULSE_BACKUP_AT", "02:30"),

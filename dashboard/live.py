@@ -1,21 +1,20 @@
 """What the wall screen and the map refresh: KPIs, the alert ticker and the live layers' rows.
 
-Read per refresh for the session's viewer. The real-time population is a heavier query
-(analytics/population.py) and changes slowly, so it is kept ``POPULATION_TTL_S`` per process;
-the flows come from the live state in Redis (one pipeline) and cost a few milliseconds.
+Read per refresh for the session's viewer. The real-time population is the one PostGIS keeps as
+events land (analytics/population.py ``live_population``: per-building counters, the viewer's
+jurisdiction applied before summing), a few milliseconds, so it is read fresh each time; the flows
+come from the live state in Redis (one pipeline) and cost a few milliseconds too.
 """
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from analytics.population import realtime_population
+from analytics.population import live_population, live_totals
 from core.config import local_tz, settings
 from core.redis_client import connect
 from core.viewer import Viewer
@@ -24,11 +23,8 @@ from ingest.live_state import LiveState
 from layers.alerts import alert_rows
 from layers.gates import Flows, arrow_rows, gate_rows, heat_rows, visible_gates, window_flows
 
-POPULATION_TTL_S = 30.0
 LIVE_MINUTES = 60
 
-_pop_lock = threading.Lock()
-_pop_cache: tuple[float, dict[int, int]] | None = None
 _live: LiveState | None = None
 
 
@@ -39,23 +35,18 @@ def live_state() -> LiveState:
     return _live
 
 
-def population_by_grid(session: Session) -> dict[int, int]:
-    global _pop_cache
-    with _pop_lock:
-        if _pop_cache and time.monotonic() - _pop_cache[0] < POPULATION_TTL_S:
-            return _pop_cache[1]
-    value = {p.id: p.realtime for p in realtime_population(session, "grid")}
-    with _pop_lock:
-        _pop_cache = (time.monotonic(), value)
-    return value
+def population_by_grid(session: Session, viewer: Viewer) -> dict[int, int]:
+    """Grid id → real-time population, for the viewer's grids only (filtered in SQL before summing)."""
+    return {int(p.id): p.realtime for p in live_population(session, viewer.like_patterns, "grid")}
 
 
-def flows_for(session: Session, hour: int | None, day: dt.date | None) -> Flows:
-    """Live flows of the last hour (hour None), or the rollups of one hour of a day (the slider's replay)."""
+def flows_for(session: Session, hour: int | None, day: dt.date | None, gate_ids: list[int] | None = None) -> Flows:
+    """Live flows of the last hour (hour None), or the rollups of one hour of a day (the slider's replay),
+    of ``gate_ids`` (the viewer's gates) only when given."""
     if hour is None or day is None:
         return live_state().gate_flows(LIVE_MINUTES)
     start = dt.datetime.combine(day, dt.time(hour), local_tz())
-    return window_flows(session, start, start + dt.timedelta(hours=1))
+    return window_flows(session, start, start + dt.timedelta(hours=1), gate_ids)
 
 
 def replay_day(session: Session) -> dt.date | None:
@@ -69,7 +60,7 @@ def replay_day(session: Session) -> dt.date | None:
 
 def flow_layers(session: Session, viewer: Viewer, hour: int | None = None, day: dt.date | None = None) -> dict[str, list[dict[str, Any]]]:
     gates = visible_gates(session, viewer)
-    flows = flows_for(session, hour, day)
+    flows = flows_for(session, hour, day, [g["id"] for g in gates])
     return {"heatmap": heat_rows(gates, flows), "gates": gate_rows(gates, flows), "gate_arrows": arrow_rows(gates, flows)}
 
 
@@ -90,12 +81,10 @@ _COUNTS = text(
             WHERE w.status IN ('assigned', 'in_progress') AND w.due_at < now() AND g.code LIKE ANY(:patterns)) AS overdue
     """
 )
-_GRID_IDS = text("SELECT id FROM grid WHERE code LIKE ANY(:patterns)")
 
 
 def kpis(session: Session, viewer: Viewer) -> Kpis:
-    grid_ids = set(session.scalars(_GRID_IDS, {"patterns": viewer.like_patterns}))
-    population = sum(n for g, n in population_by_grid(session).items() if g in grid_ids)
+    population = live_totals(session, viewer.like_patterns).realtime
     gate_ids = {g["id"] for g in visible_gates(session, viewer)}
     flows = live_state().gate_flows(LIVE_MINUTES)
     counts = session.execute(_COUNTS, {"patterns": viewer.like_patterns}).one()

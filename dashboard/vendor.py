@@ -92,7 +92,7 @@ def layer_payload(name: str, viewer: Viewer, fill: str | None = None) -> Gzipped
         from dashboard.live import population_by_grid
         with transaction() as session:
             if name == "grids":
-                rows = grid_rows(session, viewer, fill=fill, population=population_by_grid(session))
+                rows = grid_rows(session, viewer, fill=fill, population=population_by_grid(session, viewer))
             elif name == "grid_outlines":  # coloured per community, whatever the fill
                 rows = grid_outline_rows(grid_rows(session, viewer, population={}))
             else:

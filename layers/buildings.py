@@ -22,16 +22,21 @@ _SQL = text(
       SELECT b.id, b.code, b.name, b.floors, b.height_m, c.name AS compound, g.code AS grid, g.id AS grid_id,
              ST_AsGeoJSON(b.geom, 6)::json -> 'coordinates' AS polygon
       FROM building b JOIN grid g ON g.id = b.grid_id LEFT JOIN compound c ON c.id = b.compound_id
-      WHERE g.code LIKE ANY(:patterns) AND (CAST(:grid AS text) IS NULL OR g.code = :grid)
+      WHERE g.code LIKE ANY(:patterns) AND (CAST(:grid AS text) IS NULL OR g.code = :grid) AND g.code LIKE :within
     ), d AS (
       SELECT d.building_id, count(*) AS dwellings,
              count(p.id) AS residents
       FROM dwelling d LEFT JOIN person p ON p.home_dwelling_id = d.id
       WHERE d.building_id IN (SELECT id FROM b) GROUP BY d.building_id
-    ), a AS (
-      SELECT coalesce(dw.building_id, CASE WHEN al.subject_kind = 'building' THEN al.subject_id END) AS building_id, count(*) AS n
-      FROM alert al LEFT JOIN dwelling dw ON al.subject_kind = 'dwelling' AND dw.id = al.subject_id
-      WHERE al.status IN ('open', 'dispatched') GROUP BY 1
+    ), a AS (  -- open alerts of the viewer's buildings and their dwellings only (never the whole base's)
+      SELECT building_id, sum(n)::int AS n FROM (
+        SELECT dw.building_id, count(*) AS n FROM alert al JOIN dwelling dw ON dw.id = al.subject_id
+        WHERE al.subject_kind = 'dwelling' AND al.status IN ('open', 'dispatched') AND dw.building_id IN (SELECT id FROM b)
+        GROUP BY 1
+        UNION ALL
+        SELECT al.subject_id, count(*) FROM alert al
+        WHERE al.subject_kind = 'building' AND al.status IN ('open', 'dispatched') AND al.subject_id IN (SELECT id FROM b)
+        GROUP BY 1) per_kind GROUP BY 1
     )
     SELECT b.*, coalesce(d.dwellings, 0) AS dwellings, coalesce(d.residents, 0) AS residents, coalesce(a.n, 0) AS alerts
     FROM b LEFT JOIN d ON d.building_id = b.id LEFT JOIN a ON a.building_id = b.id
@@ -40,9 +45,11 @@ _SQL = text(
 )
 
 
-def building_rows(session: Session, viewer: Viewer, *, fill: str = "occupancy", grid_code: str | None = None) -> list[dict[str, Any]]:
-    """One flat row per building of the jurisdiction (or of one grid of it)."""
-    rows = session.execute(_SQL, {"patterns": viewer.like_patterns, "grid": grid_code}).mappings().all()
+def building_rows(session: Session, viewer: Viewer, *, fill: str = "occupancy", grid_code: str | None = None,
+                  within: str = "") -> list[dict[str, Any]]:
+    """One flat row per building of the jurisdiction (or of one grid of it, or of the grids whose codes
+    start with ``within``), filtered in SQL before anything is counted."""
+    rows = session.execute(_SQL, {"patterns": viewer.like_patterns, "grid": grid_code, "within": within + "%"}).mappings().all()
     out = []
     for r in rows:
         per_dwelling = r["residents"] / r["dwellings"] if r["dwellings"] else 0.0

@@ -18,35 +18,42 @@ from sqlalchemy.orm import Session
 from core.viewer import Viewer
 from layers.common import ramp
 
+# The viewer's gates, found from the viewer's grids: the compounds with a building there (each gate's
+# grid is still its compound's smallest grid code, over all its buildings) and the key sites there.
 _GATES = text(
     """
+    WITH vg AS (SELECT id FROM grid WHERE code LIKE ANY(:patterns)),
+    near AS (SELECT DISTINCT b.compound_id FROM building b WHERE b.grid_id IN (SELECT id FROM vg) AND b.compound_id IS NOT NULL),
+    owner_grid AS (SELECT b.compound_id, min(gr.code) AS code FROM building b JOIN grid gr ON gr.id = b.grid_id
+                   WHERE b.compound_id IN (SELECT compound_id FROM near) GROUP BY 1)
     SELECT g.id, g.name, g.kind::text AS kind, ST_X(g.geom) AS lon, ST_Y(g.geom) AS lat,
            coalesce(c.name, k.name) AS owner,
            ST_X(ST_Centroid(coalesce(c.geom, k.geom))) AS cx, ST_Y(ST_Centroid(coalesce(c.geom, k.geom))) AS cy,
-           coalesce((SELECT min(gr.code) FROM building b JOIN grid gr ON gr.id = b.grid_id WHERE b.compound_id = g.compound_id),
-                    (SELECT gr.code FROM grid gr WHERE gr.id = k.grid_id)) AS grid_code
-    FROM gate g LEFT JOIN compound c ON c.id = g.compound_id LEFT JOIN key_site k ON k.id = g.key_site_id
+           coalesce(o.code, kg.code) AS grid_code
+    FROM gate g LEFT JOIN owner_grid o ON o.compound_id = g.compound_id LEFT JOIN compound c ON c.id = o.compound_id
+    LEFT JOIN key_site k ON k.id = g.key_site_id AND k.grid_id IN (SELECT id FROM vg) LEFT JOIN grid kg ON kg.id = k.grid_id
+    WHERE (o.compound_id IS NOT NULL OR k.id IS NOT NULL) AND coalesce(o.code, kg.code) LIKE ANY(:patterns)
     ORDER BY g.id
     """
 )
 _WINDOW = text(
     """SELECT gate_id, sum(entries) AS "in", sum(exits) AS "out", sum(denied) AS deny
-       FROM gate_flow_minute WHERE minute >= :start AND minute < :end GROUP BY gate_id"""
+       FROM gate_flow_minute WHERE minute >= :start AND minute < :end
+         AND (CAST(:gates AS integer[]) IS NULL OR gate_id = ANY(:gates)) GROUP BY gate_id"""
 )
 
 Flows = dict[int, dict[str, int]]
 
 
 def visible_gates(session: Session, viewer: Viewer) -> list[dict[str, Any]]:
-    """The gates in the viewer's jurisdiction with their position (no people in them)."""
-    rows = session.execute(_GATES).mappings().all()
-    return [dict(r) for r in rows if r["grid_code"] and viewer.covers(r["grid_code"])]
+    """The gates in the viewer's jurisdiction with their position (no people in them), filtered in SQL."""
+    return [dict(r) for r in session.execute(_GATES, {"patterns": viewer.like_patterns}).mappings()]
 
 
-def window_flows(session: Session, start: dt.datetime, end: dt.datetime) -> Flows:
-    """gate id → in/out/deny over [start, end) from the per-minute rollups."""
+def window_flows(session: Session, start: dt.datetime, end: dt.datetime, gate_ids: list[int] | None = None) -> Flows:
+    """gate id → in/out/deny over [start, end) from the per-minute rollups, of ``gate_ids`` only when given."""
     return {r.gate_id: {"in": int(r.__getattribute__("in")), "out": int(r.out), "deny": int(r.deny)}
-            for r in session.execute(_WINDOW, {"start": start, "end": end})}
+            for r in session.execute(_WINDOW, {"start": start, "end": end, "gates": gate_ids})}
 
 
 def heat_rows(gates: list[dict[str, Any]], flows: Flows) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ import pydeck as pdk
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from analytics.population import realtime_population
+from analytics.population import live_population
 from core.viewer import Viewer
 from layers.common import outline_layer, outline_rows, ramp
 
@@ -23,18 +23,21 @@ _SQL = text(
            (SELECT count(*) FROM building b WHERE b.grid_id = g.id) AS buildings,
            (SELECT count(*) FROM alert a WHERE a.grid_id = g.id AND a.status IN ('open', 'dispatched')) AS alerts
     FROM grid g JOIN region r ON r.code = g.community_code
-    WHERE g.code LIKE ANY(:patterns)
+    WHERE g.code LIKE ANY(:patterns) AND g.code LIKE :within
     ORDER BY g.code
     """
 )
 
 
 def grid_rows(session: Session, viewer: Viewer, *, fill: str = "population",
-              population: dict[int, int] | None = None) -> list[dict[str, Any]]:
-    """One flat row per grid: polygon, colour, Chinese tooltip; ``population`` maps grid id → real-time count."""
-    rows = session.execute(_SQL, {"patterns": viewer.like_patterns}).mappings().all()
+              population: dict[int, int] | None = None, within: str = "") -> list[dict[str, Any]]:
+    """One flat row per grid of the jurisdiction (or of the part of it whose codes start with ``within``):
+    polygon, colour, Chinese tooltip; ``population`` maps grid id → real-time count (default: the
+    maintained population of the same grids, analytics/population.py, summed after the same filter)."""
+    params = {"patterns": viewer.like_patterns, "within": within + "%"}
+    rows = session.execute(_SQL, params).mappings().all()
     if population is None:
-        population = {p.id: p.realtime for p in realtime_population(session, "grid")}
+        population = {int(p.id): p.realtime for p in live_population(session, viewer.like_patterns, "grid", within=within)}
     communities = sorted({r["community_code"] for r in rows})
     top_pop = max((population.get(r["id"], 0) for r in rows), default=0)
     top_alerts = max((r["alerts"] for r in rows), default=0)

@@ -5,6 +5,8 @@
 | escalate | every ``GRIDPULSE_ESCALATE_EVERY_S`` (300 s) | overdue work orders escalated |
 | rules | every ``GRIDPULSE_FULL_SWEEP_EVERY_S`` (600 s; 0: never) | every rule swept |
 | partitions | every ``GRIDPULSE_PARTITIONS_EVERY_S`` (3600 s) | day partitions of access_event ahead |
+| population_expire | every ``GRIDPULSE_POPULATION_EXPIRE_EVERY_S`` (60 s) | passages aged past their window out of the real-time population |
+| population_reconcile | every ``GRIDPULSE_POPULATION_RECONCILE_EVERY_S`` (3600 s; 0: never) | the real-time population recomputed, drift reported and repaired |
 | retention | daily at ``GRIDPULSE_RETENTION_AT`` (03:30 local) | expired templates deleted, old partitions dropped |
 | backup | daily at ``GRIDPULSE_BACKUP_AT`` (02:30 local; empty: never) | `gridpulse backup`, oldest beyond ``GRIDPULSE_BACKUP_KEEP`` removed |
 
@@ -93,6 +95,23 @@ def _partitions() -> object:
                                                    str(today + dt.timedelta(days=settings().event_partition_days_ahead)))}
 
 
+def _population_expire() -> object:
+    from analytics.population_reconcile import expire
+    from blockdata.db import transaction
+
+    with transaction() as session:
+        return expire(session)
+
+
+def _population_reconcile() -> object:
+    from analytics.population_reconcile import reconcile
+    from blockdata.db import transaction
+
+    with transaction() as session:
+        report = reconcile(session)
+    return {k: v for k, v in report.as_dict().items() if k != "examples"}
+
+
 def _retention() -> object:
     from blockdata.db import transaction
     from blockdata.retention import purge
@@ -114,7 +133,10 @@ def _backup(ops: OpsSettings) -> Callable[[], object]:
 def jobs(ops: OpsSettings | None = None) -> list[Job]:
     ops = ops or ops_settings()
     out = [Job("escalate", _escalate, every_s=ops.escalate_every_s),
-           Job("partitions", _partitions, every_s=ops.partitions_every_s)]
+           Job("partitions", _partitions, every_s=ops.partitions_every_s),
+           Job("population_expire", _population_expire, every_s=ops.population_expire_every_s)]
+    if ops.population_reconcile_every_s > 0:
+        out.append(Job("population_reconcile", _population_reconcile, every_s=ops.population_reconcile_every_s))
     if ops.full_sweep_every_s > 0:
         out.append(Job("rules", _rules, every_s=ops.full_sweep_every_s))
     retention_at = parse_hhmm(ops.retention_at, "GRIDPULSE_RETENTION_AT")

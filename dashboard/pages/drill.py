@@ -24,7 +24,6 @@ from core.viewer import Viewer, code_prefix
 from core.vocab import ResidenceKind, Sex
 from dashboard import places, prefetch
 from dashboard.components.deckmap import deck_map
-from dashboard.live import population_by_grid
 from dashboard.pages._common import page_viewer
 from dashboard.roles import ALL
 from dashboard.places import Place
@@ -120,14 +119,17 @@ def _links(items: list[tuple[str, str]], test_id: str) -> html.Div:
                     children=[dcc.Link(label, href=f"/drill?place={value}") for value, label in items] or "（无）")
 
 
+def _grid_count(session: Session, viewer: Viewer) -> int:
+    return int(session.execute(text("SELECT count(*) FROM grid WHERE code LIKE ANY(:p)"), {"p": viewer.like_patterns}).scalar_one())
+
+
 def _region_map(session: Session, viewer: Viewer, prefix: str) -> dict[str, Any]:
-    all_grids = grid_rows(session, viewer, population=population_by_grid(session))
-    grids = [g for g in all_grids if g["code"].startswith(prefix)]
-    if len(grids) == len(all_grids):  # the whole jurisdiction: the cached, gzipped routes carry the big layers
+    grids = grid_rows(session, viewer, within=prefix)  # the region's grids only, filtered in SQL
+    if len(grids) == _grid_count(session, viewer):  # the whole jurisdiction: the cached, gzipped routes carry the big layers
         layers = [grids_layer("/layers/grids.json"), grid_outlines_layer("/layers/grid_outlines.json"),
                   buildings_layer("/layers/buildings.json")]
     else:
-        buildings = [b for b in building_rows(session, viewer) if b["grid"].startswith(prefix)]
+        buildings = building_rows(session, viewer, within=prefix)
         layers = [grids_layer(grids), grid_outlines_layer(grid_outline_rows(grids)), buildings_layer(buildings)]
     return deck_spec(layers, view_for(polygon_box(grids), pitch=40), basemap_url=settings().basemap_url)
 
@@ -148,7 +150,7 @@ def _level(session: Session, viewer: Viewer, place: Place) -> tuple[Any, dict[st
     if place.kind == "grid":
         buildings = queries.grid_buildings(session, viewer, place.key)
         items = [(f"building:{b.id}", f"{b.compound or ''} {b.name}（{b.floors}层 {b.dwellings}户）") for b in buildings]
-        grids = [g for g in grid_rows(session, viewer, population=population_by_grid(session)) if g["code"] == place.key]
+        grids = grid_rows(session, viewer, within=place.key)
         bl = building_rows(session, viewer, grid_code=place.key)
         spec = deck_spec([grids_layer(grids), grid_outlines_layer(grid_outline_rows(grids)), buildings_layer(bl)],
                          view_for(polygon_box(grids), pitch=50),

@@ -32,7 +32,7 @@ def layout(**_query: str) -> html.Div:
     if refused is not None:
         return refused
     with transaction() as session:
-        spec = street_map_spec(session, viewer, flow_layers(session, viewer), population_by_grid(session))
+        spec = street_map_spec(session, viewer, flow_layers(session, viewer), population_by_grid(session, viewer))
         day = replay_day(session)
     spec["zoomDwellings"] = {"minZoom": DWELLING_ZOOM, "layer": layer_json(dwellings_layer([]))}
     marks = {h: f"{h:02d}时" for h in range(0, 24, 3)} | {LIVE: "实时"}

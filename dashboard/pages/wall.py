@@ -46,7 +46,7 @@ def layout(**_query: str) -> html.Div:
     if refused is not None:
         return refused
     with transaction() as session:
-        spec = street_map_spec(session, viewer, flow_layers(session, viewer), population_by_grid(session))
+        spec = street_map_spec(session, viewer, flow_layers(session, viewer), population_by_grid(session, viewer))
         now = kpis(session, viewer)
         trends = wall_trends(session, viewer, now.population)
         lines = ticker(session, viewer)

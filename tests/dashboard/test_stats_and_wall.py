@@ -226,3 +226,30 @@ def test_the_wall_trends_move_when_events_land(server: str, street: dict, browse
         assert last_point == before + 23
     finally:
         page.close()
+
+
+def test_the_wall_population_follows_a_landed_exit_at_once(server: str, street: dict, browser) -> None:  # noqa: ANN001
+    """The KPI reads the population PostGIS keeps as events land: a resident's exit shows at the next
+    refresh (no per-process cache), and a resident of another street passing out changes nothing."""
+    page = login_page(browser, server, street["users"]["street"], PASSWORD, "/wall")
+    try:
+        page.wait_for_selector("#kpi-population", timeout=150000)
+        before = int(page.inner_text("#kpi-population").replace(",", ""))
+        now = dt.datetime.now(dt.timezone.utc)
+        with transaction() as s:
+            ensure_event_partitions(s, (now - dt.timedelta(days=1)).date().isoformat(), (now + dt.timedelta(days=1)).date().isoformat())
+            person, gate, compound = s.execute(text(
+                "SELECT p.id, g.id, g.compound_id FROM person p JOIN dwelling d ON d.id = p.home_dwelling_id "
+                "JOIN building b ON b.id = d.building_id JOIN grid gr ON gr.id = b.grid_id "
+                "JOIN gate g ON g.compound_id = b.compound_id "
+                "WHERE gr.code LIKE :street AND NOT EXISTS (SELECT 1 FROM presence_person pp WHERE pp.person_id = p.id AND pp.is_out) "
+                "ORDER BY p.id LIMIT 1"), {"street": STREET[:9] + "%"}).one()
+        exit_ = {"v": "1", "event_id": str(uuid7(int(now.timestamp() * 1000))), "ts": now.isoformat(), "gate_id": str(gate),
+                 "compound_id": str(compound), "direction": "out", "method": "face", "result": "open",
+                 "person_id": str(person), "reason": "ok"}
+        with psycopg.connect(settings().database_url.replace("postgresql+psycopg://", "postgresql://", 1)) as conn:
+            land(conn, [exit_])
+        page.wait_for_function(
+            f"parseInt(document.getElementById('kpi-population').innerText.replace(/,/g, '')) == {before - 1}", timeout=60000)
+    finally:
+        page.close()
