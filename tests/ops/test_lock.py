@@ -13,7 +13,7 @@ from pathlib import Path
 from tests.conftest import ROOT
 
 PROJECT = {"core", "blockdata", "credentials", "intake", "gate_bridge", "ingest", "analytics", "residents", "layers",
-           "dashboard", "demo", "ops", "app", "cli", "bench", "tests"}
+           "dashboard", "demo", "ops", "city", "app", "cli", "bench", "tests"}
 PIN = re.compile(r"^([A-Za-z0-9_.\-]+)(\[[^\]]*\])?==", re.M)
 
 
