@@ -58,7 +58,7 @@ def districts(database_url: str, reader_password: str) -> Iterator[dict[str, Dis
             district_server("320106", "鼓楼区", reader_password) as b, \
             district_server("320104", "秦淮区", reader_password) as c:
         for server in (a, b, c):
-            migrate.upgrade(server.url)
+            migrate.upgrade(server.district_url)
         seed_district(a, {"mover": ("王强", MOVER), "zhang": ("张三", id_number("320102", 2, dt.date(1990, 2, 3))),
                           "zhao": ("赵六", ZHAO), "extra": ("钱八", id_number("320102", 9, dt.date(1966, 6, 6)))})
         seed_district(b, {"li": ("李四", id_number("320106", 3, dt.date(1985, 3, 4))), "zhao": ("赵六", ZHAO),

@@ -31,34 +31,27 @@ from blockdata.identity import check_digit, hash_id_number, mask_id_number
 from blockdata.models import GateKind, Person, Relation, RelationKind, ResidenceKind, Sex, RegionLevel
 from city.servers import grant_reader
 from tests.browser import free_port
-from tests.ops.pg_server import _as_postgres, _bin
+from tests.ops.pg_server import OwnPostgres, _as_postgres, _bin
 
 DISTRICT_DB = "gp_district"
 
 
 @dataclass
-class DistrictServer:
-    code: str
-    name: str
-    port: int
-    data: Path
-    superuser_password: str
+class DistrictServer(OwnPostgres):
+    """A district's cluster: an OwnPostgres (start, stop) with a password on loopback and its district's ids."""
+
+    code: str = ""
+    name: str = ""
+    superuser_password: str = ""
     ids: dict[str, int] = field(default_factory=dict)  # what the seed made: person/gate/compound ids by label
 
     @property
-    def url(self) -> str:
+    def district_url(self) -> str:  # the district database, logged in with the password
         return f"postgresql+psycopg://postgres:{self.superuser_password}@127.0.0.1:{self.port}/{DISTRICT_DB}"
 
-    def _ctl(self, *args: str) -> None:
-        subprocess.run(_as_postgres([_bin("pg_ctl"), "-D", str(self.data), "-w", "-t", "60", *args]), check=True,
-                       capture_output=True)
-
-    def start(self) -> None:
-        self._ctl("-o", f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data}", "-l", str(self.data / "log"), "start")
-
     def stop(self) -> None:
-        engine(self.url).dispose()  # our own pooled connections, so the next use reconnects
-        self._ctl("-m", "fast", "stop")
+        engine(self.district_url).dispose()  # our own pooled connections, so the next use reconnects
+        super().stop()
 
 
 @contextmanager
@@ -75,7 +68,7 @@ def district_server(code: str, name: str, reader_password: str) -> Iterator[Dist
             os.chown(p, pw.pw_uid, pw.pw_gid)
     subprocess.run(_as_postgres([_bin("initdb"), "-D", str(data), "--auth-local=trust", "--auth-host=scram-sha-256",
                                  "-U", "postgres", "--pwfile", str(pwfile), "-E", "UTF8"]), check=True, capture_output=True)
-    server = DistrictServer(code, name, free_port(), data, superuser)
+    server = DistrictServer(free_port(), data, code=code, name=name, superuser_password=superuser)
     server.start()
     try:
         with psycopg.connect(f"postgresql://postgres:{superuser}@127.0.0.1:{server.port}/postgres", autocommit=True) as c:
@@ -83,7 +76,7 @@ def district_server(code: str, name: str, reader_password: str) -> Iterator[Dist
             c.execute(f"CREATE ROLE gridpulse_city LOGIN PASSWORD '{reader_password}'")
         yield server
     finally:
-        engine(server.url).dispose()
+        engine(server.district_url).dispose()
         try:
             server.stop()
         except subprocess.CalledProcessError:
@@ -109,7 +102,7 @@ def seed_district(server: DistrictServer, people: dict[str, tuple[str, str]]) ->
     labels starting with "tenant:" get no home here, only a live rental of dwelling 3 (a tie to the district)."""
     code = server.code
     key = load_secrets().id_hash_key
-    with transaction(server.url) as s:
+    with transaction(server.district_url) as s:
         registry.add_region(s, code="320100000000", name="南京市", level=RegionLevel.city, parent_code=None)
         registry.add_region(s, code=f"{code}000000", name=server.name, level=RegionLevel.district, parent_code="320100000000")
         registry.add_region(s, code=f"{code}001000", name=f"{server.name}一街道", level=RegionLevel.street,
@@ -144,7 +137,7 @@ def seed_district(server: DistrictServer, people: dict[str, tuple[str, str]]) ->
 
 def passages(server: DistrictServer, rows: list[tuple[str, dt.datetime, str]]) -> None:
     """Open gate passages at the district's one gate: (person label, time, 'in'|'out')."""
-    with transaction(server.url) as s:
+    with transaction(server.district_url) as s:
         for label, ts, direction in rows:
             s.execute(text(
                 """INSERT INTO access_event (event_id, ts, gate_id, compound_id, direction, method, result, person_id)
@@ -154,6 +147,6 @@ def passages(server: DistrictServer, rows: list[tuple[str, dt.datetime, str]]) -
 
 
 def flows(server: DistrictServer, minute: dt.datetime, entries: int, exits: int) -> None:
-    with transaction(server.url) as s:
+    with transaction(server.district_url) as s:
         s.execute(text("INSERT INTO gate_flow_minute (gate_id, minute, entries, exits, denied) VALUES (:g, :m, :i, :o, 0)"),
                   {"g": server.ids["gate"], "m": minute, "i": entries, "o": exits})
