@@ -133,9 +133,9 @@ def main() -> int:
         servers = [stack.enter_context(district_server(code, name, password)) for code, name in DISTRICTS]
         t0 = time.perf_counter()
         for server in servers:
-            migrate.upgrade(server.url)
-            _seed(server.url, server.code, server.name, people)
-            with transaction(server.url) as s:
+            migrate.upgrade(server.district_url)
+            _seed(server.district_url, server.code, server.name, people)
+            with transaction(server.district_url) as s:
                 grant_reader(s, "gridpulse_city")
             _seed(LOCAL_URL, server.code, server.name, people)
         with transaction() as s:
@@ -180,7 +180,7 @@ def main() -> int:
             print(plan)
             print(police_plan)
         for server in servers:  # the city's foreign servers go with the bench's city database
-            engine(server.url).dispose()
+            engine(server.district_url).dispose()
     _drop(settings().database_url)
     _drop(LOCAL_URL)
     result = {
