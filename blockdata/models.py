@@ -32,6 +32,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, REAL, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -60,6 +61,10 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# The current transaction's id as a bigint (xid8 has no wraparound; bigint keeps the models plain types).
+INGEST_XID = "(pg_current_xact_id())::text::bigint"
 
 
 class Base(DeclarativeBase):
@@ -620,14 +625,50 @@ class AccessEvent(Base):
     stranger_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     score: Mapped[float | None] = mapped_column(REAL)
     reason: Mapped[str | None] = mapped_column(String(32))
+    # The landing transaction's id (migration 0012): an incremental rules sweep finds what landed since its
+    # last run by this, late arrivals too (a bridge's outbox replays events hours old). NULL: landed before.
+    ingest_xid: Mapped[int | None] = mapped_column(BigInteger, server_default=text(INGEST_XID))
     __table_args__ = (
         PrimaryKeyConstraint("event_id", "ts", name="pk_access_event"),
+        Index("ix_access_event_ingest_xid", "ingest_xid"),
         Index("ix_access_event_gate_ts", "gate_id", "ts"),
         Index("ix_access_event_person_ts", "person_id", "ts", postgresql_where="person_id IS NOT NULL"),
         Index("ix_access_event_compound_ts", "compound_id", "ts"),
         Index("ix_access_event_ts_brin", "ts", postgresql_using="brin"),
         {"postgresql_partition_by": "RANGE (ts)"},
     )
+
+
+class RuleWatermark(Base):
+    """Where each rule's last sweep left off (analytics/incremental.py): the sweep's ``as_of``, the oldest
+    transaction still running when it read (everything older it has seen), and what its parameters were."""
+
+    __tablename__ = "rule_watermark"
+    rule: Mapped[str] = mapped_column(String(48), primary_key=True)
+    as_of: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    seen_xid: Mapped[int] = mapped_column(BigInteger)
+    digest: Mapped[str] = mapped_column(String(32))
+    full_as_of: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    swept_at: Mapped[dt.datetime] = _now()
+
+
+class RuleChange(Base):
+    """A change to what the rules read besides events (people, tags, households, relations, ownership,
+    grants, passes, rentals, declarations, dwellings; an alert closed or dismissed), written by statement
+    triggers (migration 0012) with the writing transaction's id. A row with no subject (``bulk``) stands
+    for a statement that changed too many rows to list (a seed, an import) or a utility import: the next
+    sweep of the rules that read that table is a full one."""
+
+    __tablename__ = "rule_change"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    xid: Mapped[int] = mapped_column(BigInteger, server_default=text(INGEST_XID))
+    tbl: Mapped[str] = mapped_column(String(32))
+    person_id: Mapped[int | None] = mapped_column(BigInteger)
+    dwelling_id: Mapped[int | None] = mapped_column(Integer)
+    pass_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    ref: Mapped[str | None] = mapped_column(String(96))
+    bulk: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    __table_args__ = (Index("ix_rule_change_xid", "xid"),)
 
 
 class GateFlowMinute(Base):
