@@ -273,10 +273,16 @@ def _elderly(pl: Planner, mark: Mark, ch: Changes, _day: bool, _night_: bool) ->
     """独居老人: evidence — the tagged person's passages, their tag and record. Boundaries — the last
     passage turns ``inactive_days`` old (fires) and ``2 × inactive_days`` old (severity high)."""
     p, tags = pl.p, ["elderly_alone", "disabled"]
-    persons = set(ch.persons)
+    persons = _tagged(pl, ch.persons, tags)
     for days in (p.inactive_days, 2 * p.inactive_days):
         persons |= pl._passing(mark, days, _TAGGED, tags=tags)
     return Scope(persons=persons)
+
+
+def _tagged(pl: Planner, persons: set[int], tags: list[str]) -> set[int]:
+    """Of these people, those with one of the tags (the others are not the rule's subjects)."""
+    return _ids(pl.session, "SELECT person_id FROM person_tag WHERE person_id = ANY(:ids) AND tag::text = ANY(:tags)",
+                ids=sorted(persons), tags=tags) if persons else set()
 
 
 def _supervised(tag: str) -> Scoper:
@@ -284,7 +290,7 @@ def _supervised(tag: str) -> Scoper:
         """社区矫正 / 重点稳控: evidence — the person's passages (night, other compounds), tag and record.
         Boundary — the last passage turns ``correction_absent_days`` old (absent). Night passages and other
         compounds come only with passages; leaving the window only clears."""
-        persons = set(ch.persons) | pl._passing(mark, pl.p.correction_absent_days, _TAGGED, tags=[tag])
+        persons = _tagged(pl, ch.persons, [tag]) | pl._passing(mark, pl.p.correction_absent_days, _TAGGED, tags=[tag])
         return Scope(persons=persons)
     return scoper
 
@@ -296,7 +302,9 @@ def _departure(pl: Planner, mark: Mark, ch: Changes, day: bool, _night_: bool) -
     from analytics.rules.departure import _add_months
 
     p = pl.p
-    persons = set(ch.persons) | pl._passing(mark, p.departure_quiet_days, _FLOATING)
+    persons = _ids(pl.session, "SELECT id FROM person WHERE id = ANY(:ids) AND residence_kind = 'floating'",
+                   ids=sorted(ch.persons)) if ch.persons else set()
+    persons |= pl._passing(mark, p.departure_quiet_days, _FLOATING)
     if day:
         h0 = _add_months(local(mark.as_of).date(), p.departure_expiry_months)
         h1 = _add_months(local(pl.as_of).date(), p.departure_expiry_months)

@@ -72,7 +72,9 @@ _ALERT = f"""
 CREATE FUNCTION gp_rule_change_alert() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp AS $$
 BEGIN
-  IF TG_OP = 'TRUNCATE' THEN
+  IF TG_OP = 'INSERT' THEN
+    RETURN NULL;
+  ELSIF TG_OP = 'TRUNCATE' THEN
     INSERT INTO rule_change (tbl, bulk) VALUES ('alert', true);
   ELSIF TG_OP = 'UPDATE' THEN
     INSERT INTO rule_change (tbl, ref)
@@ -140,7 +142,7 @@ def upgrade() -> None:
         for statement in _triggers(table, f"gp_rule_change_{table}"):
             op.execute(statement)
     op.execute(_ALERT)
-    for statement in _triggers('alert', 'gp_rule_change_alert'):
+    for statement in _triggers('alert', 'gp_rule_change_alert')[1:]:  # a new alert is the sweep's own doing
         op.execute(statement)
     op.execute(_BULK)
     op.execute("CREATE TRIGGER rule_change_stmt AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON utility_reading "
