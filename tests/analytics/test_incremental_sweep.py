@@ -147,7 +147,8 @@ def test_the_incremental_sweeps_looked_at_few_subjects(both: dict) -> None:
         for rule in person_rules:
             figures = report["rules"][rule]
             assert figures["mode"] == "incremental", (rule, figures["mode"])
-            assert figures["subjects"] < people / 10, (rule, figures["subjects"], people)
+            # sweeps 3–7 hours apart: the people who passed meanwhile or whose passage turned old, not everyone
+            assert figures["subjects"] < people / 2, (rule, figures["subjects"], people)
 
 
 def test_time_alone_fires_and_each_happening_counts(both: dict, street: dict) -> None:
