@@ -492,6 +492,9 @@ class AccessGrant(Base):
     __table_args__ = (
         CheckConstraint("owner_person_id <> grantee_person_id", name="not_self"),
         CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="validity_order"),
+        # grants that start or end between two sweeps (analytics/incremental.py)
+        Index("ix_access_grant_valid_from", "valid_from"),
+        Index("ix_access_grant_valid_to", "valid_to"),
     )
 
 
@@ -513,6 +516,9 @@ class VisitorPass(Base):
     __table_args__ = (
         CheckConstraint("valid_to > valid_from AND valid_to - valid_from <= interval '24 hours'", name="at_most_24h"),
         CheckConstraint("entries_allowed BETWEEN 1 AND 20 AND entries_used BETWEEN 0 AND entries_allowed", name="entries"),
+        # passes that start or end between two sweeps (analytics/incremental.py)
+        Index("ix_visitor_pass_valid_from", "valid_from"),
+        Index("ix_visitor_pass_valid_to", "valid_to"),
     )
 
 
@@ -631,6 +637,9 @@ class AccessEvent(Base):
     __table_args__ = (
         PrimaryKeyConstraint("event_id", "ts", name="pk_access_event"),
         Index("ix_access_event_ingest_xid", "ingest_xid"),
+        # one pass's or one unknown face's passages (visitor overstay, 人来登记, incremental sweeps)
+        Index("ix_access_event_pass_ts", "pass_id", "ts", postgresql_where="pass_id IS NOT NULL"),
+        Index("ix_access_event_stranger_ts", "stranger_id", "ts", postgresql_where="stranger_id IS NOT NULL"),
         Index("ix_access_event_gate_ts", "gate_id", "ts"),
         Index("ix_access_event_person_ts", "person_id", "ts", postgresql_where="person_id IS NOT NULL"),
         Index("ix_access_event_compound_ts", "compound_id", "ts"),

@@ -1,7 +1,8 @@
 """incremental rules: what changed since a rule's last sweep — access_event.ingest_xid (the landing
 transaction's id, indexed), rule_change (changes to the tables the rules read besides events, written by
 statement triggers with the writing transaction's id) and rule_watermark (where each rule's last sweep
-left off). analytics/incremental.py reads them; docs/ANALYTICS.md, "Incremental sweeps".
+left off); indexes for a pass's and an unknown face's passages and for grants and passes by validity.
+analytics/incremental.py reads them; docs/ANALYTICS.md, "Incremental sweeps".
 
 Revision ID: 0012
 Revises: 0011
@@ -116,6 +117,14 @@ def upgrade() -> None:
     op.add_column('access_event', sa.Column('ingest_xid', sa.BigInteger(), nullable=True))
     op.execute(f"ALTER TABLE access_event ALTER COLUMN ingest_xid SET DEFAULT {XID}")
     op.create_index('ix_access_event_ingest_xid', 'access_event', ['ingest_xid'], unique=False)
+    op.create_index('ix_access_event_pass_ts', 'access_event', ['pass_id', 'ts'], unique=False,
+                    postgresql_where='pass_id IS NOT NULL')
+    op.create_index('ix_access_event_stranger_ts', 'access_event', ['stranger_id', 'ts'], unique=False,
+                    postgresql_where='stranger_id IS NOT NULL')
+    op.create_index('ix_access_grant_valid_from', 'access_grant', ['valid_from'], unique=False)
+    op.create_index('ix_access_grant_valid_to', 'access_grant', ['valid_to'], unique=False)
+    op.create_index('ix_visitor_pass_valid_from', 'visitor_pass', ['valid_from'], unique=False)
+    op.create_index('ix_visitor_pass_valid_to', 'visitor_pass', ['valid_to'], unique=False)
     op.create_table('rule_watermark',
     sa.Column('rule', sa.String(length=48), nullable=False),
     sa.Column('as_of', sa.DateTime(timezone=True), nullable=False),
@@ -166,5 +175,9 @@ def downgrade() -> None:
     op.drop_index('ix_rule_change_xid', table_name='rule_change')
     op.drop_table('rule_change')
     op.drop_table('rule_watermark')
-    op.drop_index('ix_access_event_ingest_xid', table_name='access_event')
+    for name, table in (('ix_visitor_pass_valid_to', 'visitor_pass'), ('ix_visitor_pass_valid_from', 'visitor_pass'),
+                        ('ix_access_grant_valid_to', 'access_grant'), ('ix_access_grant_valid_from', 'access_grant'),
+                        ('ix_access_event_stranger_ts', 'access_event'), ('ix_access_event_pass_ts', 'access_event'),
+                        ('ix_access_event_ingest_xid', 'access_event')):
+        op.drop_index(name, table_name=table)
     op.drop_column('access_event', 'ingest_xid')
