@@ -9,9 +9,11 @@ or the 04:00 night boundary passes. Each rule below names its evidence and its b
 found by an indexed query over the interval between the two sweeps (events by ``ingest_xid`` or by
 ``ts``, changes by ``rule_change.xid``), never by a scan of the base.
 
-The watermark of a rule (``rule_watermark``) is the last sweep's ``as_of`` and the oldest transaction
-still running when it read (``pg_snapshot_xmin``): every change with an older transaction id was
-visible to that sweep, so "changed since" is ``xid >= mark`` — exact, whatever commits late. A rule
+The watermark of a rule (``rule_watermark``) is the last sweep's ``as_of`` and its snapshot's horizon: the
+first transaction id not yet begun (``pg_snapshot_xmax``) and those still running (``pg_snapshot_xip``).
+Every other change was visible to that sweep, so "changed since" is ``xid >= xmax OR xid IN running`` —
+exact, whatever commits late, and not held back by a long transaction of another database on the same
+cluster (with ``pg_snapshot_xmin`` a seed or a dump elsewhere would make every change look new). A rule
 with no watermark, other parameters or version, an ``as_of`` before its last, or a bulk change (a seed,
 an import of thousands of rows, any utility import for the rules that read readings) sweeps fully.
 
@@ -36,11 +38,15 @@ from analytics.params import RuleParams
 from analytics.rules.base import local
 from core.config import settings
 
-_XMIN = text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+_HORIZON = text("SELECT pg_snapshot_xmax(s)::text::bigint, "
+                "ARRAY(SELECT x::text::bigint FROM pg_snapshot_xip(s) x) FROM pg_current_snapshot() s")
 REGISTRY_TABLES = ("person", "person_tag", "household", "household_member", "relation", "ownership",
                    "access_grant", "visitor_pass", "rental", "self_declaration", "dwelling", "alert")
 # Which bulk changes make which rule sweep fully (besides the registry tables above, which all of them read).
 READS_READINGS = ("utility_anomaly", "arrival_registration")
+# Past this many subjects a rule's query restricted by ``= ANY(:ids)`` costs more than its full sweep (on
+# `street`, elderly_inactive over 2,548 people: 21 s against 2 s): then it sweeps fully.
+FULL_ABOVE_SUBJECTS = 2000
 ALWAYS_FULL = {"keysite_surge": "its subjects are the few key sites; each sweep reads only their counters' hours"}
 
 
@@ -78,8 +84,9 @@ class Scope:
 @dataclass(frozen=True)
 class Mark:
     as_of: dt.datetime
-    xmin: int
+    xmin: int                      # the snapshot's xmax: ids from here on had not begun
     digest: str
+    running: tuple[int, ...] = ()  # ids that had begun and not ended: their changes were not seen
 
 
 @dataclass
@@ -101,28 +108,33 @@ def digest(version: str, p: RuleParams) -> str:
     return hashlib.sha1(f"{version}|{p!r}|{settings().timezone}".encode()).hexdigest()[:16]
 
 
-def snapshot_xmin(session: Session) -> int:
-    return int(session.execute(_XMIN).scalar_one())
+def snapshot_horizon(session: Session) -> tuple[int, list[int]]:
+    """(xmax, running ids) of a snapshot taken now: what a later sweep must still look at."""
+    xmax, running = session.execute(_HORIZON).one()
+    return int(xmax), [int(x) for x in running]
 
 
 def read_marks(session: Session) -> dict[str, Mark]:
-    return {r.rule: Mark(r.as_of, int(r.seen_xid), r.digest)
-            for r in session.execute(text("SELECT rule, as_of, seen_xid, digest FROM rule_watermark"))}
+    return {r.rule: Mark(r.as_of, int(r.seen_xid), r.digest, tuple(r.running_xids))
+            for r in session.execute(text("SELECT rule, as_of, seen_xid, digest, running_xids FROM rule_watermark"))}
 
 
-def save_mark(session: Session, rule: str, as_of: dt.datetime, xmin: int, rule_digest: str, *, full: bool) -> None:
+def save_mark(session: Session, rule: str, as_of: dt.datetime, horizon: tuple[int, list[int]], rule_digest: str, *,
+              full: bool) -> None:
     session.execute(text(
-        "INSERT INTO rule_watermark (rule, as_of, seen_xid, digest, full_as_of, swept_at) "
-        "VALUES (:rule, :as_of, :xmin, :digest, CASE WHEN :full THEN CAST(:as_of AS timestamptz) END, now()) "
-        "ON CONFLICT (rule) DO UPDATE SET as_of = EXCLUDED.as_of, seen_xid = EXCLUDED.seen_xid, digest = EXCLUDED.digest, "
+        "INSERT INTO rule_watermark (rule, as_of, seen_xid, running_xids, digest, full_as_of, swept_at) "
+        "VALUES (:rule, :as_of, :xmax, :running, :digest, CASE WHEN :full THEN CAST(:as_of AS timestamptz) END, now()) "
+        "ON CONFLICT (rule) DO UPDATE SET as_of = EXCLUDED.as_of, seen_xid = EXCLUDED.seen_xid, "
+        "running_xids = EXCLUDED.running_xids, digest = EXCLUDED.digest, "
         "full_as_of = coalesce(EXCLUDED.full_as_of, rule_watermark.full_as_of), swept_at = now()"),
-        {"rule": rule, "as_of": as_of, "xmin": xmin, "digest": rule_digest, "full": full})
+        {"rule": rule, "as_of": as_of, "xmax": horizon[0], "running": horizon[1], "digest": rule_digest, "full": full})
 
 
 def prune_changes(session: Session) -> int:
     """Forget changes every rule with a watermark has seen (a rule without one sweeps fully)."""
     return session.execute(text(
-        "DELETE FROM rule_change WHERE xid < (SELECT min(seen_xid) FROM rule_watermark)")).rowcount or 0
+        "DELETE FROM rule_change WHERE xid < (SELECT min(least(seen_xid, (SELECT min(x) FROM unnest(running_xids) x))) "
+        "FROM rule_watermark)")).rowcount or 0
 
 
 # --- evidence and boundaries, each an indexed query over the interval ----------------------------
@@ -134,21 +146,26 @@ def _ids(session: Session, sql: str, **params: object) -> set:
 _NEW_PASSAGES = """
 SELECT person_id, pass_id, stranger_id FROM access_event WHERE ingest_xid >= :mark AND ts <= :a1
 UNION
+SELECT person_id, pass_id, stranger_id FROM access_event WHERE ingest_xid = ANY(CAST(:running AS bigint[])) AND ts <= :a1
+UNION
 SELECT person_id, pass_id, stranger_id FROM access_event WHERE ts > :a0 AND ts <= :a1
 """
 
 # Unknown faces whose attempt a newly landed resident's passage may now link (same gate and direction,
-# within link_seconds after it): their "is this a resident?" verdict may change.
+# within link_seconds after it): their "is this a resident?" verdict may change. For the passages whose
+# time came in (a0, as_of], every face seen from a0 − link_seconds on (one range); for late ones (landed
+# since the mark, timestamped before a0: few), the faces at their gate just before them.
 _LINKABLE = """
-WITH new AS (
-  SELECT gate_id, direction, ts FROM access_event WHERE ingest_xid >= :mark AND ts <= :a1
-    AND person_id IS NOT NULL AND result = 'open'
-  UNION
-  SELECT gate_id, direction, ts FROM access_event WHERE ts > :a0 AND ts <= :a1 AND person_id IS NOT NULL AND result = 'open'
-)
-SELECT DISTINCT s.stranger_id FROM new n
-JOIN access_event s ON s.gate_id = n.gate_id AND s.direction = n.direction AND s.stranger_id IS NOT NULL
- AND s.ts >= n.ts - make_interval(secs => :link) AND s.ts < n.ts
+SELECT DISTINCT stranger_id FROM access_event
+WHERE ts >= :a0 - make_interval(secs => :link) AND ts <= :a1 AND stranger_id IS NOT NULL
+UNION
+SELECT DISTINCT s.stranger_id
+FROM (SELECT gate_id, direction, ts FROM access_event WHERE (ingest_xid >= :mark OR ingest_xid = ANY(CAST(:running AS bigint[])))
+        AND ts <= :a0 AND person_id IS NOT NULL AND result = 'open') n
+CROSS JOIN LATERAL (
+  SELECT x.stranger_id FROM access_event x WHERE x.gate_id = n.gate_id AND x.direction = n.direction
+    AND x.stranger_id IS NOT NULL AND x.ts >= n.ts - make_interval(secs => :link) AND x.ts < n.ts
+) s
 """
 
 _PERSONS_PASSING = """
@@ -186,7 +203,8 @@ class Planner:
         key = (mark.as_of, mark.xmin)
         if key not in self._changes:
             ch = Changes()
-            for r in self.session.execute(text(_NEW_PASSAGES), {"mark": mark.xmin, "a0": mark.as_of, "a1": self.as_of}):
+            window = {"mark": mark.xmin, "running": list(mark.running), "a0": mark.as_of, "a1": self.as_of}
+            for r in self.session.execute(text(_NEW_PASSAGES), window):
                 if r.person_id is not None:
                     ch.persons.add(r.person_id)
                 if r.pass_id is not None:
@@ -194,8 +212,8 @@ class Planner:
                 if r.stranger_id is not None:
                     ch.strangers.add(r.stranger_id)
             for r in self.session.execute(text(
-                    "SELECT tbl, person_id, dwelling_id, pass_id, ref, bulk FROM rule_change WHERE xid >= :mark"),
-                    {"mark": mark.xmin}):
+                    "SELECT tbl, person_id, dwelling_id, pass_id, ref, bulk FROM rule_change "
+                    "WHERE xid >= :mark OR xid = ANY(CAST(:running AS bigint[]))"), window):
                 if r.bulk:
                     ch.bulk.add(r.tbl)
                 if r.person_id is not None:
@@ -256,6 +274,8 @@ class Planner:
         if scope is None:
             return None, "full: " + _FULL_WHEN[rule]
         self._alerts(rule, mark, ch, scope)
+        if scope.size() > FULL_ABOVE_SUBJECTS:
+            return None, f"full: {scope.size()} subjects to look at, more than {FULL_ABOVE_SUBJECTS}"
         return scope, "incremental"
 
 
@@ -369,7 +389,8 @@ def _arrival(pl: Planner, mark: Mark, ch: Changes, day: bool, night: bool) -> Sc
     window = {"lo": mark.as_of - age, "hi": pl.as_of - age}
     strangers = set(ch.strangers) | _ids(pl.session, "SELECT DISTINCT stranger_id FROM access_event WHERE ts >= :lo "
                                                      "AND ts <= :hi AND stranger_id IS NOT NULL", **window)
-    strangers |= _ids(pl.session, _LINKABLE, mark=mark.xmin, a0=mark.as_of, a1=pl.as_of, link=pl.p.link_seconds)
+    strangers |= _ids(pl.session, _LINKABLE, mark=mark.xmin, running=list(mark.running), a0=mark.as_of, a1=pl.as_of,
+                      link=pl.p.link_seconds)
     grant_people, grant_dwellings = pl._grant_edges(mark)
     persons = set(ch.persons) | pl._passing(mark, WINDOW_DAYS) | grant_people
     if ch.dwellings:  # a renamed or newly registered person there changes a grantee's "utility in a new name"

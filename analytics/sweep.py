@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from analytics.alerts import raise_alerts
-from analytics.incremental import Planner, digest, prune_changes, read_marks, save_mark, snapshot_xmin
+from analytics.incremental import Planner, digest, prune_changes, read_marks, save_mark, snapshot_horizon
 from analytics.params import RuleParams, params
 from analytics.rules import RULES, VERSIONS
 from analytics.work_orders import dispatch, escalate_overdue
@@ -40,7 +40,7 @@ def run_rules(
     report: dict[str, object] = {"as_of": as_of.isoformat(), "sweep": "incremental" if incremental else "full", "rules": {}}
     started = time.perf_counter()
     session.execute(_LOCK)
-    seen_xid = snapshot_xmin(session)  # everything older is visible to every query below
+    horizon = snapshot_horizon(session)  # every change outside it is visible to every query below
     marks = read_marks(session)
     planner = Planner(session, as_of, p)
     for name in chosen:
@@ -50,7 +50,7 @@ def run_rules(
         findings = RULES[name](session, as_of, p, scope=scope)
         raised = raise_alerts(session, findings, as_of)
         orders = dispatch(session, raised.new_alert_ids, as_of)
-        save_mark(session, name, as_of, seen_xid, rule_digest, full=scope is None)
+        save_mark(session, name, as_of, horizon, rule_digest, full=scope is None)
         report["rules"][name] = {  # type: ignore[index]
             "mode": mode, "subjects": None if scope is None else scope.size(),
             "findings": len(findings), "new_alerts": len(raised.new_alert_ids), "refreshed": raised.refreshed,

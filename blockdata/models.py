@@ -649,13 +649,15 @@ class AccessEvent(Base):
 
 
 class RuleWatermark(Base):
-    """Where each rule's last sweep left off (analytics/incremental.py): the sweep's ``as_of``, the oldest
-    transaction still running when it read (everything older it has seen), and what its parameters were."""
+    """Where each rule's last sweep left off (analytics/incremental.py): the sweep's ``as_of``; the first
+    transaction id not yet begun when it read and the ids still running then (every other change it has
+    seen); what its parameters were."""
 
     __tablename__ = "rule_watermark"
     rule: Mapped[str] = mapped_column(String(48), primary_key=True)
     as_of: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     seen_xid: Mapped[int] = mapped_column(BigInteger)
+    running_xids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), server_default="{}")
     digest: Mapped[str] = mapped_column(String(32))
     full_as_of: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     swept_at: Mapped[dt.datetime] = _now()
