@@ -47,6 +47,7 @@ READS_READINGS = ("utility_anomaly", "arrival_registration")
 # Past this many subjects a rule's query restricted by ``= ANY(:ids)`` costs more than its full sweep (on
 # `street`, elderly_inactive over 2,548 people: 21 s against 2 s): then it sweeps fully.
 FULL_ABOVE_SUBJECTS = 2000
+NOTES = ("utility_anomaly",)  # rules whose full sweep notes candidates for the incremental ones
 ALWAYS_FULL = {"keysite_surge": "its subjects are the few key sites; each sweep reads only their counters' hours"}
 
 
@@ -87,6 +88,7 @@ class Mark:
     xmin: int                      # the snapshot's xmax: ids from here on had not begun
     digest: str
     running: tuple[int, ...] = ()  # ids that had begun and not ended: their changes were not seen
+    candidates: frozenset[int] | None = None  # what the rule's last full sweep noted (utility_anomaly)
 
 
 @dataclass
@@ -115,19 +117,24 @@ def snapshot_horizon(session: Session) -> tuple[int, list[int]]:
 
 
 def read_marks(session: Session) -> dict[str, Mark]:
-    return {r.rule: Mark(r.as_of, int(r.seen_xid), r.digest, tuple(r.running_xids))
-            for r in session.execute(text("SELECT rule, as_of, seen_xid, digest, running_xids FROM rule_watermark"))}
+    return {r.rule: Mark(r.as_of, int(r.seen_xid), r.digest, tuple(r.running_xids),
+                         None if r.candidates is None else frozenset(r.candidates))
+            for r in session.execute(text("SELECT rule, as_of, seen_xid, digest, running_xids, candidates FROM rule_watermark"))}
 
 
 def save_mark(session: Session, rule: str, as_of: dt.datetime, horizon: tuple[int, list[int]], rule_digest: str, *,
-              full: bool) -> None:
+              full: bool, candidates: list[int] | None = None) -> None:
+    """A full sweep replaces the noted candidates (none noted: NULL); an incremental one keeps them."""
     session.execute(text(
-        "INSERT INTO rule_watermark (rule, as_of, seen_xid, running_xids, digest, full_as_of, swept_at) "
-        "VALUES (:rule, :as_of, :xmax, :running, :digest, CASE WHEN :full THEN CAST(:as_of AS timestamptz) END, now()) "
+        "INSERT INTO rule_watermark (rule, as_of, seen_xid, running_xids, digest, full_as_of, candidates, swept_at) "
+        "VALUES (:rule, :as_of, :xmax, :running, :digest, CASE WHEN :full THEN CAST(:as_of AS timestamptz) END, "
+        "CAST(:candidates AS bigint[]), now()) "
         "ON CONFLICT (rule) DO UPDATE SET as_of = EXCLUDED.as_of, seen_xid = EXCLUDED.seen_xid, "
         "running_xids = EXCLUDED.running_xids, digest = EXCLUDED.digest, "
-        "full_as_of = coalesce(EXCLUDED.full_as_of, rule_watermark.full_as_of), swept_at = now()"),
-        {"rule": rule, "as_of": as_of, "xmax": horizon[0], "running": horizon[1], "digest": rule_digest, "full": full})
+        "full_as_of = coalesce(EXCLUDED.full_as_of, rule_watermark.full_as_of), "
+        "candidates = CASE WHEN :full THEN EXCLUDED.candidates ELSE rule_watermark.candidates END, swept_at = now()"),
+        {"rule": rule, "as_of": as_of, "xmax": horizon[0], "running": horizon[1], "digest": rule_digest, "full": full,
+         "candidates": candidates})
 
 
 def prune_changes(session: Session) -> int:
@@ -364,7 +371,7 @@ def _utility(pl: Planner, mark: Mark, ch: Changes, day: bool, _night_: bool) -> 
     passages of its people (presence). Boundaries — a last passage turns ``utility_recent_days − 1``
     days old (present → away) or leaves the look-back (away → unknown: a drop is reported again); a new
     local day moves the recent and baseline days: then it sweeps fully."""
-    if day:
+    if day or mark.candidates is None:
         return None
     p = pl.p
     persons = set(ch.persons)
@@ -372,7 +379,8 @@ def _utility(pl: Planner, mark: Mark, ch: Changes, day: bool, _night_: bool) -> 
         persons |= pl._passing(mark, days)
     grant_people, grant_dwellings = pl._grant_edges(mark)
     persons |= grant_people
-    return Scope(dwellings=set(ch.dwellings) | pl._tied(persons) | grant_dwellings)
+    # Only the dwellings whose readings show an anomaly today can be found (noted by the day's full sweep).
+    return Scope(dwellings=(set(ch.dwellings) | pl._tied(persons) | grant_dwellings) & mark.candidates)
 
 
 def _arrival(pl: Planner, mark: Mark, ch: Changes, day: bool, night: bool) -> Scope | None:
@@ -426,6 +434,6 @@ _SCOPERS: dict[str, Scoper] = {
 }
 _FULL_WHEN = {
     "group_rental": "a new night (04:00) or day: every open stay gains a night",
-    "utility_anomaly": "a new local day moves the recent and baseline days",
+    "utility_anomaly": "a new local day moves the recent and baseline days (or no candidates noted yet)",
     "arrival_registration": "a new night (04:00) or day: open stays gain a night, the day's records change",
 }

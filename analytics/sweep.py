@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from analytics.alerts import raise_alerts
-from analytics.incremental import Planner, digest, prune_changes, read_marks, save_mark, snapshot_horizon
+from analytics.incremental import NOTES, Planner, digest, prune_changes, read_marks, save_mark, snapshot_horizon
 from analytics.params import RuleParams, params
 from analytics.rules import RULES, VERSIONS
 from analytics.work_orders import dispatch, escalate_overdue
@@ -47,10 +47,12 @@ def run_rules(
         t0 = time.perf_counter()
         rule_digest = digest(VERSIONS[name], p)
         scope, mode = planner.scope(name, marks.get(name), rule_digest) if incremental else (None, "full")
-        findings = RULES[name](session, as_of, p, scope=scope)
+        notes: dict | None = {} if name in NOTES and scope is None else None
+        findings = RULES[name](session, as_of, p, scope=scope, **({"notes": notes} if notes is not None else {}))
         raised = raise_alerts(session, findings, as_of)
         orders = dispatch(session, raised.new_alert_ids, as_of)
-        save_mark(session, name, as_of, horizon, rule_digest, full=scope is None)
+        save_mark(session, name, as_of, horizon, rule_digest, full=scope is None,
+                  candidates=(notes or {}).get("candidates"))
         report["rules"][name] = {  # type: ignore[index]
             "mode": mode, "subjects": None if scope is None else scope.size(),
             "findings": len(findings), "new_alerts": len(raised.new_alert_ids), "refreshed": raised.refreshed,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
 from collections.abc import Callable
 
@@ -32,26 +33,35 @@ log = logging.getLogger("gridpulse.rules.watch")
 
 
 class _Stats:
-    """When to refresh the daily statistics: something changed and the last refresh is old, or a new day."""
+    """When to refresh the daily statistics: something changed and the last refresh is old, or a new day.
+    The refresh runs beside the sweeps (a thread of its own), so a slow one never delays an alert."""
 
     def __init__(self, every_s: float | None) -> None:
         self.every_s, self.last, self.day, self.dirty = every_s, float("-inf"), None, True
+        self.running: threading.Thread | None = None
 
     def after_sweep(self, now: dt.datetime, changed: bool) -> None:
         if self.every_s is None:
             return
         self.dirty = self.dirty or changed
         new_day = self.day is not None and local_day(now) != self.day
+        if self.running is not None and self.running.is_alive():
+            return
         if not new_day and not (self.dirty and time.monotonic() - self.last >= self.every_s):
             return
+        self.last, self.day, self.dirty = time.monotonic(), local_day(now), False
+        self.running = threading.Thread(target=self._refresh, args=(now,), name="stats-refresh", daemon=True)
+        self.running.start()
+
+    def _refresh(self, now: dt.datetime) -> None:
         try:
             with transaction() as session:
                 report = refresh(session, now)
         except Exception:  # noqa: BLE001 - a long-running service counts and logs a failed refresh, and goes on
             log.exception("statistics refresh failed")
             metrics.SWEEP_ERRORS.labels("stats_refresh").inc()
+            self.dirty = True
             return
-        self.last, self.day, self.dirty = time.monotonic(), local_day(now), False
         metrics.SWEEP_LAST_SUCCESS.labels("stats_refresh").set(time.time())
         log.info("statistics refreshed: %s", report)
 
@@ -84,7 +94,9 @@ def watch(should_stop: Callable[[], bool] = lambda: False, *, cfg: Settings | No
         serve_probes(metrics_port, default_probes())
     client = connect(cfg)
     key = landed_key(cfg.redis_prefix)
-    last_id = "$"
+    # From the notices already there, not "$": those landing during the first sweep wake the next one.
+    newest = client.xrevrange(key, count=1)
+    last_id = newest[0][0] if newest else "0-0"
     stats = _Stats(stats_every_s)
     sweeps, pending, landed = 0, True, False
     last_sweep, last_full, idle_since = float("-inf"), time.monotonic(), time.monotonic()
@@ -113,4 +125,6 @@ def watch(should_stop: Callable[[], bool] = lambda: False, *, cfg: Settings | No
         idle_since = time.monotonic()
         last_id = reply[0][1][-1][0]
         pending = landed = True
+    if stats.running is not None:  # a stopped watch leaves nothing running behind it
+        stats.running.join(timeout=120)
     return sweeps

@@ -1,9 +1,9 @@
 """Rules sweep, full against incremental after a simulated hour (issue 21, item 2).
 
 Seeds `street` (30 days) into its own database (gridpulse_bench_sweep; `--keep` reuses it), sweeps every
-rule fully as of 21:00 local on the last seeded day (which leaves each rule's watermark), then
-incrementally as of 22:00 — the hour's passages are the new evidence, and every time boundary the hour
-crossed — and then fully again as of 22:00: that last sweep must raise no new alert (the incremental one
+rule fully as of 08:00 local on the last seeded day (which leaves each rule's watermark), then
+incrementally as of 09:00 — the morning rush's passages are the new evidence, and every time boundary
+the hour crossed — and then fully again as of 09:00: that last sweep must raise no new alert (the incremental one
 raised them all). Prints each rule's seconds and subjects, the ratio full / incremental, and the floor
 measured in the same run: one read of the hour's passages, which any incremental sweep must at least
 make. Goals at 1 M people: incremental ≤ 5 s, full ≤ 60 s (measured here on `street`; `--quick`: tiny).
@@ -53,7 +53,7 @@ def main() -> None:
         fresh_database(url)
         run_seed(preset=preset, seed=20261122, days=30 if preset == "street" else 14, anchor=ANCHOR, reset=True)
     last_day = ANCHOR - dt.timedelta(days=1)
-    t1 = dt.datetime.combine(last_day, dt.time(22, 0), tzinfo=local_tz()).astimezone(dt.timezone.utc)
+    t1 = dt.datetime.combine(last_day, dt.time(9, 0), tzinfo=local_tz()).astimezone(dt.timezone.utc)  # the morning rush
     t0 = t1 - dt.timedelta(hours=1)
     with transaction() as s:
         s.execute(text("DELETE FROM work_order"))

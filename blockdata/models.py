@@ -658,6 +658,9 @@ class RuleWatermark(Base):
     as_of: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     seen_xid: Mapped[int] = mapped_column(BigInteger)
     running_xids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), server_default="{}")
+    # The subjects its last full sweep found worth a look whatever happens at the gates (utility_anomaly: the
+    # dwellings whose readings show an anomaly; they change only with the day or new readings).
+    candidates: Mapped[list[int] | None] = mapped_column(ARRAY(BigInteger))
     digest: Mapped[str] = mapped_column(String(32))
     full_as_of: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     swept_at: Mapped[dt.datetime] = _now()

@@ -62,7 +62,10 @@ def _presence(session: Session, as_of: dt.datetime, p: RuleParams, dwellings: li
     return out
 
 
-def find(session: Session, as_of: dt.datetime, p: RuleParams, scope=None) -> list[Finding]:  # noqa: ANN001
+def find(session: Session, as_of: dt.datetime, p: RuleParams, scope=None, notes: dict | None = None) -> list[Finding]:  # noqa: ANN001
+    """``notes`` (a full sweep's): gets ``candidates``, the dwellings whose readings show an anomaly before
+    presence is asked — the same until the day changes or readings come, so an incremental sweep looks only
+    at those of them whose people passed (analytics/incremental.py)."""
     today = local_today(as_of)
     dwellings = ids_of(scope.dwellings) if scope is not None else None
     first = today - dt.timedelta(days=p.utility_recent_days + p.utility_baseline_days - 1)
@@ -93,6 +96,8 @@ def find(session: Session, as_of: dt.datetime, p: RuleParams, scope=None) -> lis
         else:
             continue
         candidates.append((dwelling, kind, anomaly, mean, base, sd, recent))
+    if notes is not None:
+        notes["candidates"] = sorted({c[0] for c in candidates})
     if not candidates:
         return []
     presence = _presence(session, as_of, p, sorted({c[0] for c in candidates}))

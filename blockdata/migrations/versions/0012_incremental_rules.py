@@ -130,6 +130,7 @@ def upgrade() -> None:
     sa.Column('as_of', sa.DateTime(timezone=True), nullable=False),
     sa.Column('seen_xid', sa.BigInteger(), nullable=False),
     sa.Column('running_xids', sa.ARRAY(sa.BigInteger()), server_default='{}', nullable=False),
+    sa.Column('candidates', sa.ARRAY(sa.BigInteger()), nullable=True),
     sa.Column('digest', sa.String(length=32), nullable=False),
     sa.Column('full_as_of', sa.DateTime(timezone=True), nullable=True),
     sa.Column('swept_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
