@@ -1,9 +1,9 @@
 """Rules sweep, full against incremental after a simulated hour (issue 21, item 2).
 
 Seeds `street` (30 days) into its own database (gridpulse_bench_sweep; `--keep` reuses it), sweeps every
-rule fully as of 08:00 local on the last seeded day (which leaves each rule's watermark), then
-incrementally as of 09:00 — the morning rush's passages are the new evidence, and every time boundary
-the hour crossed — and then fully again as of 09:00: that last sweep must raise no new alert (the incremental one
+rule fully as of 08:00 local on the last seeded day (``--hour 9``, the morning rush; which leaves each
+rule's watermark), then incrementally as of 09:00 — the hour's passages are the new evidence, and every
+time boundary the hour crossed — and then fully again as of 09:00: that last sweep must raise no new alert (the incremental one
 raised them all). Prints each rule's seconds and subjects, the ratio full / incremental, and the floor
 measured in the same run: one read of the hour's passages, which any incremental sweep must at least
 make. Goals at 1 M people: incremental ≤ 5 s, full ≤ 60 s (measured here on `street`; `--quick`: tiny).
@@ -46,6 +46,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="seed tiny (seconds) instead of street")
     parser.add_argument("--keep", action="store_true", help="reuse the bench database if it holds the seeded street")
+    parser.add_argument("--hour", type=int, default=9, choices=range(5, 24), metavar="H",
+                        help="the simulated hour ends at H:00 local (5–23; default 9: the morning rush)")
     args = parser.parse_args()
     preset = "tiny" if args.quick else "street"
     url = settings().database_url
@@ -53,7 +55,7 @@ def main() -> None:
         fresh_database(url)
         run_seed(preset=preset, seed=20261122, days=30 if preset == "street" else 14, anchor=ANCHOR, reset=True)
     last_day = ANCHOR - dt.timedelta(days=1)
-    t1 = dt.datetime.combine(last_day, dt.time(9, 0), tzinfo=local_tz()).astimezone(dt.timezone.utc)  # the morning rush
+    t1 = dt.datetime.combine(last_day, dt.time(args.hour, 0), tzinfo=local_tz()).astimezone(dt.timezone.utc)
     t0 = t1 - dt.timedelta(hours=1)
     with transaction() as s:
         s.execute(text("DELETE FROM work_order"))
