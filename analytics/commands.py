@@ -20,7 +20,8 @@ def _run(args: argparse.Namespace) -> int:
     from blockdata.db import transaction
 
     with transaction() as session:
-        report = run_rules(session, _as_of(args.as_of), names=args.rule or None, rule_params=params(args.preset))
+        report = run_rules(session, _as_of(args.as_of), names=args.rule or None, rule_params=params(args.preset),
+                           incremental=not args.full)
     print(json.dumps(report, ensure_ascii=False))
     return 0
 
@@ -54,8 +55,9 @@ def _watch(args: argparse.Namespace) -> int:
     from core.process import long_running
 
     should_stop = long_running("rules-watch")
-    sweeps = watch(should_stop, min_interval_s=args.min_interval, full_sweep_every_s=args.full_sweep_every or None)
-    print(f"ran {sweeps} fast sweeps")
+    sweeps = watch(should_stop, min_interval_s=args.min_interval, full_sweep_every_s=args.full_sweep_every or None,
+                   tick_s=args.tick, stats_every_s=args.stats_every or None, metrics_port=args.metrics_port)
+    print(f"ran {sweeps} sweeps")
     return 0
 
 
@@ -119,15 +121,25 @@ def _population_show(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     rules = sub.add_parser("rules", help="anomaly rules: list them, or sweep them into alerts and work orders")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True)
-    p = rules_sub.add_parser("run", help="sweep the rules, raise de-duplicated alerts, dispatch work orders")
+    p = rules_sub.add_parser("run", help="sweep the rules (only what changed since the last sweep; --full: every "
+                                         "subject), raise de-duplicated alerts, dispatch work orders")
     p.add_argument("--rule", action="append", help="only this rule (repeatable); default: all")
+    p.add_argument("--full", action="store_true", help="look at every subject of every rule, not only what changed "
+                                                      "since each rule's last sweep (the same alerts, slower)")
     p.add_argument("--as-of", help="evaluate as of this time (ISO 8601, default now)")
     p.add_argument("--preset", help="rule parameters: nanjing (default) or shanghai")
     p.set_defaults(func=_run)
-    p = rules_sub.add_parser("watch", help="run the fast rules as events arrive (woken by the ingest worker)")
-    p.add_argument("--min-interval", type=float, default=5.0, help="seconds between fast sweeps at most")
+    p = rules_sub.add_parser("watch", help="sweep every rule incrementally as events arrive (woken by the ingest "
+                                           "worker) and as time passes, fully now and then; keep the day's statistics fresh")
+    p.add_argument("--min-interval", type=float, default=5.0, help="seconds between incremental sweeps at least")
+    p.add_argument("--tick", type=float, default=60.0, metavar="SECONDS",
+                   help="sweep incrementally this often without new events too (time alone fires rules)")
     p.add_argument("--full-sweep-every", type=float, default=600.0, metavar="SECONDS",
-                   help="also sweep every rule this often (0: never)")
+                   help="sweep every subject of every rule this often instead (0: never)")
+    p.add_argument("--stats-every", type=float, default=300.0, metavar="SECONDS",
+                   help="refresh the daily statistics after a sweep at most this often while something changed, "
+                        "and at a new local day (0: never)")
+    p.add_argument("--metrics-port", type=int, help="serve /metrics and /healthz on this port")
     p.set_defaults(func=_watch)
     p = rules_sub.add_parser("list", help="the rules, their versions, what each finds and its precision measured at the door")
     p.set_defaults(func=_list)

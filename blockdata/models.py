@@ -32,6 +32,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, REAL, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -60,6 +61,10 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# The current transaction's id as a bigint (xid8 has no wraparound; bigint keeps the models plain types).
+INGEST_XID = "(pg_current_xact_id())::text::bigint"
 
 
 class Base(DeclarativeBase):
@@ -487,6 +492,9 @@ class AccessGrant(Base):
     __table_args__ = (
         CheckConstraint("owner_person_id <> grantee_person_id", name="not_self"),
         CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="validity_order"),
+        # grants that start or end between two sweeps (analytics/incremental.py)
+        Index("ix_access_grant_valid_from", "valid_from"),
+        Index("ix_access_grant_valid_to", "valid_to"),
     )
 
 
@@ -508,6 +516,9 @@ class VisitorPass(Base):
     __table_args__ = (
         CheckConstraint("valid_to > valid_from AND valid_to - valid_from <= interval '24 hours'", name="at_most_24h"),
         CheckConstraint("entries_allowed BETWEEN 1 AND 20 AND entries_used BETWEEN 0 AND entries_allowed", name="entries"),
+        # passes that start or end between two sweeps (analytics/incremental.py)
+        Index("ix_visitor_pass_valid_from", "valid_from"),
+        Index("ix_visitor_pass_valid_to", "valid_to"),
     )
 
 
@@ -620,14 +631,58 @@ class AccessEvent(Base):
     stranger_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     score: Mapped[float | None] = mapped_column(REAL)
     reason: Mapped[str | None] = mapped_column(String(32))
+    # The landing transaction's id (migration 0014): an incremental rules sweep finds what landed since its
+    # last run by this, late arrivals too (a bridge's outbox replays events hours old). NULL: landed before.
+    ingest_xid: Mapped[int | None] = mapped_column(BigInteger, server_default=text(INGEST_XID))
     __table_args__ = (
         PrimaryKeyConstraint("event_id", "ts", name="pk_access_event"),
+        Index("ix_access_event_ingest_xid", "ingest_xid"),
+        # one pass's or one unknown face's passages (visitor overstay, 人来登记, incremental sweeps)
+        Index("ix_access_event_pass_ts", "pass_id", "ts", postgresql_where="pass_id IS NOT NULL"),
+        Index("ix_access_event_stranger_ts", "stranger_id", "ts", postgresql_where="stranger_id IS NOT NULL"),
         Index("ix_access_event_gate_ts", "gate_id", "ts"),
         Index("ix_access_event_person_ts", "person_id", "ts", postgresql_where="person_id IS NOT NULL"),
         Index("ix_access_event_compound_ts", "compound_id", "ts"),
         Index("ix_access_event_ts_brin", "ts", postgresql_using="brin"),
         {"postgresql_partition_by": "RANGE (ts)"},
     )
+
+
+class RuleWatermark(Base):
+    """Where each rule's last sweep left off (analytics/incremental.py): the sweep's ``as_of``; the first
+    transaction id not yet begun when it read and the ids still running then (every other change it has
+    seen); what its parameters were."""
+
+    __tablename__ = "rule_watermark"
+    rule: Mapped[str] = mapped_column(String(48), primary_key=True)
+    as_of: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    seen_xid: Mapped[int] = mapped_column(BigInteger)
+    running_xids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), server_default="{}")
+    # The subjects its last full sweep found worth a look whatever happens at the gates (utility_anomaly: the
+    # dwellings whose readings show an anomaly; they change only with the day or new readings).
+    candidates: Mapped[list[int] | None] = mapped_column(ARRAY(BigInteger))
+    digest: Mapped[str] = mapped_column(String(32))
+    full_as_of: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    swept_at: Mapped[dt.datetime] = _now()
+
+
+class RuleChange(Base):
+    """A change to what the rules read besides events (people, tags, households, relations, ownership,
+    grants, passes, rentals, declarations, dwellings; an alert closed or dismissed), written by statement
+    triggers (migration 0014) with the writing transaction's id. A row with no subject (``bulk``) stands
+    for a statement that changed too many rows to list (a seed, an import) or a utility import: the next
+    sweep of the rules that read that table is a full one."""
+
+    __tablename__ = "rule_change"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    xid: Mapped[int] = mapped_column(BigInteger, server_default=text(INGEST_XID))
+    tbl: Mapped[str] = mapped_column(String(32))
+    person_id: Mapped[int | None] = mapped_column(BigInteger)
+    dwelling_id: Mapped[int | None] = mapped_column(Integer)
+    pass_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    ref: Mapped[str | None] = mapped_column(String(96))
+    bulk: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    __table_args__ = (Index("ix_rule_change_xid", "xid"),)
 
 
 class GateFlowMinute(Base):
@@ -706,7 +761,7 @@ class StatRefresh(Base):
 
 class PresencePerson(Base):
     """A person's last open gate passage of the last 48 hours, kept by a trigger on ``access_event``
-    (migration 0012): the state the maintained real-time population counts from. No foreign key: an
+    (migration 0013): the state the maintained real-time population counts from. No foreign key: an
     event may name a person the base does not (yet) hold."""
 
     __tablename__ = "presence_person"

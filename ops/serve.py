@@ -52,8 +52,9 @@ def children(parts: Iterable[str] = PARTS, *, compounds: Iterable[int] | None = 
             out.append(Child(f"ingest-{i}", _cli("ingest", "--consumer", f"{host}-ingest-{i}",
                                                  "--metrics-port", str(ops.metrics_port_base + 1 + i))))
     if "rules" in wanted:
-        # The full sweep is the scheduler's (logged and counted there); the watch runs the fast rules only.
-        out.append(Child("rules-watch", _cli("rules", "watch", "--full-sweep-every", "0")))
+        # The full sweep is the scheduler's (logged and counted there); the watch sweeps incrementally.
+        out.append(Child("rules-watch", _cli("rules", "watch", "--full-sweep-every", "0",
+                                             "--metrics-port", str(ops.metrics_port_base - 1))))
     if "schedule" in wanted:
         out.append(Child("schedule", _cli("schedule", "--metrics-port", str(ops.metrics_port_base))))
     if "bridges" in wanted:

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from analytics.params import RuleParams
 from analytics.registration_model import WINDOW_DAYS, Evidence, score
-from analytics.rules.base import Finding, local, local_today, rows, when
+from analytics.rules.base import Finding, ids_of, local, local_today, only, rows, when
 from blockdata.models import Severity
 
 NAME = "arrival_registration"
@@ -44,12 +44,17 @@ def _evening(ts: dt.datetime) -> bool:
     return h >= EVENING_FROM or h < EVENING_TO
 
 
-def find(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Finding]:
+def find(session: Session, as_of: dt.datetime, p: RuleParams, scope=None) -> list[Finding]:  # noqa: ANN001
+    """Every candidate, or (an incremental sweep) only the scope's unknown faces, grantees and dwellings."""
     since = as_of - dt.timedelta(days=WINDOW_DAYS)
-    utility_names = _utility_new_names(session, as_of)
     declared = _declared(session, as_of)
-    findings = [*_strangers(session, as_of, since, p), *_grantees(session, as_of, since, p, utility_names, declared),
-                *_dwellings(session, as_of, since, p, utility_names, declared)]
+    grants = _grants(session, as_of, ids_of(scope.persons) if scope is not None else None)
+    dwellings = None if scope is None else sorted(set(scope.dwellings) | {g.dwelling_id for g in grants})
+    utility_names = _utility_new_names(session, as_of, dwellings)
+    findings = [*_strangers(session, as_of, since, p, ids_of(scope.strangers) if scope is not None else None),
+                *_grantees(session, as_of, since, p, utility_names, declared, grants),
+                *_dwellings(session, as_of, since, p, utility_names, declared,
+                            ids_of(scope.dwellings) if scope is not None else None)]
     return [f for f in findings if f.confidence >= p.registration_threshold]
 
 
@@ -67,19 +72,21 @@ def _finding(p: RuleParams, ev: Evidence, subject_kind: str, subject_id: int, pl
     )
 
 
-def _strangers(session: Session, as_of: dt.datetime, since: dt.datetime, p: RuleParams) -> list[Finding]:
+def _strangers(session: Session, as_of: dt.datetime, since: dt.datetime, p: RuleParams,
+               strangers: list | None = None) -> list[Finding]:
     attempts = rows(
         session,
-        """
+        f"""
         SELECT e.stranger_id, e.compound_id, e.ts, e.event_id, e.direction::text AS direction, g.name AS gate,
                (SELECT x.person_id FROM access_event x WHERE x.gate_id = e.gate_id AND x.direction = e.direction
                   AND x.result = 'open' AND x.person_id IS NOT NULL AND x.ts > e.ts
                   AND x.ts <= e.ts + make_interval(secs => :link) ORDER BY x.ts LIMIT 1) AS linked
         FROM access_event e LEFT JOIN gate g ON g.id = e.gate_id
         WHERE e.stranger_id IS NOT NULL AND e.compound_id IS NOT NULL AND e.ts <= :as_of AND e.ts > :since
+              {only(strangers, 'e.stranger_id', 'strangers')}
         ORDER BY e.ts
         """,
-        as_of=as_of, since=since, link=p.link_seconds,
+        as_of=as_of, since=since, link=p.link_seconds, strangers=strangers,
     )
     by_stranger: dict[tuple[uuid.UUID, int], list] = {}
     for a in attempts:
@@ -163,9 +170,9 @@ def _stay_evidence(passages: list, home_compound: int | None, as_of: dt.datetime
     return days, nights, share, here
 
 
-def _grantees(session: Session, as_of: dt.datetime, since: dt.datetime, p: RuleParams, utility_names: dict,  # noqa: ANN001
-              declared: set) -> list[Finding]:
-    grants = rows(session, """
+def _grants(session: Session, as_of: dt.datetime, persons: list | None) -> list:
+    """Grants in force to people not registered at the granted dwelling (all, or only these grantees')."""
+    return rows(session, f"""
         SELECT DISTINCT ON (g.grantee_person_id, g.dwelling_id) g.grantee_person_id AS person_id, g.dwelling_id, g.kind::text AS kind,
                p.name, d.code, b.compound_id, b.grid_id, ST_AsText(ST_PointOnSurface(b.geom)) AS point
         FROM access_grant g JOIN person p ON p.id = g.grantee_person_id
@@ -176,7 +183,12 @@ def _grantees(session: Session, as_of: dt.datetime, since: dt.datetime, p: RuleP
                           WHERE m.person_id = p.id AND h.dwelling_id = g.dwelling_id)
           AND NOT EXISTS (SELECT 1 FROM relation r WHERE r.person_id = p.id AND r.dwelling_id = g.dwelling_id
                           AND r.kind = 'lives_in' AND (r.valid_to IS NULL OR r.valid_to >= :today))
-        """, as_of=as_of, today=local_today(as_of))
+          {only(persons, 'g.grantee_person_id', 'persons')}
+        """, as_of=as_of, today=local_today(as_of), persons=persons)
+
+
+def _grantees(session: Session, as_of: dt.datetime, since: dt.datetime, p: RuleParams, utility_names: dict,  # noqa: ANN001
+              declared: set, grants: list) -> list[Finding]:
     out = []
     grants = [g for g in grants if (g.person_id, g.dwelling_id) not in declared]  # their own declaration only
     by_person = _passages(session, "person_id", sorted({g.person_id for g in grants}), as_of, since)
@@ -200,12 +212,12 @@ def _grantees(session: Session, as_of: dt.datetime, since: dt.datetime, p: RuleP
 
 
 def _dwellings(session: Session, as_of: dt.datetime, since: dt.datetime, p: RuleParams, utility_names: dict,  # noqa: ANN001
-               declared: set) -> list[Finding]:
-    passes = rows(session, """
+               declared: set, dwellings: list | None = None) -> list[Finding]:
+    passes = rows(session, f"""
         SELECT v.dwelling_id, coalesce('id:' || encode(v.visitor_id_hash, 'hex'), 'name:' || v.visitor_name) AS visitor,
                v.visitor_id_hash IS NULL AS no_id, v.visitor_name, v.id AS pass_id
-        FROM visitor_pass v WHERE v.valid_from <= :as_of AND v.valid_to > :since
-        """, as_of=as_of, since=since)
+        FROM visitor_pass v WHERE v.valid_from <= :as_of AND v.valid_to > :since{only(dwellings, 'v.dwelling_id', 'dwellings')}
+        """, as_of=as_of, since=since, dwellings=dwellings)
     by_visitor: dict[tuple[int, str], list] = {}
     for v in passes:
         by_visitor.setdefault((v.dwelling_id, v.visitor), []).append(v)
@@ -235,8 +247,9 @@ def _dwellings(session: Session, as_of: dt.datetime, since: dt.datetime, p: Rule
         if best is None or score(ev) > score(best[0]):
             candidates[dwelling] = (ev, {"sources": sources, "visitor": visitor,
                                          "events": [str(e.event_id) for e in passages[-10:]]}, says)
+    wanted = None if dwellings is None else set(dwellings)
     for dwelling, name in utility_names.items():
-        if dwelling not in candidates:
+        if dwelling not in candidates and (wanted is None or dwelling in wanted):
             candidates[dwelling] = (Evidence(0, 0, 0.0, utility_new_name=True),
                                     {"sources": {"utility_account_in_new_name": True}, "events": []},
                                     [f"utility account in the name {name}, which nobody registered there has"])
@@ -249,12 +262,12 @@ def _dwellings(session: Session, as_of: dt.datetime, since: dt.datetime, p: Rule
             for dwelling, (ev, evidence, says) in candidates.items() if ("dwelling", dwelling) not in declared]
 
 
-def _utility_new_names(session: Session, as_of: dt.datetime) -> dict[int, str]:
+def _utility_new_names(session: Session, as_of: dt.datetime, dwellings: list | None = None) -> dict[int, str]:
     """dwelling → the latest utility account name, where nobody registered or granted there has that name."""
-    return {r.dwelling_id: r.account_name for r in rows(session, """
+    return {r.dwelling_id: r.account_name for r in rows(session, f"""
         WITH names AS (
           SELECT DISTINCT ON (u.dwelling_id) u.dwelling_id, u.account_name FROM utility_reading u
-          WHERE u.account_name IS NOT NULL AND u.day <= :today AND u.day > :today - 30
+          WHERE u.account_name IS NOT NULL AND u.day <= :today AND u.day > :today - 30{only(dwellings, 'u.dwelling_id', 'dwellings')}
           ORDER BY u.dwelling_id, u.day DESC
         )
         SELECT n.dwelling_id, n.account_name FROM names n
@@ -265,7 +278,7 @@ def _utility_new_names(session: Session, as_of: dt.datetime) -> dict[int, str]:
                           WHERE g.dwelling_id = n.dwelling_id AND p.name = n.account_name AND g.revoked_at IS NULL)
           AND NOT EXISTS (SELECT 1 FROM household h JOIN household_member m ON m.household_id = h.id JOIN person p ON p.id = m.person_id
                           WHERE h.dwelling_id = n.dwelling_id AND p.name = n.account_name)
-        """, today=local_today(as_of))}
+        """, today=local_today(as_of), dwellings=dwellings)}
 
 
 def _declared(session: Session, as_of: dt.datetime) -> set[tuple]:

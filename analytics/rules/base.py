@@ -44,7 +44,18 @@ class Finding:
         return f"{self.rule}:{self.subject_kind}:{self.dedup_subject or self.subject_id}"
 
 
-RuleFn = Callable[[Session, dt.datetime, RuleParams], list[Finding]]
+RuleFn = Callable[..., list[Finding]]  # (session, as_of, params, scope=None) → findings
+
+
+def only(ids: object, column: str, param: str) -> str:
+    """`` AND column = ANY(:param)`` when an incremental sweep gave the rule its subjects (analytics/incremental.py);
+    nothing for a full sweep. The restriction is on the subject itself, so a subject's finding is the same
+    either way."""
+    return "" if ids is None else f" AND {column} = ANY(:{param})"
+
+
+def ids_of(ids: object) -> list | None:
+    return None if ids is None else sorted(ids)  # type: ignore[call-overload]
 
 # A person's place: home dwelling → building → grid, with a point to put the marker on the map.
 PERSON_PLACE = """

@@ -12,21 +12,22 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from analytics.params import RuleParams
-from analytics.rules.base import ACTIVITY, PERSON_PLACE, Finding, iso, local_today, passage_words, rows, tz_name
+from analytics.rules.base import ACTIVITY, PERSON_PLACE, Finding, ids_of, iso, local_today, only, passage_words, rows, tz_name
 from blockdata.models import Severity
 
 NAME = "correction_movement"
 VERSION = "2"
 
 
-def find(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Finding]:
-    return supervised_movement(session, as_of, p, tag="community_correction", rule=NAME, version=VERSION)
+def find(session: Session, as_of: dt.datetime, p: RuleParams, scope=None) -> list[Finding]:  # noqa: ANN001
+    return supervised_movement(session, as_of, p, tag="community_correction", rule=NAME, version=VERSION, scope=scope)
 
 
 def supervised_movement(session: Session, as_of: dt.datetime, p: RuleParams, *, tag: str, rule: str,
-                        version: str) -> list[Finding]:
+                        version: str, scope=None) -> list[Finding]:  # noqa: ANN001
     """Abnormal movement of people under a supervision tag with a legal basis in force: the signs and
     parameters of community correction, shared with the key-control rule (analytics/rules/key_control_movement.py)."""
+    persons = ids_of(scope.persons) if scope is not None else None
     result = rows(
         session,
         f"""
@@ -44,9 +45,9 @@ def supervised_movement(session: Session, as_of: dt.datetime, p: RuleParams, *, 
           FROM access_event e LEFT JOIN gate g ON g.id = e.gate_id
           WHERE {ACTIVITY} AND e.ts <= :as_of AND e.ts > CAST(:as_of AS timestamptz) - make_interval(days => :lookback)
         ) ev
-        WHERE ev.ts IS NOT NULL
+        WHERE ev.ts IS NOT NULL{only(persons, 'p.id', 'persons')}
         """,
-        as_of=as_of, today=local_today(as_of), lookback=p.lookback_days, tz=tz_name(), tag=tag,
+        as_of=as_of, today=local_today(as_of), lookback=p.lookback_days, tz=tz_name(), tag=tag, persons=persons,
     )
     findings = []
     window_start = as_of - dt.timedelta(days=p.correction_window_days)

@@ -13,7 +13,7 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from analytics.params import RuleParams
-from analytics.rules.base import ACTIVITY, PERSON_PLACE, Finding, iso, local_today, passage_words, rows
+from analytics.rules.base import ACTIVITY, PERSON_PLACE, Finding, ids_of, iso, local_today, only, passage_words, rows
 from blockdata.models import Severity
 
 NAME = "departure"
@@ -31,8 +31,9 @@ def _add_months(day: dt.date, months: int) -> dt.date:
     raise AssertionError("unreachable")
 
 
-def find(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Finding]:
+def find(session: Session, as_of: dt.datetime, p: RuleParams, scope=None) -> list[Finding]:  # noqa: ANN001
     today = local_today(as_of)
+    persons = ids_of(scope.persons) if scope is not None else None
     result = rows(
         session,
         f"""
@@ -48,10 +49,10 @@ def find(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Finding]:
         ) last
         WHERE p.residence_kind = 'floating'
           AND p.temp_residence_expiry < :horizon
-          AND last.ts < CAST(:as_of AS timestamptz) - make_interval(days => :quiet)
+          AND last.ts < CAST(:as_of AS timestamptz) - make_interval(days => :quiet){only(persons, 'p.id', 'persons')}
         """,
         as_of=as_of, lookback=p.lookback_days, horizon=_add_months(today, p.departure_expiry_months),
-        quiet=p.departure_quiet_days,
+        quiet=p.departure_quiet_days, persons=persons,
     )
     findings = []
     for r in result:

@@ -13,14 +13,15 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from analytics.params import RuleParams
-from analytics.rules.base import ACTIVITY, PERSON_PLACE, Finding, iso, passage_words, rows
+from analytics.rules.base import ACTIVITY, PERSON_PLACE, Finding, ids_of, iso, only, passage_words, rows
 from blockdata.models import Severity
 
 NAME = "elderly_inactive"
 VERSION = "2"
 
 
-def find(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Finding]:
+def find(session: Session, as_of: dt.datetime, p: RuleParams, scope=None) -> list[Finding]:  # noqa: ANN001
+    persons = ids_of(scope.persons) if scope is not None else None
     result = rows(
         session,
         f"""
@@ -36,10 +37,10 @@ def find(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Finding]:
           WHERE {ACTIVITY} AND e.ts <= :as_of AND e.ts > CAST(:as_of AS timestamptz) - make_interval(days => :lookback)
           ORDER BY e.ts DESC LIMIT 1
         ) last
-        WHERE last.ts < CAST(:as_of AS timestamptz) - make_interval(secs => :inactive_s)
+        WHERE last.ts < CAST(:as_of AS timestamptz) - make_interval(secs => :inactive_s){only(persons, 'p.id', 'persons')}
         GROUP BY p.id, b.grid_id, b.geom, last.ts, last.event_id, last.direction, last.method, last.gate
         """,
-        as_of=as_of, lookback=p.lookback_days, inactive_s=p.inactive_days * 86400,
+        as_of=as_of, lookback=p.lookback_days, inactive_s=p.inactive_days * 86400, persons=persons,
     )
     findings = []
     for r in result:

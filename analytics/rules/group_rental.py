@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 
 from sqlalchemy.orm import Session
 
 from analytics.params import RuleParams
-from analytics.rules.base import Finding, local_today, rows, tz_name, when
+from analytics.rules.base import Finding, ids_of, local_today, only, rows, tz_name, when
 from blockdata.models import Severity
 
 NAME = "group_rental"
@@ -29,15 +30,17 @@ _NIGHT = "((({ts}) AT TIME ZONE :tz) - interval '4 hours')::date"
 
 _STAYS = f"""
 WITH let AS (
-  SELECT d.id AS dwelling_id FROM dwelling d WHERE d.use = 'rented'
-  UNION SELECT dwelling_id FROM rental WHERE start_date <= :today AND (end_date IS NULL OR end_date >= :today)
+  SELECT dwelling_id FROM (
+  SELECT d.id AS dwelling_id FROM dwelling d WHERE d.use = 'rented' /*S:d.id*/
+  UNION SELECT dwelling_id FROM rental WHERE start_date <= :today AND (end_date IS NULL OR end_date >= :today) /*S:dwelling_id*/
   UNION SELECT dwelling_id FROM access_grant
-  WHERE kind = 'tenant' AND revoked_at IS NULL AND valid_from <= :as_of AND (valid_to IS NULL OR valid_to > :as_of)
+  WHERE kind = 'tenant' AND revoked_at IS NULL AND valid_from <= :as_of AND (valid_to IS NULL OR valid_to > :as_of) /*S:dwelling_id*/
   UNION SELECT dwelling_id FROM relation WHERE kind IN ('rents', 'sublets') AND dwelling_id IS NOT NULL
-    AND valid_from <= :today AND (valid_to IS NULL OR valid_to >= :today)
+    AND valid_from <= :today AND (valid_to IS NULL OR valid_to >= :today) /*S:dwelling_id*/
   -- owned, but no owner lives there: whoever does is not the owner's household
-  UNION SELECT o.dwelling_id FROM ownership o GROUP BY o.dwelling_id
+  UNION SELECT o.dwelling_id FROM ownership o WHERE true /*S:o.dwelling_id*/ GROUP BY o.dwelling_id
   HAVING NOT bool_or(EXISTS (SELECT 1 FROM person op WHERE op.id = o.person_id AND op.home_dwelling_id = o.dwelling_id))
+  ) let_all WHERE dwelling_id IS NOT NULL /*SCOPE*/
 ), tie AS (
   SELECT p.home_dwelling_id AS dwelling_id, p.id AS person_id, 'resident' AS source FROM person p JOIN let ON let.dwelling_id = p.home_dwelling_id
   UNION SELECT h.dwelling_id, m.person_id, 'household' FROM household_member m JOIN household h ON h.id = m.household_id
@@ -88,7 +91,7 @@ FROM (
   SELECT e.pass_id, e.ts, e.event_id, e.direction::text AS direction,
          lead(e.ts) OVER w AS next_ts, lead(e.direction::text) OVER w AS next_dir
   FROM access_event e
-  WHERE e.pass_id IS NOT NULL AND e.result = 'open' AND e.ts <= :as_of
+  WHERE e.pass_id IS NOT NULL AND e.result = 'open' AND e.ts <= :as_of /*PASSES*/
     AND e.ts > CAST(:as_of AS timestamptz) - make_interval(days => :window)
   WINDOW w AS (PARTITION BY e.pass_id ORDER BY e.ts)
 ) pe
@@ -98,9 +101,16 @@ GROUP BY v.dwelling_id, v.visitor_id_hash
 """
 
 
-def find(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Finding]:
+def find(session: Session, as_of: dt.datetime, p: RuleParams, scope=None) -> list[Finding]:  # noqa: ANN001
+    dwellings_only = ids_of(scope.dwellings) if scope is not None else None
+    # Restricted in each branch of ``let`` (the dwellings are let or not one by one), and once more after.
+    sql = re.sub(r"/\*S:([a-z_.]+)\*/", lambda m: only(dwellings_only, m.group(1), "dwellings"), _STAYS)
+    sql = sql.replace("/*SCOPE*/", only(dwellings_only, "dwelling_id", "dwellings")).replace(
+        "/*PASSES*/", "" if dwellings_only is None else
+        " AND e.pass_id IN (SELECT id FROM visitor_pass WHERE dwelling_id = ANY(:dwellings))")
     people: dict[int, list] = {}
-    for r in rows(session, _STAYS, as_of=as_of, today=local_today(as_of), window=p.group_rental_window_days, tz=tz_name()):
+    for r in rows(session, sql, as_of=as_of, today=local_today(as_of), window=p.group_rental_window_days, tz=tz_name(),
+                  dwellings=dwellings_only):
         people.setdefault(r.dwelling_id, []).append(r)
     if not people:
         return []

@@ -22,6 +22,6 @@ NAME = "key_control_movement"
 VERSION = "2"  # 2: community correction's meaning (activity by any method at any gate, local dates, blank basis is none)
 
 
-def find(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Finding]:
+def find(session: Session, as_of: dt.datetime, p: RuleParams, scope=None) -> list[Finding]:  # noqa: ANN001
     """The same signs as community correction's rule (its parameters), for the key_control tag."""
-    return supervised_movement(session, as_of, p, tag="key_control", rule=NAME, version=VERSION)
+    return supervised_movement(session, as_of, p, tag="key_control", rule=NAME, version=VERSION, scope=scope)

@@ -49,7 +49,8 @@ def _windows(as_of: dt.datetime, weeks: int) -> list[tuple[int, dt.datetime, dt.
     return out
 
 
-def find(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Finding]:
+def find(session: Session, as_of: dt.datetime, p: RuleParams, scope=None) -> list[Finding]:  # noqa: ANN001, ARG001
+    """Always every key site (they are few): ``scope`` is accepted and not used (analytics/incremental.py)."""
     windows = _windows(as_of, p.surge_weeks)
     result = rows(
         session,

@@ -17,7 +17,7 @@ import statistics
 from sqlalchemy.orm import Session
 
 from analytics.params import RuleParams
-from analytics.rules.base import Finding, iso, local_today, passage_words, rows
+from analytics.rules.base import Finding, ids_of, iso, local_today, only, passage_words, rows
 from blockdata.models import Severity
 
 NAME = "utility_anomaly"
@@ -62,13 +62,18 @@ def _presence(session: Session, as_of: dt.datetime, p: RuleParams, dwellings: li
     return out
 
 
-def find(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Finding]:
+def find(session: Session, as_of: dt.datetime, p: RuleParams, scope=None, notes: dict | None = None) -> list[Finding]:  # noqa: ANN001
+    """``notes`` (a full sweep's): gets ``candidates``, the dwellings whose readings show an anomaly before
+    presence is asked — the same until the day changes or readings come, so an incremental sweep looks only
+    at those of them whose people passed (analytics/incremental.py)."""
     today = local_today(as_of)
+    dwellings = ids_of(scope.dwellings) if scope is not None else None
     first = today - dt.timedelta(days=p.utility_recent_days + p.utility_baseline_days - 1)
     recent_from = today - dt.timedelta(days=p.utility_recent_days - 1)
     series: dict[tuple[int, str], list[tuple[dt.date, float]]] = {}
     for r in rows(session, "SELECT dwelling_id, kind::text AS kind, day, value FROM utility_reading "
-                           "WHERE day BETWEEN :first AND :today ORDER BY dwelling_id, kind, day", first=first, today=today):
+                           f"WHERE day BETWEEN :first AND :today{only(dwellings, 'dwelling_id', 'dwellings')} "
+                           "ORDER BY dwelling_id, kind, day", first=first, today=today, dwellings=dwellings):
         series.setdefault((r.dwelling_id, r.kind), []).append((r.day, float(r.value)))
     candidates = []
     for (dwelling, kind), values in series.items():
@@ -91,6 +96,8 @@ def find(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Finding]:
         else:
             continue
         candidates.append((dwelling, kind, anomaly, mean, base, sd, recent))
+    if notes is not None:
+        notes["candidates"] = sorted({c[0] for c in candidates})
     if not candidates:
         return []
     presence = _presence(session, as_of, p, sorted({c[0] for c in candidates}))

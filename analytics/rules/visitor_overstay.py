@@ -14,17 +14,18 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from analytics.params import RuleParams
-from analytics.rules.base import Finding, passage_words, rows, when
+from analytics.rules.base import Finding, ids_of, only, passage_words, rows, when
 from blockdata.models import Severity
 
 NAME = "visitor_overstay"
 VERSION = "2"
 
 
-def find(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Finding]:
+def find(session: Session, as_of: dt.datetime, p: RuleParams, scope=None) -> list[Finding]:  # noqa: ANN001
+    passes = ids_of(scope.passes) if scope is not None else None
     result = rows(
         session,
-        """
+        f"""
         SELECT DISTINCT ON (e.pass_id) e.pass_id, e.event_id, e.ts AS entered, e.compound_id, g.name AS gate,
                v.dwelling_id, v.visitor_name, v.visitor_id_hash IS NOT NULL AS has_id, v.valid_to,
                d.code AS dwelling, b.grid_id, ST_AsText(ST_PointOnSurface(b.geom)) AS point
@@ -32,7 +33,7 @@ def find(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Finding]:
         JOIN visitor_pass v ON v.id = e.pass_id
         JOIN dwelling d ON d.id = v.dwelling_id JOIN building b ON b.id = d.building_id
         LEFT JOIN gate g ON g.id = e.gate_id
-        WHERE e.direction = 'in' AND e.result = 'open' AND e.pass_id IS NOT NULL
+        WHERE e.direction = 'in' AND e.result = 'open' AND e.pass_id IS NOT NULL{only(passes, 'e.pass_id', 'passes')}
           AND e.ts <= CAST(:as_of AS timestamptz) - make_interval(secs => :overstay_s)
           AND e.ts > CAST(:as_of AS timestamptz) - make_interval(days => :lookback)
           AND NOT EXISTS (SELECT 1 FROM access_event x WHERE x.pass_id = e.pass_id AND x.result = 'open'
@@ -42,7 +43,7 @@ def find(session: Session, as_of: dt.datetime, p: RuleParams) -> list[Finding]:
                             AND w.id <> v.id AND x.result = 'open' AND x.ts > e.ts AND x.ts <= :as_of)
         ORDER BY e.pass_id, e.ts DESC
         """,
-        as_of=as_of, overstay_s=p.overstay_hours * 3600, lookback=p.lookback_days,
+        as_of=as_of, overstay_s=p.overstay_hours * 3600, lookback=p.lookback_days, passes=passes,
     )
     findings = []
     for r in result:
