@@ -8,7 +8,7 @@ dwelling the pass was issued for.
 
 Two ways to the same figure:
 
-- :func:`live_population` reads the numbers PostGIS keeps as events land (migration 0012: counters
+- :func:`live_population` reads the numbers PostGIS keeps as events land (migration 0013: counters
   per building, moved by triggers in the ingest transaction) — a few milliseconds whatever the city
   holds, for now (``at`` ≥ the last write), the viewer's jurisdiction applied before summing;
 - :func:`realtime_population` recomputes from the event table (any ``as_of``, any window): what the
@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput
 
-AWAY_HOURS = 48  # = gp_population_away() of migration 0012
+AWAY_HOURS = 48  # = gp_population_away() of migration 0013
 VISIT_HOURS = 24  # = gp_population_visit()
 LEVELS = ("building", "compound", "grid", "community", "street")
 EVERYWHERE = ["%"]  # the LIKE pattern of the whole base (a scheduled job, the reconciliation)

@@ -1,4 +1,4 @@
-"""实时人口 kept as events land (migration 0012) means what the recomputation from the event table means.
+"""实时人口 kept as events land (migration 0013) means what the recomputation from the event table means.
 
 Each case lands events through the ingest writer (the worker's own transaction), then reads the
 maintained numbers and checks them against what the method (docs/ANALYTICS.md) says by hand, and against
