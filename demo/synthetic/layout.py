@@ -47,7 +47,7 @@ PRESETS = {
 # round(N / PEOPLE_PER_STREET) streets. The default city (18 streets) is the 1 M people.
 PEOPLE_PER_STREET = 55_000
 # Street codes are <district 6 digits><100 + street index, 3 digits>000, so at most 899 streets; memory caps
-# it first (about 6.5 GB of the seeding process per million people).
+# it first (6.6 GB peak in the seeding process for 1 M people, measured).
 MAX_PEOPLE = 20_000_000
 # Streets per district: Nanjing has about 100 streets in 11 districts.
 STREETS_PER_DISTRICT = 10
