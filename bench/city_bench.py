@@ -1,5 +1,5 @@
 """City benchmark (issue #21): what each view and each rule costs on `city` beside the same measure on
-`street`, in the same run, as a ratio (the street is the machine's own yardstick: every goal is met there).
+`street`, in the same run, as a ratio (the street is the yardstick: the issue found every goal met there).
 
 Measured on each database, in this order:
 
