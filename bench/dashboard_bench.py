@@ -42,7 +42,7 @@ from core.passwords import hash_password  # noqa: E402
 from blockdata.db import transaction  # noqa: E402
 from blockdata.models import Account  # noqa: E402
 from demo.synthetic import run_seed  # noqa: E402
-from tests.browser import app_server, login_page, playwright_chromium  # noqa: E402
+from tests.browser import app_server, http_login, login_page, playwright_chromium  # noqa: E402
 
 PASSWORD = "bench-pass-1234"
 
@@ -126,8 +126,7 @@ def main() -> None:
                 page_floor.append(page.evaluate("performance.now()"))
         outside = page.requests.outside(url)
 
-        http = requests.Session()
-        http.post(url + "/login", data={"username": "street", "password": PASSWORD, "next": "/"}, timeout=30)
+        http = http_login(url, "street", PASSWORD)  # the login form's CSRF token, as a browser sends it
         with transaction() as s:
             latest = s.execute(text("SELECT max(minute) FROM gate_flow_minute")).scalar()
         day = (latest.astimezone(dt.timezone(dt.timedelta(hours=8))).date() - dt.timedelta(days=1)).isoformat()

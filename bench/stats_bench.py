@@ -40,7 +40,7 @@ from core.config import settings  # noqa: E402
 from core.passwords import hash_password  # noqa: E402
 from core.viewer import SYSTEM  # noqa: E402
 from demo.synthetic import run_seed  # noqa: E402
-from tests.browser import app_server  # noqa: E402
+from tests.browser import app_server, http_login  # noqa: E402
 
 PASSWORD = "bench-pass-1234"
 GOAL_MS = {"tiny": 1000, "street": 1000, "city": 2000}
@@ -124,8 +124,7 @@ def main() -> None:
 
     env = {"GRIDPULSE_DATABASE_URL": cfg.database_url, "GRIDPULSE_REDIS_PREFIX": cfg.redis_prefix}
     with app_server(env) as url:
-        http = requests.Session()
-        http.post(url + "/login", data={"username": "street", "password": PASSWORD, "next": "/"}, timeout=30)
+        http = http_login(url, "street", PASSWORD)  # the login form's CSRF token, as a browser sends it
         page, noop, size = [], [], 0
         for i in range(runs + 1):  # the first of each warms the process
             ms, size = timed(http, url, page_body(search), must_hold="stat-pop_actual")

@@ -17,7 +17,7 @@ def _seed(args: argparse.Namespace) -> int:
 
     anchor = dt.date.fromisoformat(args.anchor) if args.anchor else None
     report = run_seed(preset=args.preset, seed=args.seed, days=args.days, if_empty=args.if_empty, reset=args.reset,
-                      anchor=anchor)
+                      anchor=anchor, people=args.people)
     accounts = report.pop("demo_accounts", {})
     if accounts:
         # Printed once, here; only argon2 hashes are stored. Keep them somewhere safe.
@@ -46,6 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", choices=("tiny", "street", "city"), default="street")
     p.add_argument("--seed", type=int, default=20261122, help="random seed: same seed, same data")
     p.add_argument("--days", type=int, default=None, help="days of gate events (default: 30, tiny 14)")
+    p.add_argument("--people", type=int, default=None, metavar="N",
+                   help="city preset only: about N residents (streets of about 55,000, districts of about 10 streets; "
+                        "default 1 M: 18 streets in 2 districts; 55,000–20,000,000)")
     p.add_argument("--if-empty", action="store_true", help="do nothing when the database already holds a street")
     p.add_argument("--reset", action="store_true", help="delete the existing street first")
     p.add_argument("--anchor", help="the day after the last seeded day, YYYY-MM-DD (default: today, UTC)")

@@ -24,9 +24,9 @@ from demo.synthetic import anomalies as A
 from demo.synthetic import events as E
 from demo.synthetic import names as N
 from demo.synthetic.digest import table_digest
-from demo.synthetic.layout import PRESETS, Layout, build_layout
+from demo.synthetic.layout import DISTRICTS, PRESETS, Layout, Preset, build_layout, city_preset, district_of_street
 from demo.synthetic.population import Population, build_population, buildings_frame, dwellings_frame
-from demo.synthetic.writer import copy_events, copy_frame, events_csv_frame, reset_sequences
+from demo.synthetic.writer import UtilityReadings, copy_events, copy_frame, copy_utilities, events_csv_frame, reset_sequences
 
 CITY, DISTRICT, STREET = "320100000000", "320106000000", "320106001000"
 COMMUNITIES = [
@@ -51,10 +51,14 @@ def _ewkt(geom) -> str:  # noqa: ANN001
 
 
 def run_seed(*, preset: str = "street", seed: int = 20261122, days: int | None = None, if_empty: bool = False,
-             reset: bool = False, anchor: dt.date | None = None, url: str | None = None) -> dict[str, Any]:
+             reset: bool = False, anchor: dt.date | None = None, url: str | None = None,
+             people: int | None = None) -> dict[str, Any]:
+    """Seed ``preset`` (``people``: the city's size, about that many residents; only for ``city``)."""
     if preset not in PRESETS:
         raise InvalidInput(f"unknown preset {preset!r}: tiny, street or city")
-    spec = PRESETS[preset]
+    if people is not None and preset != "city":
+        raise InvalidInput(f"--people sizes the city preset only (the {preset} preset has a fixed size)")
+    spec = city_preset(people) if preset == "city" else PRESETS[preset]
     days = days if days is not None else spec.days
     if not 1 <= days <= 120:
         raise InvalidInput(f"--days must be 1–120, got {days}")
@@ -70,14 +74,14 @@ def run_seed(*, preset: str = "street", seed: int = 20261122, days: int | None =
             raise InvalidInput("the database already holds a street: use --reset to replace it or --if-empty to keep it")
         with conn.transaction():
             conn.execute(f"TRUNCATE {SEEDED_TABLES} RESTART IDENTITY CASCADE")
-            report = _seed(conn, spec.name, seed, days, anchor)
+            report = _seed(conn, spec, seed, days, anchor)
     report["seconds_total"] = round(time.perf_counter() - started, 2)
     return report
 
 
-def _seed(conn: psycopg.Connection, preset: str, seed: int, days: int, anchor: dt.date) -> dict[str, Any]:
+def _seed(conn: psycopg.Connection, spec: Preset, seed: int, days: int, anchor: dt.date) -> dict[str, Any]:
     """The street in named steps, in the order the random generator is drawn from (same seed, same data)."""
-    run = _SeedRun(conn, preset, seed, days, anchor)
+    run = _SeedRun(conn, spec, seed, days, anchor)
     run.lay_out()
     run.write_regions_accounts_grids()
     run.write_compounds_sites_gates()
@@ -94,9 +98,9 @@ def _seed(conn: psycopg.Connection, preset: str, seed: int, days: int, anchor: d
 class _SeedRun:
     """One seeding: each step reads what the earlier steps left on ``self`` and times itself (``lap``)."""
 
-    def __init__(self, conn: psycopg.Connection, preset: str, seed: int, days: int, anchor: dt.date) -> None:
-        self.preset, self.seed, self.days, self.anchor = preset, seed, days, anchor
-        self.spec = PRESETS[preset]
+    def __init__(self, conn: psycopg.Connection, spec: Preset, seed: int, days: int, anchor: dt.date) -> None:
+        self.preset, self.seed, self.days, self.anchor = spec.name, seed, days, anchor
+        self.spec = spec
         self.rng = np.random.default_rng(seed)
         self.cfg = settings()
         self.cur = conn.cursor()
@@ -115,11 +119,15 @@ class _SeedRun:
         """Streets, communities, grids, compounds, sites and buildings as shapes (the city tiles more streets)."""
         spec, streets = self.spec, self.spec.streets
         self.layouts: list[Layout] = []
+        cols = max(4, int(np.ceil(np.sqrt(streets))))  # 4 wide up to 16 streets, then about square
         for s_idx in range(streets):  # the city preset tiles more streets eastwards and northwards
-            offset = ((s_idx % 4) * 0.028, (s_idx // 4) * 0.02)
+            offset = ((s_idx % cols) * 0.028, (s_idx // cols) * 0.02)
             self.layouts.append(build_layout(spec, self.rng, (118.765 + offset[0], 32.064 + offset[1])))
         self.layout = _merge(self.layouts)
-        self.street_codes = [STREET] + [f"320106{100 + i:03d}000" for i in range(1, streets)]
+        # Districts of about ten streets each (the first is 鼓楼区, holding the demo street 宁海路街道).
+        self.street_district = district_of_street(streets)
+        self.street_codes = [STREET] + [f"{DISTRICTS[self.street_district[i]][0]}{100 + i:03d}000" for i in range(1, streets)]
+        self.street_names = ["宁海路街道"] + [f"第{i + 1}街道" for i in range(1, streets)]
         self.community_codes: list[tuple[str, str]] = []
         for s_idx in range(streets):
             for c_idx in range(len(self.layouts[s_idx].communities)):
@@ -132,9 +140,10 @@ class _SeedRun:
     def write_regions_accounts_grids(self) -> None:
         """Regions, the demo accounts (random passwords, printed once) and the grids with their workers."""
         layouts, layout, street_codes, community_codes = self.layouts, self.layout, self.street_codes, self.community_codes
-        regions = [(CITY, None, "city", "南京市", None), (DISTRICT, CITY, "district", "鼓楼区", None)]
+        regions = [(CITY, None, "city", "南京市", None)]
+        regions += [(f"{DISTRICTS[k][0]}000000", CITY, "district", DISTRICTS[k][1], None) for k in sorted(set(self.street_district))]
         for s_idx, code in enumerate(street_codes):
-            regions.append((code, DISTRICT, "street", "宁海路街道" if s_idx == 0 else f"第{s_idx + 1}街道", _ewkt(MultiPolygon([layouts[s_idx].street]))))
+            regions.append((code, f"{code[:6]}000000", "street", self.street_names[s_idx], _ewkt(MultiPolygon([layouts[s_idx].street]))))
         per_street = len(layouts[0].communities)
         for c_idx, (code, name) in enumerate(community_codes):
             regions.append((code, street_codes[c_idx // per_street], "community", name, _ewkt(MultiPolygon([layout.communities[c_idx]]))))
@@ -204,10 +213,15 @@ class _SeedRun:
         b = buildings_frame(layout, self.spec, self.rng)
         b["code"] = [f"C{c + 1:04d}-B{n:02d}" for c, n in zip(b["compound"], b["number"])]
         self.road_of = road_of = {k: ROADS[k % len(ROADS)] for k in range(len(layout.compounds))}
+        # Each compound's street, district name and street name (every street lays out spec.compounds compounds).
+        self.place_of = place_of = {k: (self.street_codes[k // self.spec.compounds],
+                                        DISTRICTS[self.street_district[k // self.spec.compounds]][1],
+                                        self.street_names[k // self.spec.compounds]) for k in range(len(layout.compounds))}
         self.address_rows = []
         for row in b.itertuples():
-            self.address_rows.append((f"A-{row.code}", "standard", f"南京市鼓楼区{road_of[row.compound]}{row.compound * 7 + 1}号"
-                                      f"{compounds['name'][row.compound]}{row.number}幢", "鼓楼区", "宁海路街道", road_of[row.compound],
+            _, dist, street = place_of[row.compound]
+            self.address_rows.append((f"A-{row.code}", "standard", f"南京市{dist}{road_of[row.compound]}{row.compound * 7 + 1}号"
+                                      f"{compounds['name'][row.compound]}{row.number}幢", dist, street, road_of[row.compound],
                                       f"{row.compound * 7 + 1}号", compounds["name"][row.compound], f"{row.number}幢", None, None, None,
                                       layout.buildings[row.id - 1][2].representative_point()))
         self.buildings_out = pd.DataFrame({
@@ -309,7 +323,8 @@ class _SeedRun:
     def write_people(self) -> None:
         """Addresses, buildings, dwellings, people (ID numbers only hashed and masked) and what hangs off them."""
         cur, d, b, people = self.cur, self.d, self.b, self.people
-        self.counts["address"] = _write_addresses(cur, self.address_rows, d, b, self.compounds, self.road_of, self.layout)
+        self.counts["address"] = _write_addresses(cur, self.address_rows, d, b, self.compounds, self.road_of, self.layout,
+                                                  self.place_of)
         self.counts["building"] = copy_frame(cur, "building", self.buildings_out)
         d_out = d[["id", "code", "building_id", "unit", "floor", "room", "area_m2", "rooms", "use"]].copy()
         d_out["address_id"] = np.arange(len(b) + 1, len(b) + len(d) + 1)
@@ -327,7 +342,7 @@ class _SeedRun:
         self.counts.update(_write_person_links(cur, self.rng, self.pop, self.anchor, d))
         self.lap("write_people")
         self.counts["visitor_pass"] = copy_frame(cur, "visitor_pass", self.passes.drop(columns=["day", "compound", "valid_from_ms"]))
-        self.counts["utility_reading"] = copy_frame(cur, "utility_reading", self.utilities)
+        self.counts["utility_reading"], self.utility_copy_seconds = copy_utilities(cur, self.utilities)
         self.lap("write_utilities")
 
     def write_events_and_rollups(self) -> None:
@@ -373,6 +388,8 @@ class _SeedRun:
         return {
             "preset": self.preset, "seed": self.seed, "days": self.days, "anchor": self.anchor.isoformat(), "digest": digest,
             "counts": counts, "event_copy_seconds": round(copy_seconds, 2),
+            "utility_copy_seconds": round(self.utility_copy_seconds, 2),
+            "utility_rows_per_s": round(counts["utility_reading"] / self.utility_copy_seconds) if self.utility_copy_seconds else None,
             "event_rows_per_s": round(event_rows / copy_seconds) if copy_seconds else None,
             "timings": self.timings, "demo_accounts": self.passwords if self.preset != "city" else {},
         }
@@ -435,42 +452,45 @@ def _visitor_passes(rng, d: pd.DataFrame, pop: Population, first_day: dt.date, d
                                        "valid_to", "entries_allowed", "entries_used", "day", "compound", "valid_from_ms"])
 
 
-def _utilities(rng, d: pd.DataFrame, people: pd.DataFrame, anchor: dt.date) -> pd.DataFrame:  # noqa: ANN001
-    """90 days of water, electricity and gas per dwelling: a per-dwelling baseline, a weekly rhythm, noise."""
+def _utilities(rng, d: pd.DataFrame, people: pd.DataFrame, anchor: dt.date) -> UtilityReadings:  # noqa: ANN001
+    """90 days of water, electricity and gas per dwelling: a per-dwelling baseline, a weekly rhythm, noise.
+
+    Kept as one (dwelling × day) array per kind (the rows are written by binary COPY straight from them).
+    """
     occupants = people[people["home"].notna()].groupby("home").size()
     n_occ = occupants.reindex(d["id"]).fillna(0).to_numpy()
     heads = people[people["home"].notna()].drop_duplicates("home").set_index("home")["name"]
     account = heads.reindex(d["id"]).to_numpy()
     day_list = pd.date_range(anchor - dt.timedelta(days=89), anchor, freq="D")
-    frames = []
+    values: dict[str, np.ndarray] = {}
     weekly = np.array([1.0, 1.0, 1.0, 1.0, 1.05, 1.15, 1.12])
     for kind, per_person, fixed in (("water", 0.12, 0.02), ("electricity", 2.2, 1.0), ("gas", 0.35, 0.05)):
         base = (fixed + per_person * n_occ) * rng.uniform(0.8, 1.25, len(d))
         base = np.where(n_occ > 0, base, 0.0)
-        values = base[:, None] * weekly[day_list.day_of_week.to_numpy()][None, :] * rng.uniform(0.88, 1.12, (len(d), len(day_list)))
-        frames.append(pd.DataFrame({
-            "dwelling_id": np.repeat(d["id"].to_numpy(), len(day_list)), "kind": kind,
-            "day": np.tile(day_list.to_numpy().astype("datetime64[D]"), len(d)), "value": values.ravel().round(2),
-            "account_name": np.repeat(account, len(day_list)),
-        }))
-    return pd.concat(frames, ignore_index=True)
+        values[kind] = (base[:, None] * weekly[day_list.day_of_week.to_numpy()][None, :]
+                        * rng.uniform(0.88, 1.12, (len(d), len(day_list)))).round(2)
+    return UtilityReadings(dwelling_id=d["id"].to_numpy(), account_name=account,
+                           days=day_list.to_numpy().astype("datetime64[D]"), values=values)
 
 
-def _write_addresses(cur, address_rows, d, b, compounds, road_of, layout) -> int:  # noqa: ANN001
+def _write_addresses(cur, address_rows, d, b, compounds, road_of, layout, place_of) -> int:  # noqa: ANN001
     rows = [(code, kind, text, dist, street, road, number, comp, bld, unit, floor, room, _ewkt(pt))
             for code, kind, text, dist, street, road, number, comp, bld, unit, floor, room, pt in address_rows]
+    region = list(b["compound"].map(lambda k: place_of[k][0]))  # each standard address in its own street
     bmap = b.set_index("id")
     for dw in d.itertuples():
         bb = bmap.loc[dw.building_id]
         comp_name = compounds["name"][bb.compound]
         road = road_of[bb.compound]
-        rows.append((f"A-{dw.code}", "standard", f"南京市鼓楼区{road}{bb.compound * 7 + 1}号{comp_name}{bb.number}幢{dw.unit}单元{dw.room}室",
-                     "鼓楼区", "宁海路街道", road, f"{bb.compound * 7 + 1}号", comp_name, f"{bb.number}幢", f"{dw.unit}单元",
+        street_code, dist, street = place_of[bb.compound]
+        region.append(street_code)
+        rows.append((f"A-{dw.code}", "standard", f"南京市{dist}{road}{bb.compound * 7 + 1}号{comp_name}{bb.number}幢{dw.unit}单元{dw.room}室",
+                     dist, street, road, f"{bb.compound * 7 + 1}号", comp_name, f"{bb.number}幢", f"{dw.unit}单元",
                      f"{dw.floor}层", f"{dw.room}室", None))
     frame = pd.DataFrame(rows, columns=["code", "kind", "full_text", "district", "street", "road", "number", "compound",
                                         "building", "unit", "floor", "room", "geom"])
     frame.insert(0, "id", np.arange(1, len(frame) + 1))
-    frame["region_code"] = STREET
+    frame["region_code"] = region
     # As people write them: linked to their standard address; and one virtual and one point address.
     extra = [(len(frame) + 1, "N-0001", "non_standard", frame["full_text"][0].replace("幢", "撞"), 1),
              (len(frame) + 2, "N-0002", "non_standard", frame["full_text"][1].replace("南京市", "南京"), 2)]

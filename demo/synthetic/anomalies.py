@@ -132,14 +132,18 @@ def floating_left(rng, events, people, end_ms, anchor: dt.date, n, truth):  # no
 
 
 def utility_shocks(rng, utilities, occupied_ids, anchor: dt.date, n, truth, end_ms):  # noqa: ANN001, ANN201
-    """Spikes (×4) and drops (×0.1) in the last 3 days of electricity for occupied dwellings."""
+    """Spikes (×4) and drops (×0.1) in the last 3 days of electricity for occupied dwellings.
+
+    ``utilities`` is a UtilityReadings (one dwelling × day array per kind): changed in place and returned.
+    """
     chosen = rng.choice(occupied_ids, size=min(2 * n, len(occupied_ids)), replace=False)
-    last3 = utilities["day"] >= np.datetime64(anchor - dt.timedelta(days=3))
-    elec = utilities["kind"] == "electricity"
+    last3 = np.flatnonzero(utilities.days >= np.datetime64(anchor - dt.timedelta(days=3)))
+    row_of = {int(did): i for i, did in enumerate(utilities.dwelling_id)}
+    elec = utilities.values["electricity"]
     for k, did in enumerate(chosen):
         kind, factor = ("spike", 4.0) if k < n else ("drop", 0.1)
-        mask = (utilities["dwelling_id"] == did) & elec & last3
-        utilities.loc[mask, "value"] = (utilities.loc[mask, "value"] * factor).round(2)
+        row = row_of[int(did)]
+        elec[row, last3] = (elec[row, last3] * factor).round(2)
         truth.add("utility_anomaly", "dwelling", did, end_ms - 3 * DAY_MS, anomaly=kind, utility="electricity")
     return utilities
 

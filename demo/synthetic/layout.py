@@ -7,13 +7,14 @@ EPSG:4326 for storage.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import shapely
 from shapely.geometry import Point, Polygon
 
 from blockdata.geometry import to_metric, to_wgs84
+from core.errors import InvalidInput
 
 CENTRE_LONLAT = (118.765, 32.064)  # 宁海路街道, Gulou district, Nanjing
 
@@ -38,8 +39,40 @@ class Preset:
 PRESETS = {
     "tiny": Preset("tiny", 800, 600, (2, 1), (2, 1), 2, (3, 4), (3, 6), (1, 2), (1, 2), 2, 14),
     "street": Preset("street", 2400, 1800, (3, 2), (3, 2), 25, (14, 18), (6, 33), (1, 4), (1, 2), 8, 30),
-    "city": Preset("city", 2400, 1800, (3, 2), (3, 2), 25, (14, 18), (6, 33), (1, 4), (1, 2), 8, 30, streets=12),
+    "city": Preset("city", 2400, 1800, (3, 2), (3, 2), 25, (14, 18), (6, 33), (1, 4), (1, 2), 8, 30, streets=18),
 }
+
+# The city tiles copies of the street; one street holds about this many people (measured: 54,800 a street
+# over the 12-street city, 54,200–59,300 for single streets with other seeds), so `--people N` asks for
+# round(N / PEOPLE_PER_STREET) streets. The default city (18 streets) is the issue's 1 M people.
+PEOPLE_PER_STREET = 55_000
+# Street codes are <district 6 digits><100 + street index, 3 digits>000, so at most 899 streets; memory caps
+# it first (6.6 GB peak in the seeding process for 1 M people, measured).
+MAX_PEOPLE = 20_000_000
+# Streets per district: Nanjing has about 100 streets in 11 districts.
+STREETS_PER_DISTRICT = 10
+DISTRICTS = [("320106", "鼓楼区"), ("320102", "玄武区"), ("320104", "秦淮区"), ("320105", "建邺区"), ("320111", "浦口区"),
+             ("320113", "栖霞区"), ("320114", "雨花台区"), ("320115", "江宁区"), ("320116", "六合区"), ("320117", "溧水区"),
+             ("320118", "高淳区")]
+
+
+def city_preset(people: int | None) -> Preset:
+    """The city preset sized for about ``people`` residents (None: the default 18 streets, about 1 M)."""
+    base = PRESETS["city"]
+    if people is None:
+        return base
+    if isinstance(people, bool) or not isinstance(people, int):
+        raise InvalidInput(f"--people must be a whole number of people, got {people!r}")
+    if not PEOPLE_PER_STREET <= people <= MAX_PEOPLE:
+        raise InvalidInput(f"--people must be between {PEOPLE_PER_STREET:,} (one street) and {MAX_PEOPLE:,} "
+                           f"(Nanjing has about 9.5 M), got {people:,}")
+    return replace(base, streets=max(1, round(people / PEOPLE_PER_STREET)))
+
+
+def district_of_street(streets: int) -> list[int]:
+    """Each street's district index: contiguous runs of about STREETS_PER_DISTRICT, at most len(DISTRICTS)."""
+    n = min(len(DISTRICTS), -(-streets // STREETS_PER_DISTRICT))
+    return [s * n // streets for s in range(streets)]
 
 
 @dataclass

@@ -6,6 +6,7 @@ import re
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from core.config import settings
 from core.errors import InvalidInput
@@ -222,3 +223,67 @@ def test_injected_anomalies_show_in_the_data(tiny: dict) -> None:
 def _rows(sql: str, **params: object) -> list:
     with transaction() as s:
         return s.execute(text(sql), params).all()
+
+
+def test_people_sizes_the_city_only_and_refuses_nonsense(tiny: dict) -> None:
+    for nonsense in (0, -1_000_000, 54_999, 20_000_001):
+        with pytest.raises(InvalidInput, match="--people must be between 55,000"):
+            run_seed(preset="city", people=nonsense, anchor=ANCHOR, reset=True)
+    with pytest.raises(InvalidInput, match="whole number"):
+        run_seed(preset="city", people=1.5e6, anchor=ANCHOR, reset=True)  # type: ignore[arg-type]
+    for preset in ("street", "tiny"):
+        with pytest.raises(InvalidInput, match="city preset only"):
+            run_seed(preset=preset, people=100_000, anchor=ANCHOR, reset=True)
+    # Refused before anything was touched: the tiny street is still there, unchanged.
+    assert scalar("SELECT digest FROM seed_info ORDER BY id DESC LIMIT 1") == tiny["digest"]
+
+
+def test_city_size_follows_people_in_streets_and_districts() -> None:
+    from demo.synthetic.layout import DISTRICTS, PEOPLE_PER_STREET, city_preset, district_of_street
+
+    assert city_preset(None).streets == 18  # the default city: about 1 M people
+    assert round(1_000_000 / PEOPLE_PER_STREET) == 18
+    assert city_preset(55_000).streets == 1 and city_preset(82_000).streets == 1 and city_preset(83_000).streets == 2
+    assert city_preset(9_500_000).streets == 173  # a Nanjing
+    # The default city: two districts of nine streets, the demo street's district (鼓楼区) first.
+    assert district_of_street(18) == [0] * 9 + [1] * 9 and DISTRICTS[0] == ("320106", "鼓楼区")
+    assert district_of_street(1) == [0] and district_of_street(10) == [0] * 10 and district_of_street(11)[-1] == 1
+    # A Nanjing: never more districts than Nanjing has, each a contiguous run of streets.
+    nanjing = district_of_street(173)
+    assert set(nanjing) == set(range(len(DISTRICTS))) and nanjing == sorted(nanjing)
+
+
+def test_utility_readings_are_complete_and_keep_their_keys(tiny: dict) -> None:
+    dwellings = scalar("SELECT count(*) FROM dwelling")
+    assert tiny["counts"]["utility_reading"] == dwellings * 90 * 3 == scalar("SELECT count(*) FROM utility_reading")
+    # The account holder is the household's head; an empty dwelling has readings of 0 and no account name.
+    assert scalar(
+        """SELECT count(*) FROM utility_reading u WHERE (u.account_name IS NULL)
+               <> NOT EXISTS (SELECT 1 FROM person p WHERE p.home_dwelling_id = u.dwelling_id)"""
+    ) == 0
+    assert scalar("SELECT count(*) FROM utility_reading WHERE account_name IS NULL AND value <> 0") == 0
+    assert scalar("SELECT count(DISTINCT day) FROM utility_reading") == 90
+    assert scalar("SELECT max(day) FROM utility_reading") == ANCHOR
+    # Injected shocks: the last 3 days of electricity ×4 (spike) or ×0.1 (drop) against the days before.
+    shocks = _rows(
+        """SELECT t.detail->>'anomaly' AS kind,
+                  avg(u.value) FILTER (WHERE u.day >= :anchor - 3) / avg(u.value) FILTER (WHERE u.day < :anchor - 3) AS factor
+           FROM truth.injected_anomaly t JOIN utility_reading u ON u.dwelling_id = t.subject_id AND u.kind = 'electricity'
+           WHERE t.kind = 'utility_anomaly' GROUP BY t.id, t.detail""", anchor=ANCHOR)
+    assert {s.kind for s in shocks} == {"spike", "drop"}
+    assert all((2.5 < s.factor < 6) if s.kind == "spike" else (s.factor < 0.2) for s in shocks)
+    # The keys dropped for the bulk load are back as the migrations made them, and they hold.
+    constraints = dict(_rows(
+        """SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
+           WHERE conrelid = 'utility_reading'::regclass AND contype IN ('p', 'f')"""))
+    assert constraints == {
+        "pk_utility_reading": "PRIMARY KEY (dwelling_id, kind, day)",
+        "fk_utility_reading_dwelling_id_dwelling": "FOREIGN KEY (dwelling_id) REFERENCES dwelling(id) ON DELETE CASCADE",
+    }
+    with pytest.raises(IntegrityError, match="fk_utility_reading_dwelling_id_dwelling"):
+        with transaction() as s:
+            s.execute(text("INSERT INTO utility_reading (dwelling_id, kind, day, value) VALUES (-1, 'gas', :d, 1)"), {"d": ANCHOR})
+    with pytest.raises(IntegrityError, match="pk_utility_reading"):
+        with transaction() as s:
+            s.execute(text("INSERT INTO utility_reading (dwelling_id, kind, day, value) "
+                           "SELECT dwelling_id, kind, day, 1 FROM utility_reading LIMIT 1"))
