@@ -25,7 +25,7 @@ from core.vocab import ResidenceKind, Sex
 from dashboard import places, prefetch
 from dashboard.components.deckmap import deck_map
 from dashboard.live import population_by_grid
-from dashboard.pages._common import page_viewer
+from dashboard.pages._common import city_map_spec, page_viewer
 from dashboard.roles import ALL
 from dashboard.places import Place
 from dashboard.session import current_viewer
@@ -60,7 +60,8 @@ def layout(**_query: str) -> html.Div:
         dcc.Location(id="drill-url", refresh=False),
         html.Div(id="breadcrumbs", className="breadcrumbs"),
         html.Div(className="drill", children=[
-            deck_map(None, ["grids", "buildings", "dwellings"], height="calc(100vh - 170px)", legend=False,
+            deck_map(None, (["districts", "streets", "flows"] if viewer.sees_aggregated_map else []) + ["grids", "buildings", "dwellings"],
+                     height="calc(100vh - 170px)", legend=False,
                      prefetch="/drill/prefetch"),
             html.Div(id="drill-detail", className="detail"),
         ]),
@@ -103,9 +104,10 @@ prefetch.register(_show)  # the pointer went down on a grid or building: its lev
 clientside_callback(
     """function (click) {
         var nu = window.dash_clientside.no_update;
-        if (!click || !click.id) return nu;
+        if (!click || !(click.id || click.code)) return nu;
         if (click.kind === 'grid' && click.code) return '?place=grid:' + click.code;
         if (click.kind === 'building' || click.kind === 'dwelling') return '?place=' + click.kind + ':' + parseInt(click.id, 10);
+        if ((click.kind === 'street' || click.kind === 'district') && /^[0-9]{12}$/.test(click.code || '')) return '?place=region:' + click.code;
         return nu;
     }""",
     Output("drill-url", "search"), Input("map-click", "data"), prevent_initial_call=True,
@@ -121,6 +123,8 @@ def _links(items: list[tuple[str, str]], test_id: str) -> html.Div:
 
 
 def _region_map(session: Session, viewer: Viewer, prefix: str) -> dict[str, Any]:
+    if viewer.sees_aggregated_map:  # a city or district viewer: the aggregated map over this region, buildings by view
+        return city_map_spec(session, viewer, focus=prefix)
     all_grids = grid_rows(session, viewer, population=population_by_grid(session))
     grids = [g for g in all_grids if g["code"].startswith(prefix)]
     if len(grids) == len(all_grids):  # the whole jurisdiction: the cached, gzipped routes carry the big layers
