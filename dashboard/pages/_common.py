@@ -26,7 +26,7 @@ from layers.viewport import MAX_SPAN_DEG
 
 # A city or district viewer's map (Viewer.sees_aggregated_map): districts and streets, buildings once zoomed in.
 CITY_MAP_LAYERS = ["districts", "streets", "flows", "buildings"]
-BBOX_SNAP_DEG = 0.01  # the browser widens each view's box to this grid, so small pans reuse the loaded buildings
+BBOX_SNAP_DEG = 0.005  # the browser widens each view's box to this grid, so small pans reuse the loaded buildings
 
 MAP_LAYERS = ["grids", "compounds", "buildings", "key_sites", "heatmap", "gate_arrows", "gates", "alerts", "incidents"]
 
