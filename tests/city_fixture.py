@@ -10,7 +10,8 @@ communities, grids, compounds, gates and buildings are copied, shifted east, as
 
 Nobody lives in the copies (their buildings have no dwellings); the flows between streets are passages of
 residents of the tiny street at the copies' gates, added in the last hour the rollups hold: 4 people at a gate
-of 第二街道, 3 at a gate of 玄武一街道.
+of 第二街道, 3 at a gate of 玄武一街道. ``extend_to_small_city`` does the same to any seeded street (the
+benchmark's `street` preset: the shifts grow with the street's width).
 """
 from __future__ import annotations
 
@@ -44,9 +45,12 @@ COPIES = (Copy(1, "320106002000", "第二街道", GULOU, "鼓楼区", 0.015),
 FLOW_PEOPLE = {"320106002000": 4, "320102001000": 3}
 
 
-def _copy_street(s, c: Copy) -> None:  # noqa: ANN001 - a Session
+TINY_WIDTH_DEG = 0.0085  # the tiny street's width east-west; the copies' shifts are in proportion to it
+
+
+def _copy_street(s, c: Copy, scale: float = 1.0) -> None:  # noqa: ANN001 - a Session
     p = {"k": c.k, "street": c.street, "pre": c.street[:9], "name": c.name, "district": c.district,
-         "dname": c.district_name, "dx": c.dx, "tiny": TINY_STREET, "tinypre": TINY_STREET[:9]}
+         "dname": c.district_name, "dx": c.dx * scale, "tiny": TINY_STREET, "tinypre": TINY_STREET[:9]}
     s.execute(text("""INSERT INTO region (code, parent_code, level, name, geom)
                       SELECT CAST(:district AS varchar), CAST(:city AS varchar), 'district', CAST(:dname AS varchar), NULL
                       WHERE NOT EXISTS (SELECT 1 FROM region WHERE code = CAST(:district AS varchar))"""), p | {"city": CITY})
@@ -97,17 +101,18 @@ def _flows(s) -> None:  # noqa: ANN001
 VIEWERS = {"city-cc": ("南京市指挥中心", CITY), "gulou-cc": ("鼓楼区指挥中心", GULOU), "xuanwu-cc": ("玄武区指挥中心", XUANWU)}
 
 
-def seed_small_city(anchor: dt.date = ANCHOR, password: str | None = None) -> dict:
-    """Seed `tiny`, add the two copies, the flows and the city's and districts' command-centre accounts (role
-    ``street``; with ``password``, the seed's accounts get it too); returns the codes the tests use."""
+def extend_to_small_city(password: str | None = None) -> dict:
+    """Copy the seeded street twice (shifted in proportion to its width), add the flows and the city's and
+    districts' command-centre accounts (role ``street``; with ``password``, every account gets it)."""
     from blockdata.models import Account
     from core.passwords import hash_password
 
-    seed_tiny_swept(anchor)
     hashed = hash_password(password) if password else None
     with transaction() as s:
+        width = s.execute(text("SELECT ST_XMax(geom) - ST_XMin(geom) FROM region WHERE code = :c"), {"c": TINY_STREET}).scalar_one()
+        scale = max(1.0, width / TINY_WIDTH_DEG)
         for c in COPIES:
-            _copy_street(s, c)
+            _copy_street(s, c, scale if scale > 1.2 else 1.0)
         _flows(s)
         if hashed:
             s.execute(text("UPDATE account SET password_hash = :h"), {"h": hashed})
@@ -116,3 +121,9 @@ def seed_small_city(anchor: dt.date = ANCHOR, password: str | None = None) -> di
             s.add(Account(username=username, display_name=name, role="street", jurisdiction=[code], password_hash=hashed))
     return {"city": CITY, "districts": (GULOU, XUANWU), "streets": (TINY_STREET,) + tuple(c.street for c in COPIES),
             "flow_people": dict(FLOW_PEOPLE), "viewers": {u: code for u, (_, code) in VIEWERS.items()}}
+
+
+def seed_small_city(anchor: dt.date = ANCHOR, password: str | None = None) -> dict:
+    """Seed `tiny` and extend it to the small city (:func:`extend_to_small_city`); returns the codes the tests use."""
+    seed_tiny_swept(anchor)
+    return extend_to_small_city(password)

@@ -9,6 +9,8 @@ never answers with another jurisdiction's buildings, whatever box is asked for.
 """
 from __future__ import annotations
 
+import json
+
 import pytest
 import requests
 from sqlalchemy import text
@@ -193,3 +195,46 @@ def test_the_viewport_route_refuses_bad_boxes_and_never_crosses_the_jurisdiction
     assert over_xuanwu["rows"] == [] and buildings_in("118.80,32.055,118.815,32.075", XUANWU[:6])
     worker = http_login(server, "worker-001005001", PASSWORD).get(route, params=everything, timeout=20).json()
     assert worker["rows"] and {r["grid"] for r in worker["rows"]} == {"320106001005001"}  # a grid worker: their grid
+
+
+def test_the_city_wall_and_drill_down_are_aggregated_too(server: str, city: dict, browser) -> None:  # noqa: ANN001
+    wall = login_page(browser, server, "city-cc", PASSWORD, "/wall")
+    try:
+        wait_map(wall, 120000)
+        now = layers(wall)
+        assert {r["code"] for r in now["streets"]["rows"]} == set(city["streets"]) and now["buildings"]["rows"] == []
+        population = int(wall.inner_text("#kpi-population").replace(",", ""))
+        assert population == sum({r["code"]: r["population"] for r in now["streets"]["rows"]}.values()) > 0
+        assert not any("/layers/buildings.json" in u or "/layers/grids" in u for u in wall.requests.urls)
+    finally:
+        wall.close()
+    page = login_page(browser, server, "city-cc", PASSWORD, f"/drill?place=region:{TINY_STREET}")
+    try:
+        wait_map(page)
+        # a street fills the view at a zoom past the threshold: its view's buildings come by box, the city's do not
+        page.wait_for_selector("#deck-map[data-bbox-loads='1']", timeout=30000, state="attached")
+        box = dataset(page, "bboxLoaded")
+        rows = {r["id"] for r in layers(page)["buildings"]["rows"]}
+        assert rows == buildings_in(box, city["city"][:4]) and city["buildings"][TINY_STREET] <= rows
+        assert not rows & city["buildings"][XUANWU_ST]
+        assert "宁海路街道" in page.inner_text("#breadcrumbs")
+    finally:
+        page.close()
+    one = login_page(browser, server, "city-cc", PASSWORD, "/")
+    try:
+        wait_map(one)
+        colours = "JSON.stringify(window.gpMaps['deck-map'].deck.props.layers.find(l => l.id === 'streets').props.data.map(r => r.color))"
+        before = one.evaluate(colours)
+        one.get_by_label("着色：预警").check()  # the streets re-coloured by open alerts from the cached route
+        one.wait_for_function("document.getElementById('deck-map').dataset.patch === 'fill-alerts'", timeout=20000)
+        one.wait_for_function("Array.isArray(window.gpMaps['deck-map'].deck.props.layers.find(l => l.id === 'streets').props.data)"
+                              f" && {colours} !== {json.dumps(before)}", timeout=30000)
+        by_code = {r["code"]: r for r in layers(one)["streets"]["rows"]}
+        assert by_code[TINY_STREET]["alerts"] > 0 and by_code[TINY_STREET]["color"][0] > by_code[TINY_STREET]["color"][2]
+        assert by_code[SECOND]["alerts"] == 0
+        # and the buildings of a zoomed-in view come coloured by alerts too
+        go(one, *TINY_CENTRE, BUILDING_ZOOM + 2)
+        one.wait_for_selector("#deck-map[data-bbox-loads='1']", timeout=30000, state="attached")
+        assert any("fill=alerts" in u and "/layers/buildings/bbox.json" in u for u in one.requests.urls)
+    finally:
+        one.close()
