@@ -47,7 +47,7 @@ from core.passwords import hash_password  # noqa: E402
 from blockdata.db import transaction  # noqa: E402
 from blockdata.models import Account  # noqa: E402
 from demo.synthetic import run_seed  # noqa: E402
-from tests.browser import app_server, login_page, playwright_chromium  # noqa: E402
+from tests.browser import app_server, http_login, login_page, playwright_chromium  # noqa: E402
 from tests.city_fixture import extend_to_small_city  # noqa: E402
 
 PASSWORD = "bench-pass-1234"
@@ -141,8 +141,7 @@ def main() -> None:
                 page_floor.append(page.evaluate("performance.now()"))
         outside = page.requests.outside(url)
 
-        http = requests.Session()
-        http.post(url + "/login", data={"username": "street", "password": PASSWORD, "next": "/"}, timeout=30)
+        http = http_login(url, "street", PASSWORD)  # the login form's CSRF token, as a browser sends it
         with transaction() as s:
             latest = s.execute(text("SELECT max(minute) FROM gate_flow_minute")).scalar()
         day = (latest.astimezone(dt.timezone(dt.timedelta(hours=8))).date() - dt.timedelta(days=1)).isoformat()
@@ -190,8 +189,7 @@ def main() -> None:
             by_scope[scope]["ratio_to_page_without_map"] = round(
                 by_scope[scope]["first_render_ms_p50"] / max(by_scope[scope]["page_without_map_ms_p50"], 1), 2)
 
-        city_http = requests.Session()
-        city_http.post(url + "/login", data={"username": "city-cc", "password": PASSWORD, "next": "/"}, timeout=30)
+        city_http = http_login(url, "city-cc", PASSWORD)
         with transaction() as s:
             lon, lat = s.execute(text("SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_Centroid(geom) AS c FROM region WHERE code = '320106001000') x")).one()
         bbox_cold, bbox_warm, bbox_rows = [], [], 0
