@@ -344,7 +344,10 @@
     m.tilesPending = Boolean(m.basemap) && !layers.length;  // no viewport before the first frame: again after it
     m.order.forEach(function (id) {
       // an outline or label layer ("grids_outline", "compounds_label") is shown and hidden with its layer
-      var on = (!visible || visible.indexOf(id.replace(/_(outline|label)$/, "")) >= 0) && inZoomRange(m, id);
+      // Outside its zoom range a layer is left out, not hidden: deck.gl would still build a hidden layer (its
+      // attributes, a label's font atlas) and the first frame would pay for what it does not show.
+      if (!inZoomRange(m, id)) return;
+      var on = !visible || visible.indexOf(id.replace(/_(outline|label)$/, "")) >= 0;
       if (id === "buildings" && m.zoomLayer) {
         var dwellingsOn = !visible || visible.indexOf("dwellings") >= 0;
         layers.push(m.zoomLayer.clone({visible: dwellingsOn}));
