@@ -74,7 +74,7 @@ def city_map_spec(session: Session, viewer: Viewer, *, focus: str | None = None)
     streets = regions.region_shapes(session, viewer, "street")
     districts = regions.region_shapes(session, viewer, "district")
     in_focus = [s for s in streets if focus is None or s["prefix"].startswith(focus) or focus.startswith(s["prefix"])]
-    box = polygon_box([{"polygon": ring} for s in (in_focus or streets) for ring in s["polygons"]])
+    box = polygon_box([{"polygon": polygon} for s in (in_focus or streets) for polygon in s["polygons"]])
     labels = {lvl: [{"code": s["code"], "name": s["name"], "centre": s["centre"]} for s in rows]
               for lvl, rows in (("district", districts), ("street", streets))}
     layers = []
