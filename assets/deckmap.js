@@ -159,7 +159,7 @@
   }
 
   function create(el, spec, cfg) {
-    var m = {el: el, layers: {}, order: [], specKey: null, viewKey: null, renders: 0, loaded: false, cfg: cfg,
+    var m = {el: el, layers: {}, order: [], specKey: null, viewKey: null, renders: 0, loaded: false, cfg: cfg, bbox: {},
              conv: converter(), created: performance.now(), clickedAt: 0};
     m.deck = new window.deck.Deck({
       parent: el, initialViewState: fitted(el, spec, cfg), controller: true, getTooltip: tooltip,
@@ -182,15 +182,16 @@
       onAfterRender: function () {
         trace("after-render");
         if (m.tilesPending) { m.tilesPending = false; setTimeout(function () { redraw(m); }, 0); }
-        if (m.spec && m.spec.zoomDwellings) {
+        if (m.spec && (m.spec.zoomDwellings || m.spec.bboxLayers || m.spec.zoomRanges)) {
           clearTimeout(m.zoomTimer);
-          m.zoomTimer = setTimeout(function () { checkZoom(m); }, 200);
+          m.zoomTimer = setTimeout(function () { checkLevelOfDetail(m); checkZoom(m); }, 200);
         }
         m.renders += 1;
         m.el.dataset.renders = String(m.renders);
         if (!m.loaded && m.order.length && allLoaded(m)) {
           m.loaded = true;
           m.el.dataset.loaded = "1";
+          loadDeferred(m);
           window.gpFirstLoadMs = performance.now();
           trace("loaded");
           // Pick once, now, while nobody waits: the deck's first pick builds the picking pipelines (on a software
@@ -252,6 +253,105 @@
     }).catch(function (e) { console.error("GridPulse map:", e); });
   }
 
+  /* Level of detail (the aggregated map of a city or district viewer, dashboard/pages/_common.city_map_spec):
+   * - spec.zoomRanges {id: [min, max)}: a layer is drawn only while the zoom is in its range (districts when
+   *   zoomed out, streets in between; the buildings take over past their minZoom);
+   * - spec.bboxLayers {id: {url, minZoom, maxSpan, snap, fill}}: once zoomed in past minZoom, the layer's rows are
+   *   the server's answer for the view's box (url?bbox=W,S,E,N&fill=…; the server applies the jurisdiction),
+   *   widened to a grid of `snap` degrees and kept within `maxSpan`, asked again only when the view leaves the
+   *   box loaded; zoomed out, the rows are dropped;
+   * - spec.deferred {id: url}: rows fetched after the first frame (the flows), so they never delay it.
+   * Checked once the view has settled, like the dwellings. The element's data-bbox-* attributes say what is loaded. */
+  function zoomOf(m) {
+    var vp = m.deck.getViewports && m.deck.getViewports()[0];
+    return vp ? vp.zoom : m.zoom;
+  }
+
+  function inZoomRange(m, id) {
+    var r = m.spec && m.spec.zoomRanges && m.spec.zoomRanges[id];
+    return !r || (m.zoom >= r[0] && m.zoom < r[1]);
+  }
+
+  function rangeKey(m) {
+    var ranges = (m.spec && m.spec.zoomRanges) || {};
+    return Object.keys(ranges).filter(function (id) { return inZoomRange(m, id); }).join(",");
+  }
+
+  function viewBox(vp, c) {
+    var b = vp.getBounds(), h = c.maxSpan / 2 - c.snap - 1e-6;
+    var w = Math.max(b[0], vp.longitude - h), e = Math.min(b[2], vp.longitude + h);
+    var s = Math.max(b[1], vp.latitude - h), n = Math.min(b[3], vp.latitude + h);
+    return [w, s, e, n];
+  }
+
+  function snapped(box, snap) {
+    var f = function (v) { return Number((Math.floor(v / snap) * snap).toFixed(6)); };
+    var c = function (v) { return Number((Math.ceil(v / snap) * snap).toFixed(6)); };
+    return [f(box[0]), f(box[1]), c(box[2]), c(box[3])];
+  }
+
+  function covers(outer, inner) {
+    return outer && outer[0] <= inner[0] && outer[1] <= inner[1] && outer[2] >= inner[2] && outer[3] >= inner[3];
+  }
+
+  function checkLevelOfDetail(m) {
+    if (!m.loaded || !m.spec) return;
+    var z = zoomOf(m);
+    if (z === undefined) return;
+    var before = rangeKey(m);
+    m.zoom = z;
+    m.el.dataset.zoom = z.toFixed(2);
+    if (rangeKey(m) !== before) redraw(m);
+    var cfgs = m.spec.bboxLayers;
+    if (!cfgs) return;
+    var vp = m.deck.getViewports()[0];
+    Object.keys(cfgs).forEach(function (id) {
+      var c = cfgs[id], st = m.bbox[id] || (m.bbox[id] = {fill: c.fill, box: null, pending: null, loads: 0});
+      if (!m.layers[id]) return;
+      if (z < c.minZoom) {
+        st.pending = null;
+        if (st.box) {
+          st.box = null;
+          m.layers[id] = m.layers[id].clone({data: []});
+          m.el.dataset.bboxRows = "0";
+          delete m.el.dataset.bboxLoaded;
+          redraw(m);
+        }
+        return;
+      }
+      var view = viewBox(vp, c);
+      if (covers(st.box, view) && st.loadedFill === st.fill) return;
+      var want = snapped(view, c.snap), fill = st.fill;
+      var key = want.join(",") + "|" + fill;
+      if (key === st.pending) return;
+      st.pending = key;
+      fetchRows(c.url + "?bbox=" + want.join(",") + "&fill=" + encodeURIComponent(fill)).then(function (body) {
+        if (st.pending !== key || m.bbox[id] !== st) return;  // a newer view (or place) was asked for meanwhile
+        st.pending = null; st.box = body.bbox; st.loadedFill = fill; st.loads += 1;
+        m.layers[id] = m.layers[id].clone({data: body.rows});
+        m.el.dataset.bboxLoaded = body.bbox.join(",");
+        m.el.dataset.bboxRows = String(body.rows.length);
+        m.el.dataset.bboxTruncated = body.truncated ? "1" : "0";
+        m.el.dataset.bboxLoads = String(st.loads);
+        trace("bbox-loaded");
+        redraw(m);
+      }).catch(function (e) { st.pending = null; failed(m, e); });
+    });
+  }
+
+  function loadDeferred(m) {
+    var deferred = m.spec && m.spec.deferred, spec = m.spec;
+    if (!deferred) return;
+    Object.keys(deferred).forEach(function (id) {
+      fetchRows(deferred[id]).then(function (rows) {
+        if (m.spec !== spec || !m.layers[id]) return;
+        m.layers[id] = m.layers[id].clone({data: rows});
+        m.el.dataset.deferred = ((m.el.dataset.deferred ? m.el.dataset.deferred + "," : "") + id);
+        redraw(m);
+      }).catch(function (e) { failed(m, e); });
+    });
+  }
+
   function redraw(m) {
     var layers = [];
     var visible = m.visible;
@@ -259,6 +359,9 @@
     m.tilesPending = Boolean(m.basemap) && !layers.length;  // no viewport before the first frame: again after it
     m.order.forEach(function (id) {
       // an outline or label layer ("grids_outline", "compounds_label") is shown and hidden with its layer
+      // Outside its zoom range a layer is left out, not hidden: deck.gl would still build a hidden layer (its
+      // attributes, a label's font atlas) and the first frame would pay for what it does not show.
+      if (!inZoomRange(m, id)) return;
       var on = !visible || visible.indexOf(id.replace(/_(outline|label)$/, "")) >= 0;
       if (id === "buildings" && m.zoomLayer) {
         var dwellingsOn = !visible || visible.indexOf("dwellings") >= 0;
@@ -293,7 +396,15 @@
     if (!patch || !patch.layers || patch.seq === m.patchSeq) return;
     m.patchSeq = patch.seq;
     Object.keys(patch.layers).forEach(function (id) {
-      if (m.layers[id]) m.layers[id] = m.layers[id].clone({data: patch.layers[id]});
+      var value = patch.layers[id];
+      if (value && value.bboxFill) {  // a viewport-loaded layer: asked again for the view with this colouring
+        var st = m.bbox[id] || (m.bbox[id] = {box: null, pending: null, loads: 0});
+        st.fill = value.bboxFill; st.pending = null;
+        m.el.dataset.bboxFill = value.bboxFill;
+        setTimeout(function () { checkLevelOfDetail(m); }, 0);
+        return;
+      }
+      if (m.layers[id]) m.layers[id] = m.layers[id].clone({data: value});
     });
     m.el.dataset.patch = String(patch.seq);
   }
@@ -313,6 +424,10 @@
     m.spec = spec;
     m.layers = {}; m.order = []; m.loaded = false; delete m.el.dataset.loaded;
     m.zoomLayer = null; m.zoomBuilding = null; m.zoomKey = null; delete m.el.dataset.zoomBuilding;
+    m.bbox = {}; delete m.el.dataset.bboxLoaded; delete m.el.dataset.bboxRows; delete m.el.dataset.deferred;
+    if (m.viewKey === null || spec.viewKey !== m.viewKey || m.zoom === undefined) {
+      m.zoom = (fitted(m.el, spec, m.cfg) || {}).zoom;
+    }
     layerJsons.forEach(function (json) { m.layers[json.id] = scaled(m, m.conv.convert(json)); m.order.push(json.id); });
     m.basemap = spec.basemap || "";
     if (m.viewKey !== null && spec.viewKey !== m.viewKey) {

@@ -3,10 +3,10 @@
 
 Measured on each database, in this order:
 
-- the rules sweep: full (``run_rules``); incremental after a simulated hour (the last hour's events again,
-  an hour later) only once ``run_rules`` takes ``incremental=`` (issue #21 item 2, being built): until then
-  the slot prints "not built" and the JSON holds null;
-- the real-time population read (analytics/population.py), per grid and per compound;
+- the rules sweep: full (``run_rules``), then incremental after a simulated hour (the last hour's events
+  again, an hour later; measured and rolled back);
+- the real-time population read (analytics/population.py): the maintained one every view uses, and beside
+  it the recomputation from the event table it replaced, per grid and per compound;
 - 一搜 (bench/search_bench.py's queries and viewers; #17's goal ≤ 400 ms on city);
 - in headless Chromium (bench/dashboard_bench.py's machinery): the first map render of the wall screen for a
   street, a district and a city viewer (accounts the bench makes: role `street`, jurisdiction the first
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import inspect
 import json
 import os
 import statistics
@@ -143,11 +142,12 @@ def _sweeps(now: dt.datetime, skip: tuple[str, ...] = ()) -> dict[str, Any]:
     from analytics.sweep import run_rules
     from blockdata.db import transaction
 
+    names = [n for n in RULES if n not in skip]
     with transaction() as s:
         s.execute(text(f"SET LOCAL statement_timeout = {int(SWEEP_LIMIT_S * 1000)}"))
         t0 = time.perf_counter()
         try:
-            report = run_rules(s, now, names=[n for n in RULES if n not in skip])
+            report = run_rules(s, now, names=names)
         except OperationalError as exc:  # the statement_timeout: the sweep is over the limit
             if "statement timeout" not in str(exc):
                 raise
@@ -155,14 +155,11 @@ def _sweeps(now: dt.datetime, skip: tuple[str, ...] = ()) -> dict[str, Any]:
                     "incremental": "not measured: the full sweep went over its limit"}
         full_s = time.perf_counter() - t0
     per_rule = {k: v.get("seconds") for k, v in report.get("rules", {}).items() if isinstance(v, dict)}
-    out: dict[str, Any] = {"full_s": round(full_s, 2), "per_rule_s": per_rule, "skipped_rules": list(skip), "incremental_s": None,
-                           "incremental": "not built: run_rules has no incremental mode yet (issue #21 item 2)"}
-    # ---- SLOT: incremental sweep after a simulated hour (issue #21 item 2, another engineer's work) ----
-    if "incremental" in inspect.signature(run_rules).parameters:
-        try:
-            _incremental_after_an_hour(now, out)
-        except _RolledBack:
-            pass
+    out: dict[str, Any] = {"full_s": round(full_s, 2), "per_rule_s": per_rule, "skipped_rules": list(skip)}
+    try:
+        _incremental_after_an_hour(now, names, out)
+    except _RolledBack:
+        pass
     return out
 
 
@@ -170,7 +167,7 @@ class _RolledBack(Exception):
     """Raised to leave a transaction without committing what the measure wrote."""
 
 
-def _incremental_after_an_hour(now: dt.datetime, out: dict[str, Any]) -> None:
+def _incremental_after_an_hour(now: dt.datetime, names: list[str], out: dict[str, Any]) -> None:
     from sqlalchemy import text
 
     from analytics.sweep import run_rules
@@ -183,33 +180,40 @@ def _incremental_after_an_hour(now: dt.datetime, out: dict[str, Any]) -> None:
         s.execute(text(
             """INSERT INTO access_event (event_id, ts, gate_id, compound_id, key_site_id, direction, method, result,
                                          person_id, pass_id, stranger_id, score, reason)
-               SELECT gen_random_uuid(), ts + (CAST(:later AS timestamptz) - last.ts), gate_id, compound_id, key_site_id,
-                      direction, method, result, person_id, pass_id, stranger_id, score, reason
-               FROM access_event, (SELECT max(ts) AS ts FROM access_event) last
-               WHERE access_event.ts > last.ts - interval '1 hour'"""), {"later": later})
+               SELECT gen_random_uuid(), e.ts + (CAST(:later AS timestamptz) - last.ts), e.gate_id, e.compound_id,
+                      e.key_site_id, e.direction, e.method, e.result, e.person_id, e.pass_id, e.stranger_id, e.score,
+                      e.reason
+               FROM access_event e, (SELECT max(ts) AS ts FROM access_event) last
+               WHERE e.ts > last.ts - interval '1 hour'"""), {"later": later})
         t0 = time.perf_counter()
-        run_rules(s, later, incremental=True)  # type: ignore[call-arg]
+        report = run_rules(s, later, names=names, incremental=True)
         out["incremental_s"] = round(time.perf_counter() - t0, 2)
+        out["incremental_per_rule"] = {k: v for k, v in report.get("rules", {}).items() if isinstance(v, dict)}
         out["incremental"] = "measured (a simulated hour, rolled back)"
         raise _RolledBack
 
 
 def _population(runs: int) -> dict[str, Any]:
-    from analytics.population import realtime_population
+    """The maintained read (what every view uses: analytics/population.live_population, whole base), and
+    beside it the recomputation from the event table it replaced (``recomputed_*``)."""
+    from analytics.population import EVERYWHERE, live_population, realtime_population
     from blockdata.db import transaction
 
     out: dict[str, Any] = {}
-    for level in ("grid", "compound"):
-        times, n, began = [], 0, time.perf_counter()
-        for _ in range(runs + 1):  # the first warms PostgreSQL's caches
-            with transaction() as s:
-                t0 = time.perf_counter()
-                n = len(realtime_population(s, level))
-                times.append((time.perf_counter() - t0) * 1000)
-            if len(times) >= 2 and _spent(began):
-                break
-        out[f"{level}_ms_p50"] = round(statistics.median(times[1:]), 1)
-        out[f"{level}_places"] = n
+    reads = {"": lambda s, level: live_population(s, EVERYWHERE, level),
+             "recomputed_": lambda s, level: realtime_population(s, level)}
+    for prefix, read in reads.items():
+        for level in ("grid", "compound"):
+            times, n, began = [], 0, time.perf_counter()
+            for _ in range(runs + 1):  # the first warms PostgreSQL's caches
+                with transaction() as s:
+                    t0 = time.perf_counter()
+                    n = len(read(s, level))
+                    times.append((time.perf_counter() - t0) * 1000)
+                if len(times) >= 2 and _spent(began):
+                    break
+            out[f"{prefix}{level}_ms_p50"] = round(statistics.median(times[1:]), 1)
+            out[f"{prefix}{level}_places"] = n
     return out
 
 
@@ -378,6 +382,7 @@ ROWS = [
     ("rules sweep, incremental after an hour (s)", ("sweep", "incremental_s"), "sweep_incremental_s", False),
     ("population read, per grid (ms)", ("population", "grid_ms_p50"), "population_read_ms", False),
     ("population read, per compound (ms)", ("population", "compound_ms_p50"), "population_read_ms", False),
+    ("population recomputed, per grid (ms)", ("population", "recomputed_grid_ms_p50"), None, False),
     ("first map render, street viewer (ms)", ("first_render[street]", "ms_p50"), "street_account_city_over_street", True),
     ("first map render, district viewer (ms)", ("first_render[district]", "ms_p50"), None, False),
     ("first map render, city viewer (ms)", ("first_render[city]", "ms_p50"), "first_render_city_viewer_ms", False),

@@ -32,6 +32,10 @@ ROLES_SEEING_POLICE_RULES = frozenset({Role.admin, Role.police})
 ROLES_WITH_FULL_IDENTITY = frozenset({Role.admin, Role.police})
 
 
+SCOPE_BY_PREFIX_LENGTH = {4: "city", 6: "district", 9: "street", 12: "community", 15: "grid"}
+AGGREGATED_SCOPES = frozenset({"city", "district"})
+
+
 def code_prefix(code: str) -> str:
     """The prefix shared by everything under a region or grid code.
 
@@ -78,6 +82,20 @@ class Viewer:
     @property
     def sees_full_identity(self) -> bool:
         return self.role in ROLES_WITH_FULL_IDENTITY
+
+    @property
+    def scope(self) -> str:
+        """The broadest level the jurisdiction spans: ``city``, ``district``, ``street``, ``community`` or ``grid``
+        (an admin: ``city``). A city or district viewer's map starts aggregated (layers/regions.py): what it
+        costs follows what it shows, not how many buildings the jurisdiction holds."""
+        if self.role is Role.admin or not self.jurisdiction:
+            return "city"
+        widest = min(len(p) for p in self.prefixes)
+        return SCOPE_BY_PREFIX_LENGTH.get(widest, "city" if widest < 6 else "grid")
+
+    @property
+    def sees_aggregated_map(self) -> bool:
+        return self.scope in AGGREGATED_SCOPES
 
 
 SYSTEM = Viewer(account_id=None, role=Role.admin, jurisdiction=(), username="system")

@@ -15,10 +15,12 @@ from dash import dcc, html
 
 from core.config import PROJECT_ROOT
 from core.errors import AccessDenied
-from dashboard import auth, headers, https, observe, prefetch, vendor
+from blockdata.db import transaction
+from dashboard import auth, headers, https, observe, prefetch, vendor, viewport_routes
 from dashboard.search_box import search_box
 from dashboard.roles import may_open
 from intake import upload_store
+from layers.regions import aggregated_map
 
 
 def _shell() -> html.Div:
@@ -59,6 +61,21 @@ def _in_request() -> bool:
 # the scripts, and assets/deckmap.js finds them in its cache (same URL, same CORS mode as its fetch()).
 _STREET_LAYERS = ("/layers/grids.json", "/layers/grid_outlines.json", "/layers/buildings.json")
 PRELOADED_LAYERS = {"/": _STREET_LAYERS, "/wall": _STREET_LAYERS}
+# A city or district viewer's map starts aggregated (dashboard/pages/_common.city_map_spec): no grid or building.
+_CITY_LAYERS = ("/layers/streets.json", "/layers/street_outlines.json", "/layers/district_outlines.json")
+PRELOADED_CITY_LAYERS = {"/": _CITY_LAYERS, "/wall": _CITY_LAYERS}
+
+
+def _preloads(path: str) -> tuple[str, ...]:
+    viewer = auth.viewer_from_session()
+    if viewer is None:
+        return ()
+    with transaction() as session:
+        aggregated = aggregated_map(session, viewer)
+    if aggregated:
+        urls = PRELOADED_CITY_LAYERS.get(path, ())
+        return ("/layers/districts.json",) + urls if urls and viewer.scope == "city" else urls
+    return PRELOADED_LAYERS.get(path, ())
 
 
 class _App(dash.Dash):
@@ -67,7 +84,7 @@ class _App(dash.Dash):
         if not _in_request():
             return page
         import flask
-        urls = PRELOADED_LAYERS.get(flask.request.path, ())
+        urls = _preloads(flask.request.path)
         links = "".join(f'<link rel="preload" href="{u}" as="fetch" crossorigin="anonymous">' for u in urls)
         return page.replace("</head>", links + "</head>", 1) if links else page
 
@@ -90,6 +107,7 @@ def create_app() -> dash.Dash:
     headers.install(app)
     upload_store.start_sweeper()  # imports dry-run but not applied are deleted after GRIDPULSE_IMPORT_KEEP_MINUTES
     vendor.install(app.server, auth.viewer_from_session)
+    viewport_routes.install(app.server, auth.viewer_from_session)
 
     @app.server.route("/drill/prefetch", methods=["POST"])
     def drill_prefetch():  # noqa: ANN202 - see dashboard/prefetch.py

@@ -6,6 +6,9 @@
   with @deck.gl/layers' BitmapLayer (assets/deckmap.js), so geo-layers is not needed.
 - ``/layers/<name>.json``: the big layers (grids, their outlines, buildings) for the session's viewer, gzipped once
   and kept for ``LAYER_TTL_S`` per jurisdiction, so the Dash layout and callbacks never carry them.
+- ``/layers/{districts,streets,district_outlines,street_outlines,flows}.json``: a city or district viewer's
+  aggregated map (layers/regions.py), cached the same way; the buildings of a zoomed-in view come from
+  ``/layers/buildings/bbox.json`` (dashboard/viewport_routes.py).
 - ``/layers/dwellings/<building id>.json``: one building's dwellings floor by floor, for the one map zoomed
   into it; the query layer checks the building against the viewer's jurisdiction (a refusal is audited).
 """
@@ -29,6 +32,7 @@ from core.errors import AccessDenied, NotFound
 from layers.buildings import building_rows
 from layers.dwellings import dwelling_rows
 from layers.grids import grid_outline_rows, grid_rows
+from layers.regions import flow_rows, region_outline_rows, region_rows
 
 NODE_MODULES = PROJECT_ROOT / "node_modules"
 # Every map page: deck.gl's core (with luma.gl and loaders.gl inside), its layers and the JSON converter —
@@ -82,6 +86,10 @@ def _cached(key: Any, ttl: float, make: Callable[[], bytes], content_type: str) 
 
 
 FILLS = {"grids": ("population", "alerts"), "buildings": ("occupancy", "alerts"), "grid_outlines": ("community",)}
+# The aggregated map of a city or district viewer (layers/regions.py).
+REGION_LAYERS = {"districts": "district", "streets": "street", "district_outlines": "district", "street_outlines": "street"}
+FILLS |= {name: ("population", "alerts") for name in ("districts", "streets")} | {
+    "district_outlines": ("level",), "street_outlines": ("level",), "flows": ("people",)}
 
 
 def layer_payload(name: str, viewer: Viewer, fill: str | None = None) -> Gzipped:
@@ -95,6 +103,12 @@ def layer_payload(name: str, viewer: Viewer, fill: str | None = None) -> Gzipped
                 rows = grid_rows(session, viewer, fill=fill, population=population_by_grid(session, viewer))
             elif name == "grid_outlines":  # coloured per community, whatever the fill
                 rows = grid_outline_rows(grid_rows(session, viewer, population={}))
+            elif name in ("districts", "streets"):
+                rows = region_rows(session, viewer, REGION_LAYERS[name], fill=fill, population=population_by_grid(session, viewer))
+            elif name in ("district_outlines", "street_outlines"):
+                rows = region_outline_rows(region_rows(session, viewer, REGION_LAYERS[name], population={}))
+            elif name == "flows":
+                rows = flow_rows(session, viewer)
             else:
                 rows = building_rows(session, viewer, fill=fill)
         return json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode()

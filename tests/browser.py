@@ -5,10 +5,12 @@ chromium, no browser download.
 """
 from __future__ import annotations
 
+import collections
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -31,6 +33,11 @@ def app_server(env: dict[str, str], port: int | None = None) -> Iterator[str]:
     port = port or free_port()
     full_env = {**os.environ, **env, "GRIDPULSE_PORT": str(port)}
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # The server logs a line per request: read them as they come (the last ones kept for an error), or the pipe
+    # fills after some 64 KB of log and every server thread blocks on its next log line (a benchmark's hang).
+    tail: collections.deque[bytes] = collections.deque(maxlen=400)
+    reader = threading.Thread(target=lambda: tail.extend(iter(proc.stdout.readline, b"")), daemon=True)
+    reader.start()
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -41,7 +48,8 @@ def app_server(env: dict[str, str], port: int | None = None) -> Iterator[str]:
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     proc.kill()
-                    out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+                    reader.join(timeout=5)
+                    out = b"".join(tail).decode(errors="replace")
                     raise RuntimeError(f"app server did not start:\n{out}") from None
                 time.sleep(0.3)
         yield url

@@ -20,6 +20,7 @@ LAYER_LABELS = {
     "heatmap": "通行热力", "gate_arrows": "进出箭头", "gates": "闸机", "alerts": "预警",
     "incidents": "事件上报", "trajectory": "轨迹", "passages": "通行点", "trajectory_head": "当前位置",
     "copresent_gates": "同行闸机", "footholds": "落脚点", "incident_pick": "上报位置",
+    "districts": "区", "streets": "街道", "flows": "跨街道流动",
 }
 LEGEND = [
     ("#2563a0", "低"), ("#fabe3c", "中"), ("#e63c32", "高 —— 网格：实时人口；楼栋：户均人数"),
@@ -27,12 +28,17 @@ LEGEND = [
     ("#50dc8c", "闸机：进多于出 / 进入箭头"), ("#ffaa3c", "闸机：出多于进 / 离开箭头"), ("#be78ff", "重点场所"),
     ("#ffd75a", "小区（轮廓与名称）"),
 ]
+# The aggregated map of a city or district viewer (dashboard/pages/_common.city_map_spec).
+CITY_LEGEND = [
+    ("#2563a0", "低"), ("#fabe3c", "中"), ("#e63c32", "高 —— 区、街道：实时人口（或未结预警）；楼栋：户均人数"),
+    ("#78e6ff", "跨街道流动：居住地 → 进入的闸机所在街道（近1小时，3人以上）"), ("#ffffff", "区界"), ("#96c8ff", "街道界"),
+]
 
 
 def deck_map(spec: dict[str, Any] | None, layer_ids: list[str], *, visible: list[str] | None = None,
              height: str = "calc(100vh - 160px)", show_toggles: bool = True, legend: bool = True,
              prefetch: str | None = None, warm_pick: bool = True, wall: bool = False,
-             pick_point: str | None = None) -> html.Div:
+             pick_point: str | None = None, legend_items: list[tuple[str, str]] | None = None) -> html.Div:
     """``prefetch``: a URL the browser posts ``{"search": "?place=kind:id"}`` to when the pointer goes down on a
     grid or building (dashboard/prefetch.py), so the level's server work starts before the click.
     ``warm_pick``: pick once after the first place is drawn, so the first hover or click does not build the
@@ -54,7 +60,7 @@ def deck_map(spec: dict[str, Any] | None, layer_ids: list[str], *, visible: list
     ]
     if legend:
         parts.append(html.Div(className="legend", children=[
-            html.Span([html.I(style={"background": colour}), label]) for colour, label in LEGEND
+            html.Span([html.I(style={"background": colour}), label]) for colour, label in (legend_items or LEGEND)
         ]))
     return html.Div(className="deck-wrap", children=parts)
 

@@ -24,7 +24,7 @@ from core.viewer import Viewer, code_prefix
 from core.vocab import ResidenceKind, Sex
 from dashboard import places, prefetch
 from dashboard.components.deckmap import deck_map
-from dashboard.pages._common import page_viewer
+from dashboard.pages._common import city_map_spec, page_viewer
 from dashboard.roles import ALL
 from dashboard.places import Place
 from dashboard.session import current_viewer
@@ -34,6 +34,7 @@ from layers.buildings import building_rows, buildings_layer
 from layers.common import deck_spec, polygon_box, view_for
 from layers.dwellings import dwelling_rows, dwellings_layer
 from layers.grids import grid_outline_rows, grid_outlines_layer, grid_rows, grids_layer
+from layers.regions import aggregated_map
 
 dash.register_page(__name__, path="/drill", name="网格", title="GridPulse 网格", order=2, roles=ALL)
 
@@ -59,7 +60,8 @@ def layout(**_query: str) -> html.Div:
         dcc.Location(id="drill-url", refresh=False),
         html.Div(id="breadcrumbs", className="breadcrumbs"),
         html.Div(className="drill", children=[
-            deck_map(None, ["grids", "buildings", "dwellings"], height="calc(100vh - 170px)", legend=False,
+            deck_map(None, (["districts", "streets", "flows"] if _aggregated(viewer) else []) + ["grids", "buildings", "dwellings"],
+                     height="calc(100vh - 170px)", legend=False,
                      prefetch="/drill/prefetch"),
             html.Div(id="drill-detail", className="detail"),
         ]),
@@ -102,9 +104,10 @@ prefetch.register(_show)  # the pointer went down on a grid or building: its lev
 clientside_callback(
     """function (click) {
         var nu = window.dash_clientside.no_update;
-        if (!click || !click.id) return nu;
+        if (!click || !(click.id || click.code)) return nu;
         if (click.kind === 'grid' && click.code) return '?place=grid:' + click.code;
         if (click.kind === 'building' || click.kind === 'dwelling') return '?place=' + click.kind + ':' + parseInt(click.id, 10);
+        if ((click.kind === 'street' || click.kind === 'district') && /^[0-9]{12}$/.test(click.code || '')) return '?place=region:' + click.code;
         return nu;
     }""",
     Output("drill-url", "search"), Input("map-click", "data"), prevent_initial_call=True,
@@ -119,11 +122,18 @@ def _links(items: list[tuple[str, str]], test_id: str) -> html.Div:
                     children=[dcc.Link(label, href=f"/drill?place={value}") for value, label in items] or "（无）")
 
 
+def _aggregated(viewer: Viewer) -> bool:
+    with transaction() as session:
+        return aggregated_map(session, viewer)
+
+
 def _grid_count(session: Session, viewer: Viewer) -> int:
     return int(session.execute(text("SELECT count(*) FROM grid WHERE code LIKE ANY(:p)"), {"p": viewer.like_patterns}).scalar_one())
 
 
 def _region_map(session: Session, viewer: Viewer, prefix: str) -> dict[str, Any]:
+    if aggregated_map(session, viewer):  # a city or district viewer: the aggregated map over this region, buildings by view
+        return city_map_spec(session, viewer, focus=prefix)
     grids = grid_rows(session, viewer, within=prefix)  # the region's grids only, filtered in SQL
     if len(grids) == _grid_count(session, viewer):  # the whole jurisdiction: the cached, gzipped routes carry the big layers
         layers = [grids_layer("/layers/grids.json"), grid_outlines_layer("/layers/grid_outlines.json"),

@@ -9,6 +9,9 @@ and text and symbols scale with the screen's width (assets/gridpulse.css), so a 
 1080p one. After a server restart the page's watchdog (assets/deckmap.js) sees the
 heartbeat stop, waits for the server to answer again and reloads itself; the session, kept in Redis,
 survives the restart (wall-screen accounts: GRIDPULSE_WALL_SESSION_HOURS idle, and an absolute end).
+A city or district command centre (``layers.regions.aggregated_map``) sees the aggregated map
+(``_common.city_map_spec``); each refresh re-reads the districts' and streets' choropleths (the cached
+routes, at most every ``LAYER_TTL_S``) instead of every gate of the city.
 """
 from __future__ import annotations
 
@@ -20,13 +23,15 @@ from dash import ClientsideFunction, Input, Output, clientside_callback, dcc, ht
 from core.config import settings
 from dashboard.components.deckmap import deck_map
 from dashboard.live import flow_layers, kpis, population_by_grid, ticker
-from dashboard.pages._common import page_viewer, street_map_spec
+from dashboard.pages._common import CITY_MAP_LAYERS, city_map_spec, page_viewer, street_map_spec
+from dashboard.vendor import LAYER_TTL_S
 from dashboard.roles import WALL
 from dashboard.session import current_viewer
 from dashboard.stats_charts import sparkline
 from dashboard.trends import Trends, wall_trends
 from blockdata.db import transaction
 from layers.alerts import alert_rows
+from layers.regions import aggregated_map
 
 dash.register_page(__name__, path="/wall", name="指挥中心", title="GridPulse 指挥中心", order=1, roles=WALL)
 
@@ -46,18 +51,29 @@ def layout(**_query: str) -> html.Div:
     if refused is not None:
         return refused
     with transaction() as session:
-        spec = street_map_spec(session, viewer, flow_layers(session, viewer), population_by_grid(session, viewer))
+        aggregated = aggregated_map(session, viewer)
+        if aggregated:
+            spec = city_map_spec(session, viewer)
+        else:
+            spec = street_map_spec(session, viewer, flow_layers(session, viewer), population_by_grid(session, viewer))
         now = kpis(session, viewer)
         trends = wall_trends(session, viewer, now.population)
         lines = ticker(session, viewer)
     return html.Div(className="wall", children=[
         html.Div(className="kpis", children=[_kpi(key, label, getattr(now, key), trends) for key, label in KPI_LABELS]),
-        html.Div(className="wall-map", children=deck_map(spec, WALL_LAYERS, height="100%", show_toggles=False,
+        html.Div(className="wall-map", children=deck_map(spec, CITY_MAP_LAYERS if aggregated else WALL_LAYERS, height="100%", show_toggles=False,
                                                          warm_pick=False, wall=True)),
         html.Div(className="ticker", children=html.Div(id="ticker", className="ticker-track", children=_ticker(lines))),
         dcc.Interval(id="wall-tick", interval=settings().map_refresh_s * 1000),
         dcc.Store(id="wall-beat"), dcc.Store(id="wall-beat-seen"),
     ])
+
+
+def _city_patch() -> dict[str, str]:
+    """The aggregated map's choropleths by URL, a new one each LAYER_TTL_S (the routes recompute no sooner)."""
+    import time
+    bucket = int(time.time() // LAYER_TTL_S)
+    return {name: f"/layers/{name}.json?at={bucket}" for name in ("districts", "streets")}
 
 
 def _kpi(key: str, label: str, value: int, trends: Trends) -> html.Div:
@@ -94,7 +110,7 @@ def refresh(n: int) -> list[Any]:
     with transaction() as session:
         now = kpis(session, viewer)
         trends = wall_trends(session, viewer, now.population) if n % TREND_EVERY == 0 else None
-        layers = flow_layers(session, viewer) | {"alerts": alert_rows(session, viewer)}
+        layers = _city_patch() if aggregated_map(session, viewer) else flow_layers(session, viewer) | {"alerts": alert_rows(session, viewer)}
         lines = ticker(session, viewer)
     if trends is None:  # hourly figures: redrawn every TREND_EVERY refreshes, the KPIs and the map every one
         unchanged = [dash.no_update] * (2 * len(TRENDS))
