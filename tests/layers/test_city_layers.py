@@ -127,3 +127,12 @@ def test_a_box_returns_the_buildings_inside_it_and_the_jurisdiction_only(city: d
     # the five kept are the nearest to the box's centre (118.785, 32.065): the second street's, 0.015° east
     assert {r["grid"][:9] for r in few} == {SECOND[:9]}
     assert {"polygon", "height", "color", "tip", "kind"} <= set(city_rows[0]) and city_rows[0]["kind"] == "building"
+
+
+def test_an_administrator_s_map_is_aggregated_only_where_the_base_holds_several_streets(city: dict) -> None:
+    admin = Viewer(None, Role.admin, (), "admin")
+    with transaction() as s:
+        assert regions.streets_in_base(s) == 3
+        assert regions.aggregated_map(s, admin) and regions.aggregated_map(s, viewer(GULOU))
+        assert not regions.aggregated_map(s, viewer(TINY_STREET))
+        # the base with one street: tests/layers/test_layers.py

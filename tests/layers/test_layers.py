@@ -12,7 +12,7 @@ from core.viewer import Role, Viewer
 from core.vocab import RuleName
 from blockdata.db import transaction
 from blockdata.models import AuditLog
-from layers import alerts, buildings, common, dwellings, gates, grids, key_sites
+from layers import alerts, buildings, common, dwellings, gates, grids, key_sites, regions
 from tests.seeded import seed_tiny_swept
 from tests.audit import AuditMark
 
@@ -148,3 +148,12 @@ def test_a_base_map_is_only_there_when_configured(street: dict) -> None:
     assert common.deck_spec([], view)["basemap"] == ""
     local = "http://127.0.0.1:8080/tiles/{z}/{x}/{y}.png"
     assert common.deck_spec([], view, basemap_url=local)["basemap"] == local  # drawn by a TileLayer in assets/deckmap.js
+
+
+def test_on_a_one_street_base_the_administrator_works_on_the_street_s_map(street: dict) -> None:
+    """An administrator sees everything, but a base of one street is a street: no districts to aggregate, and
+    the buildings drawn from the start (a city account on the same base still gets the aggregated map)."""
+    with transaction() as s:
+        assert regions.streets_in_base(s) == 1
+        assert not regions.aggregated_map(s, Viewer(None, Role.admin, (), "admin"))
+        assert regions.aggregated_map(s, Viewer(None, Role.street, ("320100000000",), "city-cc"))
