@@ -5,6 +5,7 @@ blocks at a glance without reading anyone's record.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pydeck as pdk
@@ -50,18 +51,21 @@ def building_rows(session: Session, viewer: Viewer, *, fill: str = "occupancy", 
     """One flat row per building of the jurisdiction (or of one grid of it, or of the grids whose codes
     start with ``within``), filtered in SQL before anything is counted."""
     rows = session.execute(_SQL, {"patterns": viewer.like_patterns, "grid": grid_code, "within": within + "%"}).mappings().all()
-    out = []
-    for r in rows:
-        per_dwelling = r["residents"] / r["dwellings"] if r["dwellings"] else 0.0
-        color = ramp(r["alerts"], 3, alpha=235) if fill == "alerts" else ramp(per_dwelling, 4.0, alpha=235)
-        out.append({
-            "kind": "building", "id": r["id"], "code": r["code"], "grid": r["grid"], "polygon": r["polygon"],
-            "height": float(r["height_m"] or r["floors"] * FLOOR_HEIGHT_M), "floors": r["floors"], "color": color,
-            "residents": r["residents"], "dwellings": r["dwellings"], "alerts": r["alerts"],
-            "tip": f"{r['compound'] or ''} {r['name']}\n{r['floors']} 层 · {r['dwellings']} 户 · 登记居住 {r['residents']} 人"
-                   f"\n户均 {per_dwelling:.1f} 人 · 未结预警 {r['alerts']}",
-        })
-    return out
+    return [building_row(r, fill) for r in rows]
+
+
+def building_row(r: Mapping[str, Any], fill: str) -> dict[str, Any]:
+    """A building's map row from its query row: extruded by floors, coloured by residents per dwelling or open
+    alerts, with its tooltip (the street map's layer and the viewport's buildings alike)."""
+    per_dwelling = r["residents"] / r["dwellings"] if r["dwellings"] else 0.0
+    color = ramp(r["alerts"], 3, alpha=235) if fill == "alerts" else ramp(per_dwelling, 4.0, alpha=235)
+    return {
+        "kind": "building", "id": r["id"], "code": r["code"], "grid": r["grid"], "polygon": r["polygon"],
+        "height": float(r["height_m"] or r["floors"] * FLOOR_HEIGHT_M), "floors": r["floors"], "color": color,
+        "residents": r["residents"], "dwellings": r["dwellings"], "alerts": r["alerts"],
+        "tip": f"{r['compound'] or ''} {r['name']}\n{r['floors']} 层 · {r['dwellings']} 户 · 登记居住 {r['residents']} 人"
+               f"\n户均 {per_dwelling:.1f} 人 · 未结预警 {r['alerts']}",
+    }
 
 
 def buildings_layer(data: list[dict[str, Any]] | str) -> pdk.Layer:

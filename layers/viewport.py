@@ -22,8 +22,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput
 from core.viewer import Viewer
-from layers.buildings import FLOOR_HEIGHT_M
-from layers.common import ramp
+from layers.buildings import building_row
 
 MAX_SPAN_DEG = 0.15  # about 14 km east-west at Nanjing's latitude, 17 km north-south
 MAX_ROWS = 3000
@@ -98,15 +97,4 @@ def building_bbox_rows(session: Session, viewer: Viewer, box: Box, *, fill: str 
     rows = session.execute(_SQL, {"patterns": viewer.like_patterns, "w": box.west, "s": box.south, "e": box.east,
                                   "n": box.north, "limit": limit + 1}).mappings().all()
     truncated = len(rows) > limit  # one more than the limit was asked for: the farthest from the centre goes
-    out = []
-    for r in rows[:limit]:
-        per_dwelling = r["residents"] / r["dwellings"] if r["dwellings"] else 0.0
-        color = ramp(r["alerts"], 3, alpha=235) if fill == "alerts" else ramp(per_dwelling, 4.0, alpha=235)
-        out.append({
-            "kind": "building", "id": r["id"], "code": r["code"], "grid": r["grid"], "polygon": r["polygon"],
-            "height": float(r["height_m"] or r["floors"] * FLOOR_HEIGHT_M), "floors": r["floors"], "color": color,
-            "residents": r["residents"], "dwellings": r["dwellings"], "alerts": r["alerts"],
-            "tip": f"{r['compound'] or ''} {r['name']}\n{r['floors']} 层 · {r['dwellings']} 户 · 登记居住 {r['residents']} 人"
-                   f"\n户均 {per_dwelling:.1f} 人 · 未结预警 {r['alerts']}",
-        })
-    return out, truncated
+    return [building_row(r, fill) for r in rows[:limit]], truncated
