@@ -43,6 +43,7 @@ from blockdata.db import transaction  # noqa: E402
 from blockdata.models import Account  # noqa: E402
 from core.passwords import hash_password  # noqa: E402
 from demo.synthetic import run_seed  # noqa: E402
+from tests.browser import http_login  # noqa: E402
 
 PASSWORD = "bench-pass-1234"
 MIX = {"wall": 10, "supervisor": 30, "worker": 50}
@@ -128,11 +129,10 @@ class Server:
 class User:
     def __init__(self, base: str, username: str, record: Record) -> None:
         self.base, self.record = base, record
-        self.http = requests.Session()
-        reply = self.http.post(base + "/login", data={"username": username, "password": PASSWORD, "next": "/"},
-                               allow_redirects=False, timeout=60)
-        if reply.status_code != 302:
-            raise SystemExit(f"login of {username} failed: {reply.status_code}")
+        try:  # the login form's CSRF token, and the session's on every callback, as a browser sends them
+            self.http = http_login(base, username, PASSWORD)
+        except AssertionError as exc:
+            raise SystemExit(str(exc)) from None
 
     def page(self, path: str) -> None:
         self._timed("page", lambda: self.http.get(self.base + path, timeout=60))
@@ -162,13 +162,17 @@ def pages_body(path: str, search: str = "") -> dict:
         "changedPropIds": ["_pages_location.pathname"], "state": []}
 
 
-WALL_BODY_OUTPUTS = ["kpi-population", "kpi-entries_hour", "kpi-exits_hour", "kpi-open_alerts", "kpi-overdue_orders"]
+def wall_output(user: "User") -> str:
+    """The wall refresh's output key as the page itself sends it, read from Dash's dependency list (the wall's
+    outputs — KPIs, trends, ticker, map patch, heartbeat — change with its layout; a stale key is refused)."""
+    deps = user.http.get(user.base + "/_dash-dependencies", timeout=60).json()
+    return next(d["output"] for d in deps
+                if any(i["id"] == "wall-tick" and i["property"] == "n_intervals" for i in d["inputs"]))
 
 
-def wall_body(n: int) -> dict:
-    outs = [{"id": k, "property": "children"} for k in WALL_BODY_OUTPUTS] + [
-        {"id": "ticker", "property": "children"}, {"id": "map-patch", "property": "data"}, {"id": "wall-beat", "property": "data"}]
-    return {"output": ".." + "...".join(f"{o['id']}.{o['property']}" for o in outs) + "..", "outputs": outs,
+def wall_body(n: int, output: str) -> dict:
+    outs = [dict(zip(("id", "property"), o.rsplit(".", 1))) for o in output.strip(".").split("...")]
+    return {"output": output, "outputs": outs,
             "inputs": [{"id": "wall-tick", "property": "n_intervals", "value": n}], "changedPropIds": ["wall-tick.n_intervals"],
             "state": []}
 
@@ -185,9 +189,10 @@ def run_user(kind: str, user: User, places: list[str], stop: threading.Event, rn
     n = 0
     if kind == "wall":
         user.page("/wall")
+        output = wall_output(user)
         while not stop.wait(rng.uniform(4.5, 5.5)):  # GRIDPULSE_MAP_REFRESH_S: 5 s
             n += 1
-            user.callback(wall_body(n))
+            user.callback(wall_body(n, output))
     elif kind == "supervisor":
         while not stop.is_set():
             place = rng.choice(places)
