@@ -28,7 +28,10 @@ worker_class = "gthread"
 preload_app = False
 timeout = 120  # a callback that takes longer is stuck: the worker is replaced
 graceful_timeout = 20  # SIGTERM: requests in flight get this long to finish
-keepalive = 5
+# Longer than any page's refresh (the wall's 5 s): a keep-alive of 5 s closed idle connections just as a wall
+# sent its next refresh on them, and that request failed (bench/serve_bench.py: 1 in 1,315). gthread parks
+# idle connections in its poller, not on a thread. nginx in front keeps its own (deploy/nginx).
+keepalive = 75
 max_requests = 20_000  # recycle workers now and then (a slow leak never grows into an outage)
 max_requests_jitter = 2_000
 accesslog = None  # request latency is in /metrics; nginx keeps the access log
