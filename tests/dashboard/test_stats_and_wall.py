@@ -230,7 +230,8 @@ def test_the_wall_trends_move_when_events_land(server: str, street: dict, browse
 
 def test_the_wall_population_follows_a_landed_exit_at_once(server: str, street: dict, browser) -> None:  # noqa: ANN001
     """The KPI reads the population PostGIS keeps as events land: a resident's exit shows at the next
-    refresh (no per-process cache), and a resident of another street passing out changes nothing."""
+    refresh (no per-process cache), and the same exit redelivered (a bridge's outbox sending it again)
+    changes nothing."""
     page = login_page(browser, server, street["users"]["street"], PASSWORD, "/wall")
     try:
         page.wait_for_selector("#kpi-population", timeout=150000)
@@ -251,5 +252,10 @@ def test_the_wall_population_follows_a_landed_exit_at_once(server: str, street: 
             land(conn, [exit_])
         page.wait_for_function(
             f"parseInt(document.getElementById('kpi-population').innerText.replace(/,/g, '')) == {before - 1}", timeout=60000)
+        with psycopg.connect(settings().database_url.replace("postgresql+psycopg://", "postgresql://", 1)) as conn:
+            land(conn, [exit_])  # redelivered: the same event id
+        beat = page.evaluate("window.gpLastBeat")
+        page.wait_for_function(f"window.gpLastBeat >= {beat + 2}", timeout=60000)  # two refreshes after it
+        assert int(page.inner_text("#kpi-population").replace(",", "")) == before - 1
     finally:
         page.close()
