@@ -244,7 +244,7 @@ def _browser_and_pages(viewers: dict[str, tuple[str, ...]], runs: int, now: dt.d
 
     from playwright.sync_api import Error as PlaywrightError
 
-    from bench.dashboard_bench import CLICK_TALLEST
+    from bench.dashboard_bench import drill_click_ms
     from bench.stats_bench import noop_body, page_body, timed
     from blockdata.db import transaction
     from tests.browser import app_server, http_login, login_page, playwright_chromium
@@ -293,14 +293,7 @@ def _browser_and_pages(viewers: dict[str, tuple[str, ...]], runs: int, now: dt.d
             for _ in range(runs):
                 if times and _spent(began):
                     break
-                page.goto(f"{url}/drill?place=grid:{grid}")
-                page.wait_for_selector("#deck-map[data-loaded='1']", timeout=180000, state="attached")
-                target = page.evaluate(CLICK_TALLEST)
-                page.evaluate("window.__t0 = performance.now()")
-                page.mouse.click(target["x"], target["y"])
-                page.wait_for_function("document.getElementById('drill-children')?.innerText.includes('层（') && "
-                                       "document.getElementById('deck-map').dataset.loaded === '1'", timeout=120000, polling=5)
-                times.append(page.evaluate("performance.now() - window.__t0"))
+                times.append(drill_click_ms(page, url, grid, 180000, 120000))
             page.close()
             return {"ms_p50": round(statistics.median(times)), "ms_max": round(max(times)), "grid": grid}
         _guarded(out, "drill_click", drill)
