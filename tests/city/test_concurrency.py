@@ -97,7 +97,8 @@ def test_the_districts_parts_run_at_the_same_time(napping: list[str]) -> None:
     assert max(r.started for r in spans) < min(r.ended for r in spans)
     overlap = (min(r.ended for r in spans) - max(r.started for r in spans)).total_seconds()
     assert overlap > 0.5, f"the two naps overlapped by {overlap:.2f} s only"
-    assert elapsed < 1.9, f"two one-second districts took {elapsed:.2f} s"
+    # one after another they could not take less than 2 s
+    assert elapsed < 2.0, f"two one-second districts took {elapsed:.2f} s"
 
 
 @pytest.fixture
