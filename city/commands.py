@@ -102,7 +102,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--as", dest="as_user", metavar="ADMIN", help="the admin account the audit log names")
     d.set_defaults(func=_detach)
     r = csub.add_parser("refresh", help="import what an attached district lacks after it was migrated to a newer "
-                                        "release (e.g. city_community_live, migration 0015)")
+                                        "release (e.g. city_community_live, migration 0016)")
     r.add_argument("code")
     r.add_argument("--as", dest="as_user", metavar="ADMIN", help="the admin account the audit log names")
     r.set_defaults(func=_refresh)

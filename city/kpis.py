@@ -3,7 +3,7 @@
 A district keeps its figures per community in the view ``city_community_figures`` (migration 0012): residents
 with a home there, in/out of the last hour from its per-minute rollups (its Redis live state is its own), open
 alerts, overdue work orders; and its real-time population per community in ``city_community_live`` (migration
-0015): the people inside now — residents whose last passage is not an exit, and visitors inside — from the
+0016): the people inside now — residents whose last passage is not an exit, and visitors inside — from the
 counters it keeps as events land (analytics/population.py's method, the district's clock). The city sums the
 communities inside the viewer's jurisdiction; postgres_fdw sends each sum to the district (aggregate pushdown),
 which answers with one row per view — never its people. Jurisdiction is by community code, so a city, district,

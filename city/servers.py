@@ -25,7 +25,7 @@ PREFIX = "gp_district_"
 DISTRICT_CODE = re.compile(r"^\d{6}$")
 HOST = re.compile(r"^[A-Za-z0-9._:-]{1,253}$")
 DBNAME = re.compile(r"^[A-Za-z0-9_-]{1,63}$")
-# What the city reads of a district: the views migrations 0012 and 0015 made for it (figures per community; open
+# What the city reads of a district: the views migrations 0012 and 0016 made for it (figures per community; open
 # passages of known people, in built-in types so postgres_fdw pushes joins and filters down; the real-time
 # population per community), and to match and authorise a person: people (by the ID number's keyed hash) and
 # their ties to dwellings, buildings and grids.
@@ -165,7 +165,7 @@ def _import(session: Session, district: District, tables: tuple[str, ...]) -> No
 
 def refresh(session: Session, actor: Viewer, code: str) -> tuple[str, ...]:
     """Import what a district attached before its latest migration lacks (a view a later release reads, such as
-    ``city_community_live`` of migration 0015); returns the tables imported (none: nothing to do, not audited)."""
+    ``city_community_live`` of migration 0016); returns the tables imported (none: nothing to do, not audited)."""
     code = district_code(code)
     found = next((d for d in districts(session) if d.code == code), None)
     if found is None:

@@ -92,7 +92,7 @@ def test_the_district_answers_with_its_sum(districts) -> None:  # noqa: ANN001
 def test_a_district_attached_before_the_view_gets_it_on_refresh(districts) -> None:  # noqa: ANN001
     mark = AuditMark()
     with transaction() as s:
-        s.execute(text("DROP FOREIGN TABLE gp_district_320104.city_community_live"))  # as if attached before 0015
+        s.execute(text("DROP FOREIGN TABLE gp_district_320104.city_community_live"))  # as if attached before 0016
         assert refresh(s, CITY_ADMIN, "320104") == ("city_community_live",)
         assert refresh(s, CITY_ADMIN, "320104") == ()  # nothing more to import: not audited again
     assert _realtime()["320104"] == 1

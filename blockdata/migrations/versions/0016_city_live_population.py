@@ -8,15 +8,15 @@ milliseconds, the figures view counts residents from the person table; and the c
 postgres_fdw with the jurisdiction filter (``community_code LIKE ANY``, built-in) and the sum sent down, so a
 district answers with one row. ``now()`` is the district's own clock, evaluated at the district.
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-07 02:00:00
 """
 from alembic import op
 
 
-revision = '0015'
-down_revision = '0014'
+revision = '0016'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 
