@@ -15,7 +15,7 @@ def _migrate(args: argparse.Namespace) -> int:
         migrate.downgrade(revision=args.revision or "base")
     else:
         migrate.upgrade(revision=args.revision or "head")
-    print(f"database {settings().database_url.rsplit('/', 1)[-1]} at {'base' if args.down else 'head'}")
+    print(f"database {settings().database_url.rsplit('/', 1)[-1]} at {args.revision or ('base' if args.down else 'head')}")
     return 0
 
 

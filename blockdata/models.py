@@ -822,6 +822,10 @@ class UtilityBaseline(Base):
     n_lived: Mapped[int] = mapped_column(Integer)  # baseline days with at least a fifth of the typical day
     base: Mapped[float | None] = mapped_column(Float)
     sd: Mapped[float | None] = mapped_column(Float)
+    # the latest name on the account in the last 30 days before ``day`` (人来登记: a name nobody there has)
+    named_day: Mapped[dt.date | None] = mapped_column(Date)
+    account_name: Mapped[str | None] = mapped_column(String(64))
+    __table_args__ = (Index("ix_utility_baseline_named_day", "named_day", postgresql_where=text("account_name IS NOT NULL")),)
 
 
 class UtilityAccount(Base):

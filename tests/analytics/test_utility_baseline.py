@@ -35,12 +35,13 @@ def home(database_url: str) -> Iterator[int]:
     yield dwelling
 
 
-def put(s: Session, dwelling: int, kind: str, first: dt.date, values: list[float]) -> None:
-    """One statement, as a department's file lands: ``values`` day by day from ``first``."""
-    s.execute(text("INSERT INTO utility_reading (dwelling_id, kind, day, value) "
-                   "SELECT :d, CAST(:k AS utility_kind), CAST(:first AS date) + CAST(i AS integer) - 1, v "
-                   "FROM unnest(CAST(:vals AS real[])) WITH ORDINALITY AS x(v, i)"),
-              {"d": dwelling, "k": kind, "first": first, "vals": values})
+def put(s: Session, dwelling: int, kind: str, first: dt.date, values: list[float],
+        names: list[str | None] | None = None) -> None:
+    """One statement, as a department's file lands: ``values`` (and the account's ``names``) day by day from ``first``."""
+    s.execute(text("INSERT INTO utility_reading (dwelling_id, kind, day, value, account_name) "
+                   "SELECT :d, CAST(:k AS utility_kind), CAST(:first AS date) + CAST(i AS integer) - 1, v, n "
+                   "FROM unnest(CAST(:vals AS real[]), CAST(:names AS text[])) WITH ORDINALITY AS x(v, n, i)"),
+              {"d": dwelling, "k": kind, "first": first, "vals": values, "names": names or [None] * len(values)})
 
 
 def kept(dwelling: int, kind: str = "electricity") -> dict | None:
@@ -160,3 +161,27 @@ def test_a_dwelling_never_read_on_the_day_is_not_found(home: int) -> None:
         put(s, home, "electricity", month(T - dt.timedelta(days=2)), BASELINE + [0.0, 0.0, 0.0])
     assert kept(home)["day"] == T - dt.timedelta(days=2)
     assert findings(T) == []
+
+
+def new_names(day: dt.date) -> dict[int, str]:
+    from analytics.rules.arrival_registration import _utility_new_names
+
+    with transaction() as s:
+        return _utility_new_names(s, at(day))
+
+
+def test_the_latest_account_name_for_人来登记(home: int) -> None:
+    """人来登记 reads the latest name on a dwelling's utility account of the last 30 days and keeps it when
+    nobody registered there bears it: 王建国 lives there; 赵六 is a new name; a name 40 days old is not."""
+    with transaction() as s:
+        put(s, home, "electricity", month(), BASELINE + RECENT, ["王建国"] * 30 + ["赵六"])
+        other = s.execute(text("SELECT id FROM dwelling WHERE id <> :d ORDER BY id LIMIT 1"), {"d": home}).scalar_one()
+        put(s, other, "water", T - dt.timedelta(days=40), [0.4] * 41, ["孙七"] + [None] * 40)
+    assert new_names(T) == {home: "赵六"}
+    assert new_names(T - dt.timedelta(days=1)) == {}  # then the latest name was his own (read from the readings)
+    assert new_names(T - dt.timedelta(days=12)) == {other: "孙七"}  # 28 days old then
+    with transaction() as s:  # the water company's file corrected: the last day had no name on it
+        s.execute(text("UPDATE utility_reading SET account_name = NULL WHERE dwelling_id = :d AND day = :t"),
+                  {"d": home, "t": T})
+    assert kept(home)["account_name"] == "王建国"
+    assert new_names(T) == {}

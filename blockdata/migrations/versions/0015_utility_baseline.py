@@ -6,7 +6,8 @@ readings (36 M rows at 1 M people) read and summarised once a day: 450 s in Pyth
 table in SQL. ``utility_baseline`` keeps, per (dwelling, kind), the figures of the series at its latest
 reading day: how many recent days, their mean and maximum; how many baseline days, the typical day (the
 upper quartile, Python's ``statistics.quantiles`` exclusive method, exactly), the days lived in (at least
-a fifth of the typical day), their mean and sample standard deviation. Statement triggers on
+a fifth of the typical day), their mean and sample standard deviation; and the latest name on the
+utility account in the last 30 days, which 人来登记 compares with the names registered there. Statement triggers on
 ``utility_reading`` recompute the figures of the series a statement touched (a department's daily file
 of a city: one set-based statement); ``gp_utility_baseline_refresh(NULL)`` recomputes every series (the
 seed, after its COPY with the trigger off; a check that finds drift). The rule reads the rows for its
@@ -31,6 +32,7 @@ branch_labels = None
 depends_on = None
 
 RECENT_DAYS, BASELINE_DAYS = 3, 28
+NAME_DAYS = 30  # 人来登记 reads the latest account name of the last 30 days (analytics/rules/arrival_registration.py)
 AWAY_DAY_SHARE = 0.2
 
 _DEFINER = "SECURITY DEFINER SET search_path = public, pg_temp"
@@ -43,19 +45,24 @@ _FIGURES = f"""
 CREATE FUNCTION gp_utility_figures(p_dwelling integer[], p_kind utility_kind[], p_at date[],
                                    p_recent integer DEFAULT {RECENT_DAYS}, p_baseline integer DEFAULT {BASELINE_DAYS})
 RETURNS TABLE (dwelling_id integer, kind utility_kind, day date, n_recent integer, mean_recent float8,
-               max_recent float8, n_base integer, typical float8, n_lived integer, base float8, sd float8)
+               max_recent float8, n_base integer, typical float8, n_lived integer, base float8, sd float8,
+               named_day date, account_name varchar)
 LANGUAGE sql STABLE SET search_path = public, pg_temp AS $$
   WITH target AS (
     SELECT * FROM unnest(p_dwelling, p_kind, p_at) AS t(dwelling_id, kind, at)
   ), agg AS (
     SELECT t.dwelling_id, t.kind, t.at,
-           count(*) FILTER (WHERE r.day > t.at - p_recent)::integer AS n_recent,
+           coalesce(count(*) FILTER (WHERE r.day > t.at - p_recent), 0)::integer AS n_recent,
            avg(r.value::float8) FILTER (WHERE r.day > t.at - p_recent) AS mean_recent,
            max(r.value::float8) FILTER (WHERE r.day > t.at - p_recent) AS max_recent,
-           array_agg(r.value::float8 ORDER BY r.value) FILTER (WHERE r.day <= t.at - p_recent) AS base_sorted
+           array_agg(r.value::float8 ORDER BY r.value)
+             FILTER (WHERE r.day <= t.at - p_recent AND r.day >= t.at - (p_recent + p_baseline - 1)) AS base_sorted,
+           max(r.day) FILTER (WHERE r.account_name IS NOT NULL AND r.day > t.at - {NAME_DAYS}) AS named_day,
+           (array_agg(r.account_name ORDER BY r.day DESC)
+              FILTER (WHERE r.account_name IS NOT NULL AND r.day > t.at - {NAME_DAYS}))[1] AS account_name
     FROM target t
     JOIN utility_reading r ON r.dwelling_id = t.dwelling_id AND r.kind = t.kind
-     AND r.day BETWEEN t.at - (p_recent + p_baseline - 1) AND t.at
+     AND r.day BETWEEN t.at - greatest(p_recent + p_baseline - 1, {NAME_DAYS} - 1) AND t.at
     GROUP BY t.dwelling_id, t.kind, t.at
   ), q AS (
     SELECT a.*, coalesce(cardinality(a.base_sorted), 0) AS n,
@@ -71,7 +78,7 @@ LANGUAGE sql STABLE SET search_path = public, pg_temp AS $$
     FROM q
   )
   SELECT typ.dwelling_id, typ.kind, typ.at, typ.n_recent, typ.mean_recent, typ.max_recent, typ.n::integer,
-         typ.typical, l.n_lived::integer, l.base, l.sd
+         typ.typical, l.n_lived::integer, l.base, l.sd, typ.named_day, typ.account_name
   FROM typ CROSS JOIN LATERAL (
     SELECT count(*) AS n_lived, avg(x) AS base, coalesce(stddev_samp(x), 0) AS sd
     FROM unnest(typ.base_sorted) x WHERE x >= {AWAY_DAY_SHARE}::float8 * typ.typical
@@ -103,11 +110,12 @@ BEGIN
     RETURN 0;
   END IF;
   INSERT INTO utility_baseline AS u (dwelling_id, kind, day, n_recent, mean_recent, max_recent, n_base, typical,
-                                     n_lived, base, sd)
+                                     n_lived, base, sd, named_day, account_name)
   SELECT f.* FROM gp_utility_figures(d, k, a) f ORDER BY f.dwelling_id, f.kind
   ON CONFLICT (dwelling_id, kind) DO UPDATE SET day = EXCLUDED.day, n_recent = EXCLUDED.n_recent,
     mean_recent = EXCLUDED.mean_recent, max_recent = EXCLUDED.max_recent, n_base = EXCLUDED.n_base,
-    typical = EXCLUDED.typical, n_lived = EXCLUDED.n_lived, base = EXCLUDED.base, sd = EXCLUDED.sd;
+    typical = EXCLUDED.typical, n_lived = EXCLUDED.n_lived, base = EXCLUDED.base, sd = EXCLUDED.sd,
+    named_day = EXCLUDED.named_day, account_name = EXCLUDED.account_name;
   GET DIAGNOSTICS n = ROW_COUNT;
   RETURN n;
 END $$
@@ -155,11 +163,15 @@ def upgrade() -> None:
     sa.Column('n_lived', sa.Integer(), nullable=False),
     sa.Column('base', sa.Float(), nullable=True),
     sa.Column('sd', sa.Float(), nullable=True),
+    sa.Column('named_day', sa.Date(), nullable=True),
+    sa.Column('account_name', sa.String(length=64), nullable=True),
     sa.ForeignKeyConstraint(['dwelling_id'], ['dwelling.id'], name=op.f('fk_utility_baseline_dwelling_id_dwelling'),
                             ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('dwelling_id', 'kind', name=op.f('pk_utility_baseline'))
     )
     op.create_index('ix_utility_baseline_day', 'utility_baseline', ['day'], unique=False)
+    op.create_index('ix_utility_baseline_named_day', 'utility_baseline', ['named_day'], unique=False,
+                    postgresql_where=sa.text('account_name IS NOT NULL'))
     op.execute(_FIGURES)
     op.execute(_REFRESH)
     op.execute(_TRIGGER_FN)
