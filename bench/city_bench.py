@@ -429,8 +429,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=None, help="repetitions of each timed view (default 3; --quick 2)")
     parser.add_argument("--dwellings", type=int, default=None, help="dwellings sampled for 一搜 (default 20; --quick 5)")
     parser.add_argument("--skip-rules", default="", metavar="R1,R2",
-                        help="leave these rules out of the full sweep on both (reported): on this 24 GB machine "
-                             "utility_anomaly holds every dwelling's 31 days of readings in Python, > 14 GB at 1 M people")
+                        help="leave these rules out of the full sweep on both (reported)")
     parser.add_argument("--sweeps-only", action="store_true", help="measure only the rules sweeps (full, incremental after "
                         "a quiet and after the busiest hour)")
     parser.add_argument("--street-only", action="store_true", help="seed and measure only the street (no city, no ratios)")

@@ -5,10 +5,13 @@ shared cluster on 5432 only hosts the bench's city database ``gridpulse_bench_ci
 ``gridpulse_bench_city_local``), seeds each district with the same shape (compounds, buildings, dwellings,
 people, an hour of per-minute gate flows), attaches them, and measures:
 
-- the figure: ``city.kpis.district_kpis`` as a city-wide viewer — one query per district through its foreign
-  server (residents, in/out last hour, open alerts, overdue orders), each pushed down whole;
+- the figure: ``city.kpis.district_kpis`` as a city-wide viewer — the districts asked at once, one query per
+  district through its foreign server (residents, the real-time population, in/out last hour, open alerts,
+  overdue orders), each pushed down whole;
+- the same SQL one district after another on the caller's one connection (how the city asked before);
 - the floor, in the same run: the same SQL on ONE local database holding all three districts' rows;
-- the outage: the same city query with one district stopped (its notice instead of its rows).
+- the outage: the same city query with one district stopped (its notice instead of its rows), and with one
+  district hung (a table its figures read locked at the district): the per-district timeout.
 
 Printed as milliseconds and as ratios to the floor; all servers and both databases are removed at the end.
 `--quick`: 1,000 people per district (default 20,000), fewer repetitions. Last line: one JSON object.
@@ -43,7 +46,7 @@ from blockdata.models import GateKind, RegionLevel  # noqa: E402
 from city.federated import now as time_now  # noqa: E402
 from city.kpis import _SQL, district_kpis  # noqa: E402
 from city.police import _CO_PRESENCE  # noqa: E402
-from city.servers import attach, grant_reader  # noqa: E402
+from city.servers import attach, districts, grant_reader  # noqa: E402
 from core.config import city_settings, settings  # noqa: E402
 from core.viewer import Role, Viewer  # noqa: E402
 
@@ -144,19 +147,38 @@ def main() -> int:
                        dbname="gp_district")
         print(f"seeded 3 districts × {people} people and the local copy in {time.perf_counter() - t0:.0f} s", flush=True)
 
-        def federated() -> int:
+        def federated() -> tuple[int, int]:
             with transaction() as s:
                 result = district_kpis(s, CITY)
             assert len(result.rows) == 3 and not result.unreachable
-            return sum(r.residents for r in result.rows)
+            return sum(r.residents for r in result.rows), sum(r.realtime for r in result.rows)
 
-        def local() -> int:
+        def serial() -> tuple[int, int]:
+            with transaction() as s:
+                rows = [s.execute(text(_SQL.format(s=d.schema)), {"patterns": CITY.like_patterns}).one()
+                        for d in districts(s)]
+            return sum(r.residents for r in rows), sum(r.realtime for r in rows)
+
+        def local() -> tuple[int, int]:
             with transaction(LOCAL_URL) as s:
-                return s.execute(text(_SQL.format(s="public")), {"patterns": CITY.like_patterns}).one().residents
+                row = s.execute(text(_SQL.format(s="public")), {"patterns": CITY.like_patterns}).one()
+            return row.residents, row.realtime
 
-        assert federated() == local() == 3 * people, (federated(), local())
+        assert federated() == serial() == local() == (3 * people, 3 * people), (federated(), serial(), local())
         fed_ms = _median_ms(federated, repeat)
+        serial_ms = _median_ms(serial, repeat)
         local_ms = _median_ms(local, repeat)
+        holder = psycopg.connect(f"postgresql://postgres:{servers[1].superuser_password}@127.0.0.1:{servers[1].port}/gp_district")
+        holder.execute("BEGIN; LOCK TABLE person IN ACCESS EXCLUSIVE MODE")
+
+        def hung() -> None:
+            with transaction() as s:
+                result = district_kpis(s, CITY)
+            assert len(result.rows) == 2 and [d.code for d in result.unreachable] == [servers[1].code]
+
+        hung_ms = _median_ms(hung, max(3, repeat // 3))
+        holder.rollback()
+        holder.close()
         servers[2].stop()
 
         def degraded() -> None:
@@ -185,14 +207,18 @@ def main() -> int:
     _drop(LOCAL_URL)
     result = {
         "bench": "city_federation", "people_per_district": people, "districts": 3,
-        "city_query_ms": round(fed_ms, 1), "local_query_ms": round(local_ms, 1),
-        "ratio_city_to_local": round(fed_ms / local_ms, 2),
+        "city_query_ms": round(fed_ms, 1), "serial_query_ms": round(serial_ms, 1), "local_query_ms": round(local_ms, 1),
+        "ratio_city_to_local": round(fed_ms / local_ms, 2), "ratio_serial_to_local": round(serial_ms / local_ms, 2),
         "one_district_down_ms": round(down_ms, 1), "ratio_down_to_local": round(down_ms / local_ms, 2),
+        "one_district_hung_ms": round(hung_ms, 1), "district_timeout_s": city_settings().district_timeout_s,
         "foreign_scans_per_district": pushed, "co_presence_foreign_scans_per_district": police_scans,
     }
+    print(f"city query over 3 districts (postgres_fdw, at once): {fed_ms:.1f} ms; one after another: {serial_ms:.1f} ms; "
+          f"one district hung: {hung_ms:.1f} ms (timeout {city_settings().district_timeout_s} s)")
     print(f"city query over 3 districts (postgres_fdw): {fed_ms:.1f} ms; the same on one local database: "
           f"{local_ms:.1f} ms → ×{fed_ms / local_ms:.2f}; one district down: {down_ms:.1f} ms (×{down_ms / local_ms:.2f}); "
-          f"{pushed} foreign scan per district for the figures, {police_scans} for co-presence (pushed down whole)")
+          f"{pushed} foreign scans per district for the figures (one per view), {police_scans} for co-presence "
+          "(pushed down whole)")
     print(json.dumps(result))
     return 0
 

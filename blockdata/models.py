@@ -806,6 +806,24 @@ class UtilityReading(Base):
     __table_args__ = (CheckConstraint("value >= 0", name="value_non_negative"),)
 
 
+class UtilityBaseline(Base):
+    """A meter series' figures at its latest reading day, kept by triggers as readings land (migration 0015):
+    what 水电气 compares (analytics/rules/utility_anomaly.py), so a sweep need not read every dwelling's month."""
+
+    __tablename__ = "utility_baseline"
+    dwelling_id: Mapped[int] = mapped_column(ForeignKey("dwelling.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[UtilityKind] = mapped_column(_enum(UtilityKind, "utility_kind"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, index=True)
+    n_recent: Mapped[int] = mapped_column(Integer)
+    mean_recent: Mapped[float | None] = mapped_column(Float)
+    max_recent: Mapped[float | None] = mapped_column(Float)
+    n_base: Mapped[int] = mapped_column(Integer)
+    typical: Mapped[float | None] = mapped_column(Float)  # the baseline's upper quartile (statistics.quantiles)
+    n_lived: Mapped[int] = mapped_column(Integer)  # baseline days with at least a fifth of the typical day
+    base: Mapped[float | None] = mapped_column(Float)
+    sd: Mapped[float | None] = mapped_column(Float)
+
+
 class UtilityAccount(Base):
     """A water, power or gas company's account number, tied to the dwelling it meters (learned on import)."""
 

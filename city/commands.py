@@ -1,4 +1,4 @@
-"""`gridpulse city attach|detach|list`: the district servers the city database reads through postgres_fdw.
+"""`gridpulse city attach|detach|refresh|list|grant-reader`: the district servers the city database reads through postgres_fdw.
 
 The district role's password comes from GRIDPULSE_DISTRICT_PASSWORD (core/config.py), never from an argument
 (it would be in the shell's history and the process list). Changes are audited as ``--as ADMIN`` or, by default,
@@ -32,6 +32,19 @@ def _detach(args: argparse.Namespace) -> int:
     with transaction() as session:
         d = detach(session, who, args.code)
     print(f"detached district {d.code} {d.name} (its own database is untouched)")
+    return 0
+
+
+def _refresh(args: argparse.Namespace) -> int:
+    from blockdata.account_commands import actor
+    from blockdata.db import transaction
+    from city.servers import refresh
+
+    who = actor(args.as_user)
+    with transaction() as session:
+        imported = refresh(session, who, args.code)
+    print(f"district {args.code}: imported {', '.join(imported)}" if imported else
+          f"district {args.code}: nothing to import (every table the city reads is there)")
     return 0
 
 
@@ -88,6 +101,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("code")
     d.add_argument("--as", dest="as_user", metavar="ADMIN", help="the admin account the audit log names")
     d.set_defaults(func=_detach)
+    r = csub.add_parser("refresh", help="import what an attached district lacks after it was migrated to a newer "
+                                        "release (e.g. city_community_live, migration 0016)")
+    r.add_argument("code")
+    r.add_argument("--as", dest="as_user", metavar="ADMIN", help="the admin account the audit log names")
+    r.set_defaults(func=_refresh)
     ls = csub.add_parser("list", help="the attached districts, one JSON line each")
     ls.add_argument("--check", action="store_true", help="ask each district now; exit 1 when one does not answer")
     ls.set_defaults(func=_list)

@@ -25,11 +25,13 @@ PREFIX = "gp_district_"
 DISTRICT_CODE = re.compile(r"^\d{6}$")
 HOST = re.compile(r"^[A-Za-z0-9._:-]{1,253}$")
 DBNAME = re.compile(r"^[A-Za-z0-9_-]{1,63}$")
-# What the city reads of a district: the two views migration 0012 made for it (figures per community; open
-# passages of known people, in built-in types so postgres_fdw pushes joins and filters down), and to match and
-# authorise a person: people (by the ID number's keyed hash) and their ties to dwellings, buildings and grids.
+# What the city reads of a district: the views migrations 0012 and 0016 made for it (figures per community; open
+# passages of known people, in built-in types so postgres_fdw pushes joins and filters down; the real-time
+# population per community), and to match and authorise a person: people (by the ID number's keyed hash) and
+# their ties to dwellings, buildings and grids.
 # Nothing else crosses: no accounts, audit log, face templates, raw events of strangers or denials.
-FEDERATED_TABLES = ("city_community_figures", "city_passage", "person", "relation", "dwelling", "building", "grid")
+FEDERATED_TABLES = ("city_community_figures", "city_passage", "city_community_live", "person", "relation", "dwelling",
+                    "building", "grid")
 # Roles of the city's own services that read the foreign tables (created by scripts/bootstrap.sh roles).
 READER_ROLES = ("gridpulse_app",)
 
@@ -127,28 +129,52 @@ def attach(session: Session, actor: Viewer, *, code: str, name: str, host: str, 
         mapping += f", password {_literal(cfg.district_password)}"
     session.execute(text(f"CREATE USER MAPPING FOR PUBLIC SERVER {server} OPTIONS ({mapping})"))
     session.execute(text(f"CREATE SCHEMA {server}"))
+    _import(session, district, FEDERATED_TABLES)
+    audit.record(session, actor, "city.attach", f"district:{code}", name=name, host=host, port=int(port), dbname=dbname)
+    return district
+
+
+def _imported(session: Session, district: District) -> set[str]:
+    """The federated tables the district's foreign schema holds now."""
+    return set(session.scalars(text("SELECT foreign_table_name FROM information_schema.foreign_tables "
+                                    "WHERE foreign_table_schema = :s"), {"s": district.schema}))
+
+
+def _import(session: Session, district: District, tables: tuple[str, ...]) -> None:
+    """IMPORT FOREIGN SCHEMA of ``tables`` from the district, checked, and readable by the app's role."""
+    code, server = district.code, district.schema
     try:
         with session.begin_nested():
-            session.execute(text(f"IMPORT FOREIGN SCHEMA public LIMIT TO ({', '.join(FEDERATED_TABLES)}) "
+            session.execute(text(f"IMPORT FOREIGN SCHEMA public LIMIT TO ({', '.join(tables)}) "
                                  f"FROM SERVER {server} INTO {server}"))
     except DBAPIError as exc:  # the caller's transaction rolls back: nothing of the attach is left
         if _is_unreachable(exc):
-            raise DistrictUnreachable(f"district {code} at {host}:{port}/{dbname} did not answer: "
-                                      f"{str(exc.orig).splitlines()[0]}", record=f"district {code}") from None
+            raise DistrictUnreachable(f"district {code} at {district.host}:{district.port}/{district.dbname} did not "
+                                      f"answer: {str(exc.orig).splitlines()[0]}", record=f"district {code}") from None
         raise InvalidInput(f"district {code}'s schema could not be imported: {str(exc.orig).splitlines()[0]}",
                            record=f"district {code}") from None
-    imported = session.execute(text(
-        "SELECT count(*) FROM information_schema.foreign_tables WHERE foreign_table_schema = :s"),
-        {"s": server}).scalar_one()
-    if imported != len(FEDERATED_TABLES):
-        raise InvalidInput(f"district {code}'s database has {imported} of the {len(FEDERATED_TABLES)} tables the city "
-                           "reads: is it a migrated GridPulse database?", record=f"district {code}")
+    missing = sorted(set(FEDERATED_TABLES) - _imported(session, district))
+    if missing:
+        raise InvalidInput(f"district {code}'s database lacks {', '.join(missing)}: is it a GridPulse database "
+                           "migrated to the city's version?", record=f"district {code}")
     for role in READER_ROLES:
         if session.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).first():
             session.execute(text(f"GRANT USAGE ON SCHEMA {server} TO {role}"))
             session.execute(text(f"GRANT SELECT ON ALL TABLES IN SCHEMA {server} TO {role}"))
-    audit.record(session, actor, "city.attach", f"district:{code}", name=name, host=host, port=int(port), dbname=dbname)
-    return district
+
+
+def refresh(session: Session, actor: Viewer, code: str) -> tuple[str, ...]:
+    """Import what a district attached before its latest migration lacks (a view a later release reads, such as
+    ``city_community_live`` of migration 0016); returns the tables imported (none: nothing to do, not audited)."""
+    code = district_code(code)
+    found = next((d for d in districts(session) if d.code == code), None)
+    if found is None:
+        raise NotFound(f"district {code} is not attached", record=f"district {code}")
+    missing = tuple(t for t in FEDERATED_TABLES if t not in _imported(session, found))
+    if missing:
+        _import(session, found, missing)
+        audit.record(session, actor, "city.refresh", f"district:{code}", imported=list(missing))
+    return missing
 
 
 def detach(session: Session, actor: Viewer, code: str) -> District:

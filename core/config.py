@@ -116,6 +116,7 @@ class CitySettings:
     district_user: str
     district_password: str
     connect_timeout_s: int
+    district_timeout_s: float
 
 
 @lru_cache(maxsize=1)
@@ -128,6 +129,10 @@ def city_settings() -> CitySettings:
         # libpq's connect_timeout on each district server: a dead district costs a city page this long at
         # most, then shows as "unreachable" beside the others' figures (libpq counts less than 2 as 2).
         connect_timeout_s=max(2, int(_env("GRIDPULSE_DISTRICT_CONNECT_TIMEOUT_S", "2"))),
+        # The most one district's part of a city query may take (its connection included): the districts are
+        # asked at once, each on its own connection, and one still busy after this long is shown as unreachable
+        # beside the others (its statement is cancelled, at the district too). Not below 0.1 s.
+        district_timeout_s=max(0.1, float(_env("GRIDPULSE_DISTRICT_TIMEOUT_S", "5"))),
     )
 
 

@@ -8,6 +8,9 @@ dwelling whose people all went out days ago and have not come back is empty, and
 is normal. Where no gate sees the dwelling's people, a partial drop is still reported, saying that
 their presence is unknown; near-zero use there is read as an empty flat. Missing readings are never
 read as zero: the recent days must all be there.
+
+Each series' figures are kept as readings land (``utility_baseline``, migration 0015); a sweep reads
+the months of only the series those figures say may be anomalous, and decides on them here.
 """
 from __future__ import annotations
 
@@ -83,6 +86,46 @@ def _series(session: Session, first: dt.date, today: dt.date,
         yield key, values
 
 
+# The window utility_baseline is kept for (migration 0015); a rule run with another computes from the readings.
+MAINTAINED_WINDOW = (3, 28)
+
+# A series whose figures could make it a spike, a near-zero or a drop: the tests below, each loosened by
+# ``EPS`` (relative), so every series Python finds anomalous is among them (means and deviations from SQL
+# differ from Python's in the last bits; the typical day and the days lived in are the same).
+EPS = 1e-9
+_MAY_BE = """
+f.n_recent = :recent AND f.n_base >= :half AND f.typical > 0 AND f.n_lived >= :quarter AND (
+  (f.mean_recent > f.base * :spike * (1 - :eps) AND f.mean_recent > (f.base + :sigmas * f.sd) * (1 - :eps))
+  OR f.max_recent <= :zero * f.base * (1 + :eps) OR f.mean_recent < f.base * :drop * (1 + :eps))"""
+
+
+def _may_be_anomalous(session: Session, today: dt.date, p: RuleParams, dwellings: list[int] | None) -> list[int]:
+    """The dwellings with a series that may be anomalous on ``today``, from the maintained figures.
+
+    Why: deciding needs each series' month of readings; reading them all (36 M rows at 1 M people) took
+    450 s. The figures kept as readings land (``utility_baseline``) narrow the month down to the few
+    series worth reading; those Python decides on exactly, as before. Series whose figures are for a later
+    day (a sweep as of the past), or a window other than the maintained one, are computed for ``today``
+    from their readings by the same SQL (``gp_utility_figures``)."""
+    bounds = {"recent": p.utility_recent_days, "half": p.utility_baseline_days // 2,
+              "quarter": p.utility_baseline_days // 4, "spike": p.utility_spike_ratio, "sigmas": p.utility_spike_sigmas,
+              "zero": NEAR_ZERO_SHARE, "drop": p.utility_drop_ratio, "eps": EPS}
+    where = only(dwellings, "f.dwelling_id", "dwellings")
+    computed = """SELECT DISTINCT f.dwelling_id FROM gp_utility_figures(
+                    ARRAY(SELECT dwelling_id FROM targets), ARRAY(SELECT kind FROM targets), ARRAY(SELECT CAST(:today AS date) FROM targets),
+                    :recent, :baseline) f WHERE """ + _MAY_BE
+    if (p.utility_recent_days, p.utility_baseline_days) == MAINTAINED_WINDOW:
+        found = {r[0] for r in rows(session, f"SELECT DISTINCT f.dwelling_id FROM utility_baseline f WHERE f.day = :today{where} "
+                                             f"AND {_MAY_BE}", today=today, dwellings=dwellings, **bounds)}
+        targets = f"SELECT f.dwelling_id, f.kind FROM utility_baseline f WHERE f.day > :today{where}"
+    else:
+        found = set()
+        targets = f"SELECT DISTINCT f.dwelling_id, f.kind FROM utility_reading f WHERE f.day = :today{where}"
+    found |= {r[0] for r in rows(session, f"WITH targets AS MATERIALIZED ({targets}) {computed}", today=today,
+                                 dwellings=dwellings, baseline=p.utility_baseline_days, **bounds)}
+    return sorted(found)
+
+
 def find(session: Session, as_of: dt.datetime, p: RuleParams, scope=None, notes: dict | None = None) -> list[Finding]:  # noqa: ANN001
     """``notes`` (a full sweep's): gets ``candidates``, the dwellings whose readings show an anomaly before
     presence is asked — the same until the day changes or readings come, so an incremental sweep looks only
@@ -92,7 +135,8 @@ def find(session: Session, as_of: dt.datetime, p: RuleParams, scope=None, notes:
     first = today - dt.timedelta(days=p.utility_recent_days + p.utility_baseline_days - 1)
     recent_from = today - dt.timedelta(days=p.utility_recent_days - 1)
     candidates = []
-    for (dwelling, kind), values in _series(session, first, today, dwellings):
+    examine = _may_be_anomalous(session, today, p, dwellings)
+    for (dwelling, kind), values in (_series(session, first, today, examine) if examine else ()):
         recent = [v for d, v in values if d >= recent_from]
         base_all = [v for d, v in values if d < recent_from]
         if len(recent) < p.utility_recent_days or len(base_all) < p.utility_baseline_days // 2:

@@ -1,9 +1,10 @@
 """全市: the city's command centre over its districts, and the police's cross-district look-up.
 
 Each district runs on its own server; this page reads them through the city database's foreign servers
-(city/, docs/SCALING.md). A district that does not answer is a notice above the others' figures
-("district N unreachable"), never an error page: each district's part runs alone and gives up after the
-server's connect_timeout. The figures follow the viewer's jurisdiction (a district account sees its own
+(city/, docs/SCALING.md), all at once. A district that does not answer is a notice above the others' figures
+("district N unreachable"), never an error page: each district's part runs on its own connection and is given
+up after GRIDPULSE_DISTRICT_TIMEOUT_S. Each district's row has its residents (实有人口) and its real-time
+population (实时人口: the people inside now, from the district's own maintained counters). The figures follow the viewer's jurisdiction (a district account sees its own
 district); the police part asks for an ID number and a stated reason, like 警务, and is audited.
 """
 from __future__ import annotations
@@ -29,8 +30,8 @@ from blockdata.db import transaction
 dash.register_page(__name__, path="/city", name="全市", title="GridPulse 全市", order=2, roles=COMMAND_AND_POLICE)
 
 REFRESH_S = 30
-COLUMNS = [("residents", "实有人口"), ("entries_hour", "近1小时进"), ("exits_hour", "近1小时出"),
-           ("open_alerts", "未结预警"), ("overdue_orders", "超期工单")]
+COLUMNS = [("residents", "实有人口"), ("realtime", "实时人口（在内）"), ("entries_hour", "近1小时进"),
+           ("exits_hour", "近1小时出"), ("open_alerts", "未结预警"), ("overdue_orders", "超期工单")]
 
 
 def layout(**_query: str) -> html.Div:

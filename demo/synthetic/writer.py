@@ -124,7 +124,8 @@ def _utility_binary(r: UtilityReadings, start: int, stop: int) -> Iterator[bytes
 
 
 def copy_utilities(cur: psycopg.Cursor, readings: UtilityReadings) -> tuple[int, float]:
-    """All readings into ``utility_reading`` (emptied by the seed's TRUNCATE in this transaction); (rows, seconds).
+    """All readings into ``utility_reading`` (emptied by the seed's TRUNCATE in this transaction) and their
+    series' figures into ``utility_baseline``; (rows, seconds).
 
     Its primary key, unique constraints, foreign keys and other indexes are dropped for the load and made
     again from their own definitions (pg_get_constraintdef, pg_indexes), so the schema after the load is
@@ -143,6 +144,9 @@ def copy_utilities(cur: psycopg.Cursor, readings: UtilityReadings) -> tuple[int,
         cur.execute(f'ALTER TABLE utility_reading DROP CONSTRAINT "{name}"')
     for name, _ in indexes:
         cur.execute(f'DROP INDEX "{name}"')
+    # The per-statement trigger would hold every row of the load to recompute the series' figures it
+    # touched; one recomputation of them all after the load does the same (migration 0015).
+    cur.execute("ALTER TABLE utility_reading DISABLE TRIGGER utility_baseline_ins")
     with cur.copy("COPY utility_reading (dwelling_id, kind, day, value, account_name) FROM STDIN (FORMAT binary, FREEZE)") as copy:
         copy.write(_BINARY_HEADER)
         for start in range(0, len(readings.dwelling_id), UTILITY_CHUNK_DWELLINGS):
@@ -154,4 +158,6 @@ def copy_utilities(cur: psycopg.Cursor, readings: UtilityReadings) -> tuple[int,
         cur.execute(f'ALTER TABLE utility_reading ADD CONSTRAINT "{name}" {definition}')
     for _, definition in indexes:
         cur.execute(definition)
+    cur.execute("ALTER TABLE utility_reading ENABLE TRIGGER utility_baseline_ins")
+    cur.execute("SELECT gp_utility_baseline_refresh(NULL)")
     return readings.rows, time.perf_counter() - started

@@ -1,6 +1,7 @@
-"""全市 in real Chromium: the command centre sees every district's figures; with one district down it sees the
-others' and "district N unreachable" instead of an error; a district account sees its own district only; the
-police look a mover up across districts by ID number with a reason (cleared from the page afterwards)."""
+"""全市 in real Chromium: the command centre sees every district's figures (residents and the real-time population,
+each summed); with one district down it sees the others' and "district N unreachable" instead of an error; a
+district account sees its own district only; the police look a mover up across districts by ID number with a
+reason (cleared from the page afterwards)."""
 from __future__ import annotations
 
 import pytest
@@ -43,7 +44,9 @@ def test_the_city_page_shows_every_district_and_a_notice_for_one_that_is_down(se
     page = login_page(browser, server, "city-wall", PASSWORD, "/city")
     assert _districts_shown(page) == ["320102", "320104", "320106"]
     assert page.locator(".district-down").count() == 0
-    assert "8" in page.locator("#city-kpis tr").last.inner_text()  # 合计 residents 4 + 1 + 3
+    assert "实时人口" in page.locator("#city-kpis tr").first.inner_text()
+    # 合计: residents 4 + 1 + 3, and the real-time population: all of them inside now (no passage in 48 hours)
+    assert page.locator("#city-kpis tr").last.locator("th").all_inner_texts()[1:3] == ["8", "8"]
     districts["C"].stop()
     try:
         page.reload()
@@ -51,6 +54,8 @@ def test_the_city_page_shows_every_district_and_a_notice_for_one_that_is_down(se
         notice = page.locator("#city-notices").inner_text()
         assert "district 320104 unreachable" in notice and "秦淮区" in notice
         assert "合计" in page.locator("#city-kpis").inner_text()
+        # the sum of the districts that answered, not a zero for the one that did not
+        assert page.locator("#city-kpis tr").last.locator("th").all_inner_texts()[1:3] == ["7", "7"]
     finally:
         districts["C"].start()
     page.close()
