@@ -42,9 +42,8 @@ _LET = """
   HAVING NOT bool_or(EXISTS (SELECT 1 FROM person op WHERE op.id = o.person_id AND op.home_dwelling_id = o.dwelling_id))
   ) let_all WHERE dwelling_id IS NOT NULL /*SCOPE*/
 """
-# An incremental sweep's let dwellings, found first: a constant array whose size the planner knows, so the
-# records tying people to them and those people's passages are read by index, dwelling by dwelling and
-# person by person, instead of scanning every tie and the window's passages of everyone.
+# An incremental sweep's let dwellings (``let_dwellings``), given as a constant array whose size the planner
+# knows: it joins the records tying people to them for those dwellings only.
 _LET_GIVEN = "SELECT unnest(CAST(:let AS integer[])) AS dwelling_id"
 
 # Everyone the records tie to a let dwelling, and how.
@@ -124,22 +123,22 @@ def let_dwellings(session: Session, as_of: dt.datetime, dwellings: list[int]) ->
 
 def find(session: Session, as_of: dt.datetime, p: RuleParams, scope=None) -> list[Finding]:  # noqa: ANN001
     at = {"as_of": as_of, "today": local_today(as_of)}
-    let_ids = tied = None
+    let_ids = tied_people = None
     if scope is not None:
         # Set by set, each an array whose size the planner knows: the let dwellings among the subjects, the
-        # people tied to them, then only those people's passages — by index, not the window's passages of everyone.
+        # people tied to them, then only those people's passages (not the window's passages of everyone).
         let_ids = let_dwellings(session, as_of, ids_of(scope.dwellings))
         if not let_ids:
             return []
-        tied = sorted({r.person_id for r in rows(session, _TIE.replace("{let}", _LET_GIVEN)
-                                                   + " SELECT DISTINCT person_id FROM tie", let=let_ids, **at)})
+        tie = _TIE.replace("{let}", _LET_GIVEN) + " SELECT DISTINCT person_id FROM tie"
+        tied_people = sorted({r.person_id for r in rows(session, tie, let=let_ids, **at)})
     sql = _STAYS.replace("{let}", _LET if let_ids is None else _LET_GIVEN)
     if let_ids is not None:
         sql = sql.replace("/*PASSES*/", " AND e.pass_id IN (SELECT id FROM visitor_pass WHERE dwelling_id = ANY(CAST(:let AS integer[])))")
         sql = sql.replace("/*PEOPLE*/", " AND e.person_id = ANY(CAST(:people AS bigint[]))")
     sql = re.sub(r"/\*(S:[a-z_.]+|SCOPE|PASSES|PEOPLE)\*/", "", sql)
     people: dict[int, list] = {}
-    for r in rows(session, sql, window=p.group_rental_window_days, tz=tz_name(), let=let_ids, people=tied, **at):
+    for r in rows(session, sql, window=p.group_rental_window_days, tz=tz_name(), let=let_ids, people=tied_people, **at):
         people.setdefault(r.dwelling_id, []).append(r)
     if not people:
         return []
