@@ -3,8 +3,10 @@
 
 Measured on each database, in this order:
 
-- the rules sweep: full (``run_rules``), then incremental after a simulated hour (the last hour's events
-  again, an hour later; measured and rolled back);
+- the rules sweep: full (``run_rules``), then incremental after a simulated hour, twice: after a quiet hour
+  (the seed's last hour, at night) and after the busiest hour of its last day (the hour with the most
+  passages), each hour's passages happening again in the hour after the full sweep; each measured with its
+  subjects per rule, and rolled back;
 - the real-time population read (analytics/population.py): the maintained one every view uses, and beside
   it the recomputation from the event table it replaced, per grid and per compound;
 - 一搜 (bench/search_bench.py's queries and viewers; #17's goal ≤ 400 ms on city);
@@ -18,7 +20,9 @@ Each database is seeded (seed 7, ``--days`` of events, default 3 as in the issue
 ``--keep``, reused when it already holds that preset and size. ``--quick``: a city of about 110,000 people
 (2 streets) and 1 day of events. The databases are named by ``--city-db`` and ``--street-db`` (defaults
 gridpulse_bench_city, gridpulse_bench_city_street), so that runs of other benches never collide with them.
-Each database is measured in its own process (``--measure``). Prints lines, then one JSON object.
+Each database is measured in its own process (``--measure``). ``--sweeps-only`` measures only the rules
+sweeps; ``--street-only`` seeds and measures only the street (its city column stays empty). Prints lines
+(the table, then each rule's subjects and seconds after each replayed hour), then one JSON object.
 """
 from __future__ import annotations
 
@@ -151,15 +155,15 @@ def _sweeps(now: dt.datetime, skip: tuple[str, ...] = ()) -> dict[str, Any]:
         except OperationalError as exc:  # the statement_timeout: the sweep is over the limit
             if "statement timeout" not in str(exc):
                 raise
-            return {"full_s": None, "over_s": SWEEP_LIMIT_S, "incremental_s": None,
-                    "incremental": "not measured: the full sweep went over its limit"}
+            return {"full_s": None, "over_s": SWEEP_LIMIT_S, "incremental": "not measured: the full sweep went over its limit"}
         full_s = time.perf_counter() - t0
     per_rule = {k: v.get("seconds") for k, v in report.get("rules", {}).items() if isinstance(v, dict)}
     out: dict[str, Any] = {"full_s": round(full_s, 2), "per_rule_s": per_rule, "skipped_rules": list(skip)}
-    try:
-        _incremental_after_an_hour(now, names, out)
-    except _RolledBack:
-        pass
+    for hour in HOURS:
+        try:
+            _incremental_after_an_hour(now, names, hour, out)
+        except _RolledBack:
+            pass
     return out
 
 
@@ -167,30 +171,54 @@ class _RolledBack(Exception):
     """Raised to leave a transaction without committing what the measure wrote."""
 
 
-def _incremental_after_an_hour(now: dt.datetime, names: list[str], out: dict[str, Any]) -> None:
+# The hours replayed before an incremental sweep, from the seed's last day: the last one (a quiet night hour)
+# and the one with the most passages (a rush: thousands of people pass, and their records and dwellings are
+# the subjects of several rules).
+HOURS = ("quiet", "busy")
+_LAST_HOUR = "SELECT max(ts) - interval '1 hour', max(ts) FROM access_event"
+_BUSIEST_HOUR = """
+SELECT date_trunc('hour', e.ts), date_trunc('hour', e.ts) + interval '1 hour'
+FROM access_event e, (SELECT max(ts) AS ts FROM access_event) last
+WHERE e.ts > last.ts - interval '1 day'
+GROUP BY 1 ORDER BY count(*) DESC, 1 DESC LIMIT 1
+"""
+
+
+def _incremental_after_an_hour(now: dt.datetime, names: list[str], hour: str, out: dict[str, Any]) -> None:
+    """``incremental_{hour}_s`` and its report: that hour's passages happen again in the hour after the full
+    sweep (new ids, shifted so that the hour ends at now + 1 h), then the incremental run at its end;
+    measured, then rolled back (the database stays as seeded)."""
     from sqlalchemy import text
 
     from analytics.sweep import run_rules
     from blockdata.db import transaction
 
     with transaction() as s:
-        # A simulated hour: the seed's last hour of events happens again in the hour after the full sweep (new
-        # ids), then the incremental run at its end; measured, then rolled back (the database stays as seeded).
         later = now + dt.timedelta(hours=1)
-        s.execute(text(
+        lo, hi = s.execute(text(_LAST_HOUR if hour == "quiet" else _BUSIEST_HOUR)).one()
+        replayed = s.execute(text(
             """INSERT INTO access_event (event_id, ts, gate_id, compound_id, key_site_id, direction, method, result,
                                          person_id, pass_id, stranger_id, score, reason)
-               SELECT gen_random_uuid(), e.ts + (CAST(:later AS timestamptz) - last.ts), e.gate_id, e.compound_id,
-                      e.key_site_id, e.direction, e.method, e.result, e.person_id, e.pass_id, e.stranger_id, e.score,
-                      e.reason
-               FROM access_event e, (SELECT max(ts) AS ts FROM access_event) last
-               WHERE e.ts > last.ts - interval '1 hour'"""), {"later": later})
+               SELECT gen_random_uuid(), e.ts + (CAST(:later AS timestamptz) - CAST(:hi AS timestamptz)), e.gate_id,
+                      e.compound_id, e.key_site_id, e.direction, e.method, e.result, e.person_id, e.pass_id,
+                      e.stranger_id, e.score, e.reason
+               FROM access_event e WHERE e.ts > :lo AND e.ts <= :hi"""), {"later": later, "lo": lo, "hi": hi}).rowcount
+        people = s.execute(text("SELECT count(DISTINCT person_id) FROM access_event WHERE ts > :lo AND ts <= :hi"),
+                           {"lo": lo, "hi": hi}).scalar_one()
         t0 = time.perf_counter()
         report = run_rules(s, later, names=names, incremental=True)
-        out["incremental_s"] = round(time.perf_counter() - t0, 2)
-        out["incremental_per_rule"] = {k: v for k, v in report.get("rules", {}).items() if isinstance(v, dict)}
-        out["incremental"] = "measured (a simulated hour, rolled back)"
+        out[f"incremental_{hour}_s"] = round(time.perf_counter() - t0, 2)
+        out[f"incremental_{hour}"] = {
+            "hour": f"{local(lo):%Y-%m-%d %H:%M}–{local(hi):%H:%M} local", "passages": replayed, "people": people,
+            "per_rule": {k: {"s": v.get("seconds"), "subjects": v.get("subjects"), "mode": v.get("mode")}
+                         for k, v in report.get("rules", {}).items() if isinstance(v, dict)}}
         raise _RolledBack
+
+
+def local(value: dt.datetime) -> dt.datetime:
+    from core.config import local_tz
+
+    return value.astimezone(local_tz())
 
 
 def _population(runs: int) -> dict[str, Any]:
@@ -318,8 +346,8 @@ def _browser_and_pages(viewers: dict[str, tuple[str, ...]], runs: int, now: dt.d
     return out
 
 
-def measure(runs: int, dwellings: int, skip_rules: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Every measure on the database GRIDPULSE_DATABASE_URL names; one JSON object."""
+def measure(runs: int, dwellings: int, skip_rules: tuple[str, ...] = (), sweeps_only: bool = False) -> dict[str, Any]:
+    """Every measure (``sweeps_only``: the rules sweeps) on the database GRIDPULSE_DATABASE_URL names; one JSON object."""
     from sqlalchemy import text
 
     from analytics.stats_refresh import refresh
@@ -333,8 +361,10 @@ def measure(runs: int, dwellings: int, skip_rules: tuple[str, ...] = ()) -> dict
                       (SELECT count(*) FROM building) AS buildings, (SELECT count(*) FROM access_event) AS events,
                       (SELECT count(*) FROM region WHERE level = 'street') AS streets,
                       (SELECT count(*) FROM region WHERE level = 'district') AS districts""")).one()._mapping)
-    viewers = _bench_accounts()
     _guarded(results, "sweep", lambda: _sweeps(now, skip_rules))
+    if sweeps_only:
+        return results
+    viewers = _bench_accounts()
 
     def stats_refresh() -> dict[str, Any]:
         with transaction() as s:
@@ -350,9 +380,9 @@ def measure(runs: int, dwellings: int, skip_rules: tuple[str, ...] = ()) -> dict
 
 # ---------------------------------------------------------------- the run (parent process)
 
-def _child(db: str, runs: int, dwellings: int, skip_rules: list[str]) -> dict[str, Any]:
+def _child(db: str, runs: int, dwellings: int, skip_rules: list[str], sweeps_only: bool) -> dict[str, Any]:
     env = {**os.environ, "GRIDPULSE_DATABASE_URL": url_of(db)}
-    skip = ["--skip-rules", ",".join(skip_rules)] if skip_rules else []
+    skip = (["--skip-rules", ",".join(skip_rules)] if skip_rules else []) + (["--sweeps-only"] if sweeps_only else [])
     proc = subprocess.run([sys.executable, __file__, "--measure", "--runs", str(runs), "--dwellings", str(dwellings), *skip],
                           env=env, stdout=subprocess.PIPE, text=True, check=False)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
@@ -372,7 +402,8 @@ def _get(d: dict[str, Any], *path: str) -> float | None:
 # (label, path into a database's results, the goal's key or None, whether the goal is on the ratio)
 ROWS = [
     ("rules sweep, full (s)", ("sweep", "full_s"), "sweep_full_s", False),
-    ("rules sweep, incremental after an hour (s)", ("sweep", "incremental_s"), "sweep_incremental_s", False),
+    ("rules sweep, incremental, quiet hour (s)", ("sweep", "incremental_quiet_s"), "sweep_incremental_s", False),
+    ("rules sweep, incremental, busiest hour (s)", ("sweep", "incremental_busy_s"), "sweep_incremental_s", False),
     ("population read, per grid (ms)", ("population", "grid_ms_p50"), "population_read_ms", False),
     ("population read, per compound (ms)", ("population", "compound_ms_p50"), "population_read_ms", False),
     ("population recomputed, per grid (ms)", ("population", "recomputed_grid_ms_p50"), None, False),
@@ -399,30 +430,57 @@ def main() -> None:
     parser.add_argument("--dwellings", type=int, default=None, help="dwellings sampled for 一搜 (default 20; --quick 5)")
     parser.add_argument("--skip-rules", default="", metavar="R1,R2",
                         help="leave these rules out of the full sweep on both (reported)")
+    parser.add_argument("--sweeps-only", action="store_true", help="measure only the rules sweeps (full, incremental after "
+                        "a quiet and after the busiest hour)")
+    parser.add_argument("--street-only", action="store_true", help="seed and measure only the street (no city, no ratios)")
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)  # one database, in a child process
     args = parser.parse_args()
     runs = args.runs or (2 if args.quick else 3)
     dwellings = args.dwellings or (5 if args.quick else 20)
     skip_rules = [r for r in args.skip_rules.split(",") if r]
     if args.measure:
-        print(json.dumps(measure(runs, dwellings, tuple(skip_rules)), default=str))
+        print(json.dumps(measure(runs, dwellings, tuple(skip_rules), args.sweeps_only), default=str))
         return
     people = args.people or (110_000 if args.quick else 1_000_000)
     days = args.days or (1 if args.quick else 3)
 
-    seeds = {"street": ensure_seeded(args.street_db, "street", days, None, args.keep),
-             "city": ensure_seeded(args.city_db, "city", days, people, args.keep)}
+    dbs = {"street": args.street_db} | ({} if args.street_only else {"city": args.city_db})
+    seeds = {"street": ensure_seeded(args.street_db, "street", days, None, args.keep)}
+    if not args.street_only:
+        seeds["city"] = ensure_seeded(args.city_db, "city", days, people, args.keep)
     for name, info in seeds.items():
         print(f"{name}: {info}", flush=True)
     # A freshly seeded database is analysed before it is measured (autovacuum would get to it, at its own time).
     import psycopg
-    for db in (args.street_db, args.city_db):
+    for db in dbs.values():
         with psycopg.connect(url_of(db).replace("+psycopg", ""), autocommit=True) as conn:
             conn.execute("VACUUM ANALYZE")
-    results = {"street": _child(args.street_db, runs, dwellings, skip_rules),
-               "city": _child(args.city_db, runs, dwellings, skip_rules)}
+    results = {name: _child(db, runs, dwellings, skip_rules, args.sweeps_only) for name, db in dbs.items()}
+    results.setdefault("city", {})  # --street-only: its column stays empty
     print_report(results, {"bench": "city", "quick": args.quick, "people_asked": people, "days": days, "runs": runs,
-                           "seeds": seeds, "skipped_rules": skip_rules})
+                           "seeds": seeds, "skipped_rules": skip_rules, "sweeps_only": args.sweeps_only,
+                           "street_only": args.street_only})
+
+
+def print_subjects(results: dict[str, Any]) -> None:
+    """Per rule, after each replayed hour: the subjects it looked at (or why it swept fully) and its seconds,
+    on street and city side by side."""
+    for hour in HOURS:
+        runs = {db: r.get("sweep", {}).get(f"incremental_{hour}") for db, r in results.items()}
+        if not any(runs.values()):
+            continue
+        print(f"\nincremental after the {'quiet' if hour == 'quiet' else 'busiest'} hour: "
+              + "; ".join(f"{db} {r['hour']}, {r['passages']:,} passages of {r['people']:,} people"
+                          for db, r in runs.items() if r))
+        print(f"{'rule':24} " + " ".join(f"{db + ' subjects':>16} {db + ' s':>9}" for db in runs))
+        for rule in next(r for r in runs.values() if r)["per_rule"]:
+            cells = []
+            for r in runs.values():
+                figures = (r or {}).get("per_rule", {}).get(rule, {})
+                subjects = figures.get("subjects")
+                shown = subjects if subjects is not None else ("full" if figures else "—")
+                cells.append(f"{shown!s:>16} {figures.get('s', '—')!s:>9}")
+            print(f"{rule:24} " + " ".join(cells))
 
 
 def print_report(results: dict[str, Any], meta: dict[str, Any]) -> None:
@@ -449,7 +507,8 @@ def print_report(results: dict[str, Any], meta: dict[str, Any]) -> None:
             print(f"rules sweep on {name}: over its limit of {r['sweep']['over_s']:g} s (goal not met)")
             if name == "city":
                 verdicts["rules sweep, full (s)"] = "NOT met"
-    if results["city"].get("sweep", {}).get("incremental_s") is None:
+    print_subjects(results)
+    if results["city"] and all(results["city"].get("sweep", {}).get(f"incremental_{h}_s") is None for h in HOURS):
         print("incremental sweep: not measured — " + str(results["city"].get("sweep", {}).get("incremental", "the sweep failed")))
     errors = {f"{db}.{k}": v["error"] for db, r in results.items() for k, v in r.items() if isinstance(v, dict) and "error" in v}
     errors.update({db: r["error"] for db, r in results.items() if isinstance(r.get("error"), str)})

@@ -94,7 +94,7 @@ def _strangers(session: Session, as_of: dt.datetime, since: dt.datetime, p: Rule
     places = {r.id: r for r in rows(session, """
         SELECT c.id, ST_AsText(ST_PointOnSurface(c.geom)) AS point,
                (SELECT g.id FROM grid g WHERE ST_Covers(g.geom, ST_PointOnSurface(c.geom)) LIMIT 1) AS grid_id
-        FROM compound c WHERE c.id = ANY(:ids)""", ids=sorted({k[1] for k in by_stranger}))}
+        FROM compound c WHERE c.id = ANY(CAST(:ids AS integer[]))""", ids=sorted({k[1] for k in by_stranger}))}
     out = []
     for (stranger, compound), seen in by_stranger.items():
         links = Counter(a.linked for a in seen if a.linked is not None)
@@ -136,7 +136,7 @@ _STAYS = """
   SELECT e.{key} AS owner, e.ts, e.event_id, e.direction::text AS direction, e.compound_id, g.name AS gate,
          lead(e.ts) OVER w AS next_ts, lead(e.direction::text) OVER w AS next_dir, lead(e.compound_id) OVER w AS next_comp
   FROM access_event e LEFT JOIN gate g ON g.id = e.gate_id
-  WHERE e.{key} = ANY(:ids) AND e.result = 'open' AND e.ts <= :as_of AND e.ts > :since
+  WHERE e.{key} = ANY(CAST(:ids AS {sql_type}[])) AND e.result = 'open' AND e.ts <= :as_of AND e.ts > :since
   WINDOW w AS (PARTITION BY e.{key} ORDER BY e.ts)
   ORDER BY e.{key}, e.ts
 """
@@ -145,7 +145,8 @@ _STAYS = """
 def _passages(session: Session, key: str, ids: list, as_of: dt.datetime, since: dt.datetime) -> dict[object, list]:
     out: dict[object, list] = {}
     if ids:
-        for r in rows(session, _STAYS.format(key=key), ids=ids, as_of=as_of, since=since):
+        sql_type = {"person_id": "bigint", "pass_id": "uuid"}[key]
+        for r in rows(session, _STAYS.format(key=key, sql_type=sql_type), ids=ids, as_of=as_of, since=since):
             out.setdefault(r.owner, []).append(r)
     return out
 
@@ -256,7 +257,7 @@ def _dwellings(session: Session, as_of: dt.datetime, since: dt.datetime, p: Rule
     if not candidates:
         return []
     places = {r.id: r for r in rows(session, "SELECT d.id, b.grid_id, ST_AsText(ST_PointOnSurface(b.geom)) AS point "
-                                            "FROM dwelling d JOIN building b ON b.id = d.building_id WHERE d.id = ANY(:ids)",
+                                            "FROM dwelling d JOIN building b ON b.id = d.building_id WHERE d.id = ANY(CAST(:ids AS integer[]))",
                                     ids=list(candidates))}
     return [_finding(p, ev, "dwelling", dwelling, places[dwelling], {**evidence, "self_declaration": False}, says)
             for dwelling, (ev, evidence, says) in candidates.items() if ("dwelling", dwelling) not in declared]

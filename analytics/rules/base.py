@@ -47,11 +47,27 @@ class Finding:
 RuleFn = Callable[..., list[Finding]]  # (session, as_of, params, scope=None) → findings
 
 
-def only(ids: object, column: str, param: str) -> str:
+# The SQL type of each kind of subject id, as its columns hold it (person: bigint; dwelling: integer; pass
+# and unknown face: uuid).
+ID_TYPES = {"persons": "bigint", "dwellings": "integer", "passes": "uuid", "strangers": "uuid"}
+
+
+def id_array(param: str, sql_type: str | None = None) -> str:
+    """``:param`` as an array of the ids' own SQL type (by default the type of the subjects it is named after).
+
+    psycopg sends a list of ints as the smallest integer array that holds them (``smallint[]`` when every id
+    is under 32,768), and ``bigint = ANY(smallint[])`` is a cross-type comparison PostgreSQL cannot hash:
+    every row then walks the whole array, which over a busy hour's thousands of subjects cost seconds (on
+    `street`, group_rental over 6,320 dwellings: 3.4 s against 1.4 s for its full sweep). Of the same type,
+    the planner uses the array as an index condition, or hashes it once in a filter."""
+    return f"CAST(:{param} AS {sql_type or ID_TYPES[param]}[])"
+
+
+def only(ids: object, column: str, param: str, sql_type: str | None = None) -> str:
     """`` AND column = ANY(:param)`` when an incremental sweep gave the rule its subjects (analytics/incremental.py);
     nothing for a full sweep. The restriction is on the subject itself, so a subject's finding is the same
-    either way."""
-    return "" if ids is None else f" AND {column} = ANY(:{param})"
+    either way; the ids go as an array of their own type (:func:`id_array`)."""
+    return "" if ids is None else f" AND {column} = ANY({id_array(param, sql_type)})"
 
 
 def ids_of(ids: object) -> list | None:

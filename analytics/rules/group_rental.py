@@ -28,8 +28,8 @@ VERSION = "2"
 
 _NIGHT = "((({ts}) AT TIME ZONE :tz) - interval '4 hours')::date"
 
-_STAYS = f"""
-WITH let AS (
+# The let dwellings (each branch restricted to an incremental sweep's dwellings, and once more after).
+_LET = """
   SELECT dwelling_id FROM (
   SELECT d.id AS dwelling_id FROM dwelling d WHERE d.use = 'rented' /*S:d.id*/
   UNION SELECT dwelling_id FROM rental WHERE start_date <= :today AND (end_date IS NULL OR end_date >= :today) /*S:dwelling_id*/
@@ -41,7 +41,14 @@ WITH let AS (
   UNION SELECT o.dwelling_id FROM ownership o WHERE true /*S:o.dwelling_id*/ GROUP BY o.dwelling_id
   HAVING NOT bool_or(EXISTS (SELECT 1 FROM person op WHERE op.id = o.person_id AND op.home_dwelling_id = o.dwelling_id))
   ) let_all WHERE dwelling_id IS NOT NULL /*SCOPE*/
-), tie AS (
+"""
+# An incremental sweep's let dwellings (``let_dwellings``), given as a constant array whose size the planner
+# knows: it joins the records tying people to them for those dwellings only.
+_LET_GIVEN = "SELECT unnest(CAST(:let AS integer[])) AS dwelling_id"
+
+# Everyone the records tie to a let dwelling, and how.
+_TIE = """
+WITH let AS ({let}), tie AS (
   SELECT p.home_dwelling_id AS dwelling_id, p.id AS person_id, 'resident' AS source FROM person p JOIN let ON let.dwelling_id = p.home_dwelling_id
   UNION SELECT h.dwelling_id, m.person_id, 'household' FROM household_member m JOIN household h ON h.id = m.household_id
     JOIN let ON let.dwelling_id = h.dwelling_id
@@ -53,7 +60,9 @@ WITH let AS (
   WHERE r.kind IN ('lives_in', 'rents', 'sublets') AND r.valid_from <= :today AND (r.valid_to IS NULL OR r.valid_to >= :today)
   UNION SELECT s.dwelling_id, s.person_id, 'declared' FROM self_declaration s JOIN let ON let.dwelling_id = s.dwelling_id
   WHERE s.status = 'verified' AND (s.period_to IS NULL OR s.period_to >= :today)
-), person_tie AS (
+)"""
+
+_STAYS = _TIE[:-1] + f"""), person_tie AS (
   SELECT t.dwelling_id, t.person_id, array_agg(DISTINCT t.source) AS sources, b.compound_id,
          bool_or(p.home_dwelling_id = t.dwelling_id OR t.source LIKE 'registered:%' OR t.source = 'declared')
            AND NOT EXISTS (SELECT 1 FROM relation r WHERE r.person_id = t.person_id AND r.kind = 'lives_in'
@@ -65,7 +74,7 @@ WITH let AS (
 ), ev AS (
   SELECT pt.dwelling_id, pt.person_id, e.ts, e.event_id, e.direction::text AS direction, e.compound_id, pt.compound_id AS home,
          lead(e.ts) OVER w AS next_ts, lead(e.direction::text) OVER w AS next_dir, lead(e.compound_id) OVER w AS next_comp
-  FROM person_tie pt JOIN access_event e ON e.person_id = pt.person_id AND e.result = 'open' AND e.method <> 'count'
+  FROM person_tie pt JOIN access_event e ON e.person_id = pt.person_id AND e.result = 'open' AND e.method <> 'count' /*PEOPLE*/
        AND e.ts <= :as_of AND e.ts > CAST(:as_of AS timestamptz) - make_interval(days => :window)
   WINDOW w AS (PARTITION BY pt.dwelling_id, pt.person_id ORDER BY e.ts)
 ), nights AS (
@@ -101,22 +110,41 @@ GROUP BY v.dwelling_id, v.visitor_id_hash
 """
 
 
+def let_dwellings(session: Session, as_of: dt.datetime, dwellings: list[int]) -> list[int]:
+    """Of these dwellings, those let as of ``as_of``: the rule's own subjects (no other can be found).
+
+    Each branch of ``let`` is restricted to them (the dwellings are let or not one by one), and once more after."""
+    if not dwellings:
+        return []
+    sql = re.sub(r"/\*S:([a-z_.]+)\*/", lambda m: only(dwellings, m.group(1), "dwellings"), _LET)
+    sql = sql.replace("/*SCOPE*/", only(dwellings, "dwelling_id", "dwellings"))
+    return sorted(r.dwelling_id for r in rows(session, sql, as_of=as_of, today=local_today(as_of), dwellings=dwellings))
+
+
 def find(session: Session, as_of: dt.datetime, p: RuleParams, scope=None) -> list[Finding]:  # noqa: ANN001
-    dwellings_only = ids_of(scope.dwellings) if scope is not None else None
-    # Restricted in each branch of ``let`` (the dwellings are let or not one by one), and once more after.
-    sql = re.sub(r"/\*S:([a-z_.]+)\*/", lambda m: only(dwellings_only, m.group(1), "dwellings"), _STAYS)
-    sql = sql.replace("/*SCOPE*/", only(dwellings_only, "dwelling_id", "dwellings")).replace(
-        "/*PASSES*/", "" if dwellings_only is None else
-        " AND e.pass_id IN (SELECT id FROM visitor_pass WHERE dwelling_id = ANY(:dwellings))")
+    at = {"as_of": as_of, "today": local_today(as_of)}
+    let_ids = tied_people = None
+    if scope is not None:
+        # Set by set, each an array whose size the planner knows: the let dwellings among the subjects, the
+        # people tied to them, then only those people's passages (not the window's passages of everyone).
+        let_ids = let_dwellings(session, as_of, ids_of(scope.dwellings))
+        if not let_ids:
+            return []
+        tie = _TIE.replace("{let}", _LET_GIVEN) + " SELECT DISTINCT person_id FROM tie"
+        tied_people = sorted({r.person_id for r in rows(session, tie, let=let_ids, **at)})
+    sql = _STAYS.replace("{let}", _LET if let_ids is None else _LET_GIVEN)
+    if let_ids is not None:
+        sql = sql.replace("/*PASSES*/", " AND e.pass_id IN (SELECT id FROM visitor_pass WHERE dwelling_id = ANY(CAST(:let AS integer[])))")
+        sql = sql.replace("/*PEOPLE*/", " AND e.person_id = ANY(CAST(:people AS bigint[]))")
+    sql = re.sub(r"/\*(S:[a-z_.]+|SCOPE|PASSES|PEOPLE)\*/", "", sql)
     people: dict[int, list] = {}
-    for r in rows(session, sql, as_of=as_of, today=local_today(as_of), window=p.group_rental_window_days, tz=tz_name(),
-                  dwellings=dwellings_only):
+    for r in rows(session, sql, window=p.group_rental_window_days, tz=tz_name(), let=let_ids, people=tied_people, **at):
         people.setdefault(r.dwelling_id, []).append(r)
     if not people:
         return []
     dwellings = {r.id: r for r in rows(
         session, "SELECT d.id, d.code, d.area_m2::float AS area, d.rooms, b.grid_id, ST_AsText(ST_PointOnSurface(b.geom)) AS point "
-                 "FROM dwelling d JOIN building b ON b.id = d.building_id WHERE d.id = ANY(:ids)", ids=list(people))}
+                 "FROM dwelling d JOIN building b ON b.id = d.building_id WHERE d.id = ANY(CAST(:ids AS integer[]))", ids=list(people))}
     findings = []
     for dwelling_id, tied in people.items():
         d = dwellings[dwelling_id]
