@@ -276,10 +276,10 @@ WITH later AS (
     AND b.dwelling_id NOT IN (SELECT dwelling_id FROM later)
   ORDER BY b.dwelling_id, b.named_day DESC, b.kind
 ), read AS (
-  SELECT DISTINCT ON (u.dwelling_id) u.dwelling_id, u.account_name FROM utility_reading u
-  WHERE u.dwelling_id IN (SELECT dwelling_id FROM later)
-    AND u.account_name IS NOT NULL AND u.day <= :today AND u.day > :today - 30
-  ORDER BY u.dwelling_id, u.day DESC, u.kind
+  SELECT l.dwelling_id, x.account_name FROM later l CROSS JOIN LATERAL (
+    SELECT u.account_name FROM utility_reading u
+    WHERE u.dwelling_id = l.dwelling_id AND u.account_name IS NOT NULL AND u.day <= :today AND u.day > :today - 30
+    ORDER BY u.day DESC, u.kind LIMIT 1) x
 )
 SELECT * FROM kept UNION ALL SELECT * FROM read
 """

@@ -36,11 +36,11 @@ def _presence(session: Session, as_of: dt.datetime, p: RuleParams, dwellings: li
         session,
         """
         WITH people AS (
-          SELECT home_dwelling_id AS dwelling_id, id AS person_id FROM person WHERE home_dwelling_id = ANY(:ids)
+          SELECT home_dwelling_id AS dwelling_id, id AS person_id FROM person WHERE home_dwelling_id = ANY(CAST(:ids AS integer[]))
           UNION SELECT dwelling_id, grantee_person_id FROM access_grant
-          WHERE dwelling_id = ANY(:ids) AND revoked_at IS NULL AND valid_from <= :as_of AND (valid_to IS NULL OR valid_to > :as_of)
+          WHERE dwelling_id = ANY(CAST(:ids AS integer[])) AND revoked_at IS NULL AND valid_from <= :as_of AND (valid_to IS NULL OR valid_to > :as_of)
           UNION SELECT dwelling_id, lessee_person_id FROM rental
-          WHERE dwelling_id = ANY(:ids) AND start_date <= :today AND (end_date IS NULL OR end_date >= :today)
+          WHERE dwelling_id = ANY(CAST(:ids AS integer[])) AND start_date <= :today AND (end_date IS NULL OR end_date >= :today)
         )
         SELECT pp.dwelling_id, pp.person_id, last.ts, last.direction, last.method, last.gate, last.event_id
         FROM people pp
@@ -162,7 +162,7 @@ def find(session: Session, as_of: dt.datetime, p: RuleParams, scope=None, notes:
         return []
     presence = _presence(session, as_of, p, sorted({c[0] for c in candidates}))
     places = {r.id: r for r in rows(session, "SELECT d.id, d.code, b.grid_id, ST_AsText(ST_PointOnSurface(b.geom)) AS point "
-                                            "FROM dwelling d JOIN building b ON b.id = d.building_id WHERE d.id = ANY(:ids)",
+                                            "FROM dwelling d JOIN building b ON b.id = d.building_id WHERE d.id = ANY(CAST(:ids AS integer[]))",
                                     ids=sorted({c[0] for c in candidates}))}
     findings = []
     for dwelling, kind, anomaly, mean, base, sd, recent in candidates:

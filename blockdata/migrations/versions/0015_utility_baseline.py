@@ -117,6 +117,9 @@ BEGIN
     typical = EXCLUDED.typical, n_lived = EXCLUDED.n_lived, base = EXCLUDED.base, sd = EXCLUDED.sd,
     named_day = EXCLUDED.named_day, account_name = EXCLUDED.account_name;
   GET DIAGNOSTICS n = ROW_COUNT;
+  IF p_dwellings IS NULL THEN
+    ANALYZE utility_baseline;  -- a table filled at once: the planner's estimates now, not at autovacuum's turn
+  END IF;
   RETURN n;
 END $$
 """
