@@ -113,6 +113,10 @@ class Changes:
     strangers: set[uuid.UUID] = field(default_factory=set)
     alert_keys: set[str] = field(default_factory=set)
     bulk: set[str] = field(default_factory=set)
+    # Of ``persons``: those a changed record names, and those with a late passage (landed since the mark,
+    # timestamped at or before a0: it may fall between passages the last sweep saw).
+    record_persons: set[int] = field(default_factory=set)
+    late_persons: set[int] = field(default_factory=set)
 
 
 # --- watermarks ------------------------------------------------------------------------------------
@@ -170,6 +174,12 @@ UNION
 SELECT person_id, pass_id, stranger_id FROM access_event WHERE ts > :a0 AND ts <= :a1
 """
 
+# People with a passage that landed since the mark but is timestamped at or before the last sweep's as_of.
+_LATE_PASSERS = """
+SELECT DISTINCT person_id FROM access_event
+WHERE (ingest_xid >= :mark OR ingest_xid = ANY(CAST(:running AS bigint[]))) AND ts <= :a0 AND person_id IS NOT NULL
+"""
+
 # Unknown faces whose attempt a newly landed resident's passage may now link (same gate and direction,
 # within link_seconds after it): their "is this a resident?" verdict may change. For the passages whose
 # time came in (a0, as_of], every face seen from a0 − link_seconds on (one range); for late ones (landed
@@ -201,6 +211,17 @@ UNION SELECT dwelling_id FROM access_grant WHERE grantee_person_id = ANY(CAST(:i
 UNION SELECT dwelling_id FROM rental WHERE lessee_person_id = ANY(CAST(:ids AS bigint[]))
 UNION SELECT dwelling_id FROM relation WHERE person_id = ANY(CAST(:ids AS bigint[]))
 UNION SELECT dwelling_id FROM self_declaration WHERE person_id = ANY(CAST(:ids AS bigint[]))
+"""
+
+# The people tied to these dwellings (the reverse of _TIED_DWELLINGS).
+_PEOPLE_OF_DWELLINGS = """
+SELECT home_dwelling_id AS dwelling_id, id AS person_id FROM person WHERE home_dwelling_id = ANY(CAST(:ids AS integer[]))
+UNION SELECT h.dwelling_id, m.person_id FROM household h JOIN household_member m ON m.household_id = h.id
+  WHERE h.dwelling_id = ANY(CAST(:ids AS integer[]))
+UNION SELECT dwelling_id, grantee_person_id FROM access_grant WHERE dwelling_id = ANY(CAST(:ids AS integer[]))
+UNION SELECT dwelling_id, lessee_person_id FROM rental WHERE dwelling_id = ANY(CAST(:ids AS integer[]))
+UNION SELECT dwelling_id, person_id FROM relation WHERE dwelling_id = ANY(CAST(:ids AS integer[]))
+UNION SELECT dwelling_id, person_id FROM self_declaration WHERE dwelling_id = ANY(CAST(:ids AS integer[]))
 """
 
 # Grants that start or end (by the clock) inside the interval: who may count as living somewhere changes.
@@ -238,12 +259,14 @@ class Planner:
                     ch.bulk.add(r.tbl)
                 if r.person_id is not None:
                     ch.persons.add(r.person_id)
+                    ch.record_persons.add(r.person_id)
                 if r.dwelling_id is not None:
                     ch.dwellings.add(r.dwelling_id)
                 if r.pass_id is not None:
                     ch.passes.add(r.pass_id)
                 if r.ref is not None:
                     ch.alert_keys.add(r.ref)
+            ch.late_persons = _ids(self.session, _LATE_PASSERS, **window)
             self._changes[key] = ch
         return self._changes[key]
 
@@ -328,7 +351,9 @@ def _elderly(pl: Planner, mark: Mark, ch: Changes, _day: bool, _night_: bool) ->
     """独居老人: evidence — the tagged person's passages, their tag and record. Boundaries — the last
     passage turns ``inactive_days`` old (fires) and ``2 × inactive_days`` old (severity high)."""
     p, tags = pl.p, ["elderly_alone", "disabled"]
-    persons = _tagged(pl, ch.persons, tags)
+    # A passage timestamped after the last sweep is newer than any it saw: it can only clear (the clock
+    # starts again). A late one may be a first sighting in the look-back, and records change who is tagged.
+    persons = _tagged(pl, ch.record_persons | ch.late_persons, tags)
     for days in (p.inactive_days, 2 * p.inactive_days):
         persons |= pl._passing(mark, days, _TAGGED, tags=tags)
     return Scope(persons=persons)
@@ -358,7 +383,8 @@ def _departure(pl: Planner, mark: Mark, ch: Changes, day: bool, _night_: bool) -
     from analytics.rules.departure import _add_months
 
     p = pl.p
-    persons = set(ch.persons) | pl._passing(mark, p.departure_quiet_days, _FLOATING)
+    # As for 独居老人: a passage after the last sweep only clears "no passage for 7 days".
+    persons = ch.record_persons | ch.late_persons | pl._passing(mark, p.departure_quiet_days, _FLOATING)
     if day:
         h0 = _add_months(local(mark.as_of).date(), p.departure_expiry_months)
         h1 = _add_months(local(pl.as_of).date(), p.departure_expiry_months)
@@ -382,22 +408,34 @@ def _overstay(pl: Planner, mark: Mark, ch: Changes, _day: bool, _night_: bool) -
 
 
 def _group_rental(pl: Planner, mark: Mark, ch: Changes, day: bool, night: bool) -> Scope | None:
-    """群租房: evidence — passages of everyone tied to the let dwelling and of its visitors' passes, and
-    every record that ties people to it or makes it let. Boundaries — a passage leaves the 30-day
-    window (someone with no passage left counts as staying when registered there); a grant starts or
-    ends; at 04:00 every open stay gains a night and at midnight tenancies and relations start or end:
-    then it sweeps fully. Of those dwellings, only the let ones are its subjects."""
+    """群租房: evidence — late passages of everyone tied to the let dwelling, passages of its visitors'
+    passes, and every record that ties people to it or makes it let. Boundaries — a person's last passage
+    leaves the 30-day window (with none left, someone registered there counts as staying); a grant starts
+    or ends; at 04:00 every open stay gains a night and at midnight tenancies and relations start or end:
+    then it sweeps fully. Of those dwellings, only the let ones are its subjects.
+
+    Why a person's passages timestamped after the last sweep are not evidence: this sweep runs in the same
+    night (04:00 to 04:00) as the last, or fully. Such passages come after every passage the last sweep saw;
+    the stay they close had its nights counted up to this night already (an open stay counts to the night
+    of as_of), and the stays they open or close among themselves lie within this night: no one's nights
+    rise, and a first passage only takes away "registered, no passage": no finding can appear. A visitor's
+    stay counts only when closed by an exit, so a pass's passages stay evidence."""
     from analytics.rules.group_rental import let_dwellings
 
     if day or night:
         return None
-    persons = set(ch.persons) | pl._passing(mark, pl.p.group_rental_window_days)
+    window = pl.p.group_rental_window_days
+    leaving = pl._passing(mark, window)
+    if leaving:  # only those left with no passage in the window can be counted anew (registered there)
+        leaving -= _ids(pl.session, "SELECT DISTINCT person_id FROM access_event WHERE person_id = ANY(CAST(:ids AS bigint[])) "
+                                    "AND ts > CAST(:as_of AS timestamptz) - make_interval(days => :window) AND ts <= :as_of "
+                                    "AND result = 'open' AND method <> 'count'",
+                        ids=sorted(leaving), as_of=pl.as_of, window=window)
     grant_people, grant_dwellings = pl._grant_edges(mark)
-    persons |= grant_people
-    passes = set(ch.passes) | _passes_passing(pl, mark, pl.p.group_rental_window_days)
+    persons = ch.record_persons | ch.late_persons | leaving | grant_people
+    passes = set(ch.passes) | _passes_passing(pl, mark, window)
     dwellings = set(ch.dwellings) | pl._tied(persons) | grant_dwellings | _pass_dwellings(pl, passes)
-    # Only let dwellings are the rule's subjects: a busy hour's people are tied to thousands of dwellings,
-    # most of them lived in by their owners.
+    # Only let dwellings are the rule's subjects: most dwellings are lived in by their owners.
     return Scope(dwellings=set(let_dwellings(pl.session, pl.as_of, sorted(dwellings))))
 
 
@@ -405,17 +443,23 @@ def _utility(pl: Planner, mark: Mark, ch: Changes, day: bool, _night_: bool) -> 
     """水电气: evidence — the dwelling's readings (day by day: any new reading sweeps fully) and the
     passages of its people (presence). Boundaries — a last passage turns ``utility_recent_days − 1``
     days old (present → away) or leaves the look-back (away → unknown: a drop is reported again); a new
-    local day moves the recent and baseline days: then it sweeps fully."""
+    local day moves the recent and baseline days: then it sweeps fully. Only the dwellings whose readings
+    show an anomaly today (noted by the day's full sweep: a few hundred in a city) can be found, so their
+    people are found first and only their passages looked at."""
     if day or mark.candidates is None:
         return None
     p = pl.p
-    persons = set(ch.persons)
-    for days in (max(1, p.utility_recent_days - 1), p.lookback_days):
-        persons |= pl._passing(mark, days)
+    candidates = sorted(mark.candidates)
+    ties = pl.session.execute(text(_PEOPLE_OF_DWELLINGS), {"ids": candidates}).all() if candidates else []
+    people = sorted({t.person_id for t in ties})
     grant_people, grant_dwellings = pl._grant_edges(mark)
-    persons |= grant_people
-    # Only the dwellings whose readings show an anomaly today can be found (noted by the day's full sweep).
-    return Scope(dwellings=(set(ch.dwellings) | pl._tied(persons) | grant_dwellings) & mark.candidates)
+    hits = (ch.persons | grant_people) & set(people)
+    if people:
+        only_them = "JOIN unnest(CAST(:people AS bigint[])) AS them(id) ON them.id = e.person_id"
+        for days in (max(1, p.utility_recent_days - 1), p.lookback_days):
+            hits |= pl._passing(mark, days, only_them, people=people)
+    dwellings = {t.dwelling_id for t in ties if t.person_id in hits}
+    return Scope(dwellings=(set(ch.dwellings) | grant_dwellings | dwellings) & mark.candidates)
 
 
 def _arrival(pl: Planner, mark: Mark, ch: Changes, day: bool, night: bool) -> Scope | None:

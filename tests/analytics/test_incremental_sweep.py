@@ -3,7 +3,8 @@
 The scenario library (every rule's cases, 184 of them, on the tiny street) is landed once; then the same
 sequence of sweeps runs twice over three days of simulated time — once fully, once incrementally — with
 the same things happening between sweeps: passages whose time comes (landed before, with later
-timestamps), a late passage from a bridge's outbox (timestamped before the last sweep), a tag a person
+timestamps), late passages from a bridge's outbox (timestamped before the last sweep: an entry on a pass; a tenant's
+exits that make his nights count), a tag a person
 gets, a passage that clears a condition before it fires, an alert a worker dismisses (and whose
 cool-down then ends) and one a worker closes while its finding still holds. After every sweep the two
 alert tables must be equal: which alerts exist, their status, severity and the sweep that raised them.
@@ -27,7 +28,8 @@ from analytics.sweep import run_rules
 from blockdata.db import transaction
 from blockdata.models import PersonTag, PersonTagKind
 from core.events import GateEvent, uuid7
-from tests.scenarios.dsl import AS_OF, Case, Pass, Passage, Person, Tag, ago, ingest, land_all
+from tests.scenarios import cases_group_rental as GR
+from tests.scenarios.dsl import AS_OF, Case, Grant, Pass, Passage, Person, Tag, ago, ingest, land_all
 from tests.scenarios.library import ANCHOR, CASES
 
 OLD = Person("老人", home="home", born=dt.date(1941, 5, 1), tags=(Tag("elderly_alone"),))
@@ -43,7 +45,16 @@ EXTRA = [
     Case("visitor_overstay", "incr-late-entry", "its entry lands 33 hours after it happened", True,
          ("pass", "p"), people=(Person("业主", home="home"),),
          passes=(Pass("p", "home", "访客甲", start=ago(days=2, hours=8), hours=20),)),
+    # four tenants stay every night (the cap of 60 m² is 4); a fifth's exits of 23 mornings reach the platform
+    # only at LATE_AT, timestamped days before: until then his entries follow one another (no night counted)
+    Case("group_rental", "incr-late-exits", "a fifth tenant's late exits show 23 nights: 5 stay where 4 may", True,
+         ("dwelling", "flat"), dwellings=(GR.FLAT,), **GR.merge(
+             {"people": (GR.OWNER, Person("租客4", kind="floating", expiry=GR.EXP)),
+              "grants": (Grant("flat", "房东", "租客4", start=ago(days=30)),),
+              "passages": tuple(Passage("租客4", "in", ago(days=k, hours=-9)) for k in range(25, 0, -1))},
+             GR.tenants(4))),
 ]
+LATE_EXITS = tuple(ago(days=k - 1, hours=2) for k in range(25, 2, -1))  # 08:00 the next morning, up to 11-19
 HOURS = (-38, -33, -28, -23, -17, -11, -5, 0, 3, 9, 14, 19, 26, 31)  # sweeps, hours from AS_OF
 STEPS = [AS_OF + dt.timedelta(hours=h) for h in HOURS]
 TAG_AT, LATE_AT, CLEAR_AT, WORKER_AT = HOURS.index(-17), HOURS.index(-11), HOURS.index(-23), HOURS.index(0)
@@ -61,7 +72,8 @@ def street(database_url: str) -> dict:
         gate = {k: s.execute(text(
             "SELECT g.id, g.compound_id FROM gate g JOIN building b ON b.compound_id = g.compound_id "
             "JOIN dwelling d ON d.building_id = b.id WHERE d.id = :d ORDER BY g.id LIMIT 1"),
-            {"d": landed[c.key].dwellings["home"]}).one() for k, c in (("late", EXTRA[2]), ("cleared", EXTRA[1]))}
+            {"d": landed[c.key].dwellings[d]}).one()
+            for k, c, d in (("late", EXTRA[2], "home"), ("cleared", EXTRA[1], "home"), ("late_exits", EXTRA[3], "flat"))}
     return {"landed": landed, "gate": gate}
 
 
@@ -81,6 +93,8 @@ def _happenings(street: dict, k: int, as_of: dt.datetime) -> list[uuid.UUID]:
     if k == LATE_AT:  # an entry 33 hours old lands only now, timestamped before the previous sweep
         events.append(_event(gate["late"], as_of - dt.timedelta(hours=33), "in",
                              pass_id=landed["visitor_overstay:incr-late-entry"].passes["p"]))
+        tenant = landed["group_rental:incr-late-exits"].people["租客4"]
+        events += [_event(gate["late_exits"], at, "out", person=tenant) for at in LATE_EXITS]
     if k == TAG_AT:
         with transaction() as s:
             s.add(PersonTag(person_id=landed["elderly_inactive:incr-tag-recorded"].people["邻居"],
@@ -169,6 +183,8 @@ def test_time_alone_fires_and_each_happening_counts(both: dict, street: dict) ->
     assert first_raised("elderly_inactive", f"person:{quiet}") == TAG_AT
     late = landed["visitor_overstay:incr-late-entry"].passes["p"]
     assert first_raised("visitor_overstay", f"dwelling:pass:{late}") == LATE_AT
+    flat = landed["group_rental:incr-late-exits"].dwellings["flat"]
+    assert first_raised("group_rental", f"dwelling:{flat}") == LATE_AT  # the late exits, not the clock
     cleared = landed["elderly_inactive:incr-cleared-by-a-passage"].people["老人"]
     assert first_raised("elderly_inactive", f"person:{cleared}") is None
     # the dismissed alert's cool-down ends 10 h after the worker's sweep; the closed one is raised again at once
