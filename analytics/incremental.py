@@ -204,25 +204,19 @@ WHERE e.ts >= :lo AND e.ts <= :hi AND e.person_id IS NOT NULL AND e.result = 'op
 _TAGGED = "JOIN person_tag t ON t.person_id = e.person_id AND t.tag::text = ANY(:tags)"
 _FLOATING = "JOIN person p ON p.id = e.person_id AND p.residence_kind = 'floating'"
 
-_TIED_DWELLINGS = """
-SELECT home_dwelling_id FROM person WHERE id = ANY(CAST(:ids AS bigint[]))
-UNION SELECT h.dwelling_id FROM household_member m JOIN household h ON h.id = m.household_id WHERE m.person_id = ANY(CAST(:ids AS bigint[]))
-UNION SELECT dwelling_id FROM access_grant WHERE grantee_person_id = ANY(CAST(:ids AS bigint[]))
-UNION SELECT dwelling_id FROM rental WHERE lessee_person_id = ANY(CAST(:ids AS bigint[]))
-UNION SELECT dwelling_id FROM relation WHERE person_id = ANY(CAST(:ids AS bigint[]))
-UNION SELECT dwelling_id FROM self_declaration WHERE person_id = ANY(CAST(:ids AS bigint[]))
-"""
-
-# The people tied to these dwellings (the reverse of _TIED_DWELLINGS).
-_PEOPLE_OF_DWELLINGS = """
-SELECT home_dwelling_id AS dwelling_id, id AS person_id FROM person WHERE home_dwelling_id = ANY(CAST(:ids AS integer[]))
-UNION SELECT h.dwelling_id, m.person_id FROM household h JOIN household_member m ON m.household_id = h.id
-  WHERE h.dwelling_id = ANY(CAST(:ids AS integer[]))
-UNION SELECT dwelling_id, grantee_person_id FROM access_grant WHERE dwelling_id = ANY(CAST(:ids AS integer[]))
-UNION SELECT dwelling_id, lessee_person_id FROM rental WHERE dwelling_id = ANY(CAST(:ids AS integer[]))
-UNION SELECT dwelling_id, person_id FROM relation WHERE dwelling_id = ANY(CAST(:ids AS integer[]))
-UNION SELECT dwelling_id, person_id FROM self_declaration WHERE dwelling_id = ANY(CAST(:ids AS integer[]))
-"""
+# Every record that ties a person to a dwelling: (source, its dwelling column, its person column).
+_TIES = (
+    ("person", "home_dwelling_id", "id"),
+    ("household_member m JOIN household h ON h.id = m.household_id", "h.dwelling_id", "m.person_id"),
+    ("access_grant", "dwelling_id", "grantee_person_id"),
+    ("rental", "dwelling_id", "lessee_person_id"),
+    ("relation", "dwelling_id", "person_id"),
+    ("self_declaration", "dwelling_id", "person_id"),
+)
+# The dwellings these people are tied to, and (the other way) the people tied to these dwellings.
+_TIED_DWELLINGS = "\nUNION ".join(f"SELECT {d} FROM {src} WHERE {p} = ANY(CAST(:ids AS bigint[]))" for src, d, p in _TIES)
+_PEOPLE_OF_DWELLINGS = "\nUNION ".join(
+    f"SELECT {d} AS dwelling_id, {p} AS person_id FROM {src} WHERE {d} = ANY(CAST(:ids AS integer[]))" for src, d, p in _TIES)
 
 # Grants that start or end (by the clock) inside the interval: who may count as living somewhere changes.
 _GRANT_EDGES = """
@@ -383,15 +377,14 @@ def _departure(pl: Planner, mark: Mark, ch: Changes, day: bool, _night_: bool) -
     from analytics.rules.departure import _add_months
 
     p = pl.p
+    horizon = _add_months(local(pl.as_of).date(), p.departure_expiry_months)
     # As for 独居老人: a passage after the last sweep only clears "no passage for 7 days".
     persons = ch.record_persons | ch.late_persons | pl._passing(mark, p.departure_quiet_days, _FLOATING)
     if day:
         h0 = _add_months(local(mark.as_of).date(), p.departure_expiry_months)
-        h1 = _add_months(local(pl.as_of).date(), p.departure_expiry_months)
         persons |= _ids(pl.session, "SELECT id FROM person WHERE residence_kind = 'floating' "
-                                    "AND temp_residence_expiry >= :h0 AND temp_residence_expiry < :h1", h0=h0, h1=h1)
+                                    "AND temp_residence_expiry >= :h0 AND temp_residence_expiry < :h1", h0=h0, h1=horizon)
     # Only floating people whose permit ends before the horizon as of now can be found: the rule's own subjects.
-    horizon = _add_months(local(pl.as_of).date(), p.departure_expiry_months)
     persons = _ids(pl.session, "SELECT id FROM person WHERE id = ANY(CAST(:ids AS bigint[])) AND residence_kind = 'floating' "
                                "AND temp_residence_expiry < :horizon", ids=sorted(persons), horizon=horizon) if persons else set()
     return Scope(persons=persons)

@@ -190,6 +190,7 @@ def _incremental_after_an_hour(now: dt.datetime, names: list[str], hour: str, ou
     measured, then rolled back (the database stays as seeded)."""
     from sqlalchemy import text
 
+    from analytics.rules.base import local
     from analytics.sweep import run_rules
     from blockdata.db import transaction
 
@@ -213,12 +214,6 @@ def _incremental_after_an_hour(now: dt.datetime, names: list[str], hour: str, ou
             "per_rule": {k: {"s": v.get("seconds"), "subjects": v.get("subjects"), "mode": v.get("mode")}
                          for k, v in report.get("rules", {}).items() if isinstance(v, dict)}}
         raise _RolledBack
-
-
-def local(value: dt.datetime) -> dt.datetime:
-    from core.config import local_tz
-
-    return value.astimezone(local_tz())
 
 
 def _population(runs: int) -> dict[str, Any]:

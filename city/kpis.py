@@ -11,7 +11,7 @@ street or community account gets exactly its part. Counts only, no people: not a
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -32,7 +32,6 @@ SELECT f.*, l.realtime FROM
   (SELECT coalesce(sum(inside + visitors), 0) AS realtime
    FROM {s}.city_community_live WHERE community_code LIKE ANY(:patterns)) l
 """
-FIELDS = ("residents", "realtime", "entries_hour", "exits_hour", "open_alerts", "overdue_orders")
 
 
 @dataclass(frozen=True)
@@ -66,4 +65,5 @@ def totals(result: CityResult[DistrictKpis]) -> DistrictKpis | None:
     if not result.rows:
         return None
     city = District("city", "合计", "", 0, "")
-    return DistrictKpis(city, *(sum(getattr(r, f) for r in result.rows) for f in FIELDS))
+    return DistrictKpis(city, **{f.name: sum(getattr(r, f.name) for r in result.rows)
+                                 for f in fields(DistrictKpis) if f.name != "district"})
