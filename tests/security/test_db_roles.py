@@ -166,6 +166,29 @@ def test_each_role_can_do_its_own_job(owned_db: str) -> None:
                      "SELECT id, 'x', 'y', now() + interval '1 day' FROM compound LIMIT 0")
 
 
+def test_the_rules_service_refreshes_the_daily_statistics_as_its_own_role(owned_db: str) -> None:
+    """`rules watch` refreshes 统计's daily figures after its sweeps, connected as gridpulse_rules (as in
+    `make demo`): it must be able to replace the days' rows and record the refresh — and still no more."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.orm import Session
+
+    from analytics.stats_refresh import refresh
+
+    engine = create_engine(role_url("gridpulse_rules", owned_db))
+    try:
+        with Session(engine) as session, session.begin():
+            report = refresh(session)
+        with engine.connect() as conn:
+            snapshot = conn.execute(text("SELECT snapshot FROM stat_refresh WHERE day = :d"),
+                                    {"d": dt.date.fromisoformat(str(report["today"]))}).scalar_one()
+        assert snapshot is True
+    finally:
+        engine.dispose()
+    with psycopg.connect(dsn("gridpulse_rules", owned_db)) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("TRUNCATE place_stat_day")
+
+
 def test_the_superuser_s_tests_see_the_same_grants(database_url: str) -> None:
     """`make test`'s database (migrated by the superuser) carries the same grants as the owner-built one."""
     with psycopg.connect(role_dsn("gridpulse_bridge", database_url)) as conn:
